@@ -1,0 +1,121 @@
+//! Running a catalog command with a timeout and capped output, without a shell.
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::{CommandError, CommandOutput, CommandSpec, MAX_OUTPUT_BYTES};
+
+/// Runs the command, killing it when it outlives its timeout. The environment is cleared except
+/// for a fixed `PATH` and `LANG=C` so that output is in the format the parsers expect.
+pub(crate) fn run(spec: &CommandSpec) -> Result<CommandOutput, CommandError> {
+    if !spec.program.starts_with('/') && !looks_like_windows_absolute(&spec.program) {
+        return Err(CommandError::NotRun(format!(
+            "{} is not an absolute path; catalog commands are run by absolute path only",
+            spec.program
+        )));
+    }
+    let mut command = Command::new(&spec.program);
+    command
+        .args(&spec.args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .env_clear()
+        .env("LANG", "C")
+        .env("LC_ALL", "C");
+    if cfg!(windows) {
+        // Windows programs need SystemRoot to start at all.
+        if let Some(root) = std::env::var_os("SystemRoot") {
+            command.env("SystemRoot", root);
+        }
+    } else {
+        command.env("PATH", "/usr/bin:/bin:/usr/sbin:/sbin");
+    }
+    let mut child = command.spawn().map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => CommandError::NotFound,
+        std::io::ErrorKind::PermissionDenied => CommandError::PermissionDenied,
+        _ => CommandError::Other(e.to_string()),
+    })?;
+    let stdout = child.stdout.take().map(capture);
+    let stderr = child.stderr.take().map(capture);
+    let started = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if started.elapsed() >= spec.timeout => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(CommandError::Timeout(
+                    u64::try_from(spec.timeout.as_millis()).unwrap_or(u64::MAX),
+                ));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+            Err(e) => return Err(CommandError::Other(e.to_string())),
+        }
+    };
+    let join = |h: Option<std::thread::JoinHandle<Vec<u8>>>| {
+        h.and_then(|h| h.join().ok())
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
+    };
+    Ok(CommandOutput {
+        status: status.code(),
+        stdout: join(stdout),
+        stderr: join(stderr),
+    })
+}
+
+fn capture<R: Read + Send + 'static>(mut stream: R) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut kept = Vec::new();
+        let mut buf = [0u8; 8192];
+        loop {
+            match stream.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    let room = MAX_OUTPUT_BYTES.saturating_sub(kept.len());
+                    kept.extend_from_slice(&buf[..n.min(room)]);
+                }
+            }
+        }
+        kept
+    })
+}
+
+fn looks_like_windows_absolute(program: &str) -> bool {
+    let b = program.as_bytes();
+    b.len() > 2 && b[0].is_ascii_alphabetic() && b[1] == b':' && (b[2] == b'\\' || b[2] == b'/')
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_command_that_outlives_its_timeout_is_killed_and_reported() {
+        let spec = CommandSpec::new("/bin/sleep", &["5"]).with_timeout(Duration::from_millis(100));
+        assert_eq!(run(&spec), Err(CommandError::Timeout(100)));
+    }
+
+    #[test]
+    fn a_missing_program_is_not_found() {
+        let spec = CommandSpec::new("/nonexistent/program", &[]);
+        assert_eq!(run(&spec), Err(CommandError::NotFound));
+    }
+
+    #[test]
+    fn relative_programs_are_refused() {
+        let spec = CommandSpec::new("sh", &["-c", "true"]);
+        assert!(matches!(run(&spec), Err(CommandError::NotRun(_))));
+    }
+
+    #[test]
+    fn exit_status_and_both_streams_are_kept() {
+        let spec = CommandSpec::new("/bin/sh", &["-c", "echo out; echo err >&2; exit 3"]);
+        let out = run(&spec).unwrap();
+        assert_eq!(out.status, Some(3));
+        assert_eq!(out.stdout, "out\n");
+        assert_eq!(out.stderr, "err\n");
+    }
+}

@@ -1,0 +1,371 @@
+//! The only code in posture that touches the machine.
+//!
+//! Probes never call `std::fs` or spawn processes themselves: they ask a [`Host`] to read a file,
+//! list a directory, read a symbolic link or run a command from the fixed catalog. That one seam
+//! gives four ways to look at a machine with the same probe code:
+//!
+//! - [`SystemHost`]: the running machine (`posture --check`).
+//! - [`RootedHost`]: a system mounted under a directory (`posture --check --root DIR`): every path,
+//!   including the targets of absolute symbolic links, is resolved inside that directory and
+//!   nothing outside it is read; commands are refused because they would describe the wrong
+//!   machine. Tests build fake roots and judge them through this host.
+//! - [`Recorder`]: wraps another host and keeps every answer in an [`EvidenceBundle`]
+//!   (`--record FILE`).
+//! - [`ReplayHost`]: answers from a recorded bundle (`--replay FILE`), so a bundle recorded on a
+//!   macOS or Windows laptop is judged on Linux exactly as it was on the laptop.
+//!
+//! Paths are absolute, `/`-separated strings on every platform (Windows probes use commands, not
+//! paths). This crate must never decide a verdict; it only reports what it saw, including
+//! failures to see.
+
+mod bundle;
+mod command;
+mod rooted;
+mod system;
+
+use std::time::Duration;
+
+pub use bundle::{BundleError, CommandRecord, EvidenceBundle, Recorder, ReplayHost, BUNDLE_FORMAT};
+pub use rooted::RootedHost;
+pub use system::SystemHost;
+
+use serde::{Deserialize, Serialize};
+
+/// The operating system whose facts a host describes. Probes dispatch on this value, not on
+/// `cfg!(target_os)`, so that a replayed macOS bundle is judged as macOS on any machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Platform {
+    /// Linux: probes read files under the root.
+    Linux,
+    /// macOS: probes run built-in commands from the catalog.
+    Macos,
+    /// Windows: probes run built-in commands from the catalog.
+    Windows,
+}
+
+impl Platform {
+    /// The platform this binary was built for. Unknown Unix-likes are treated as Linux, whose
+    /// probes only read files and report what is missing.
+    #[must_use]
+    pub fn current() -> Self {
+        if cfg!(target_os = "macos") {
+            Self::Macos
+        } else if cfg!(windows) {
+            Self::Windows
+        } else {
+            Self::Linux
+        }
+    }
+
+    /// `linux`, `macos` or `windows`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Linux => "linux",
+            Self::Macos => "macos",
+            Self::Windows => "windows",
+        }
+    }
+}
+
+/// Why a file, directory or link could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadError {
+    /// The path does not exist.
+    #[error("not found")]
+    NotFound,
+    /// The agent may not read it (run as root or Administrator to see it).
+    #[error("permission denied")]
+    PermissionDenied,
+    /// `read_link` on a path that exists but is not a symbolic link.
+    #[error("not a symbolic link")]
+    NotALink,
+    /// Replaying a bundle that does not contain this path: the recording run never read it.
+    #[error("not recorded in the evidence bundle")]
+    NotRecorded,
+    /// Any other failure, with the operating system's words.
+    #[error("{0}")]
+    Other(String),
+}
+
+impl ReadError {
+    /// Maps an I/O error to the few cases probes distinguish.
+    #[must_use]
+    pub fn from_io(err: &std::io::Error) -> Self {
+        match err.kind() {
+            std::io::ErrorKind::NotFound => Self::NotFound,
+            std::io::ErrorKind::PermissionDenied => Self::PermissionDenied,
+            // A path through a regular file ("/etc/passwd/x") means the same as absent.
+            std::io::ErrorKind::NotADirectory => Self::NotFound,
+            _ => Self::Other(err.to_string()),
+        }
+    }
+}
+
+/// A command from the fixed catalog: an absolute program path and fixed arguments, run without
+/// a shell and without a `PATH` lookup, with a timeout and a cap on how much output is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandSpec {
+    /// Absolute path of the program.
+    pub program: String,
+    /// Arguments, passed as they are.
+    pub args: Vec<String>,
+    /// How long the command may run before it is killed.
+    pub timeout: Duration,
+}
+
+impl CommandSpec {
+    /// Default time a catalog command may take.
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+    /// A command with the default timeout.
+    #[must_use]
+    pub fn new(program: &str, args: &[&str]) -> Self {
+        Self {
+            program: program.to_owned(),
+            args: args.iter().map(|a| (*a).to_owned()).collect(),
+            timeout: Self::DEFAULT_TIMEOUT,
+        }
+    }
+
+    /// The same command with another timeout.
+    #[must_use]
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Program and arguments, as recorded in bundles and shown in evidence.
+    #[must_use]
+    pub fn argv(&self) -> Vec<String> {
+        let mut argv = Vec::with_capacity(self.args.len() + 1);
+        argv.push(self.program.clone());
+        argv.extend(self.args.iter().cloned());
+        argv
+    }
+
+    /// The command line as one string for people (arguments with spaces are quoted).
+    #[must_use]
+    pub fn display(&self) -> String {
+        self.argv()
+            .iter()
+            .map(|a| {
+                if a.is_empty() || a.contains(char::is_whitespace) {
+                    format!("'{a}'")
+                } else {
+                    a.clone()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// What a finished command printed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandOutput {
+    /// Exit code; `None` when the process was ended by a signal.
+    pub status: Option<i32>,
+    /// Standard output (lossy UTF-8, capped at [`MAX_OUTPUT_BYTES`]).
+    pub stdout: String,
+    /// Standard error (lossy UTF-8, capped at [`MAX_OUTPUT_BYTES`]).
+    pub stderr: String,
+}
+
+impl CommandOutput {
+    /// Whether the command exited with status 0.
+    #[must_use]
+    pub fn success(&self) -> bool {
+        self.status == Some(0)
+    }
+}
+
+/// The most output kept from one stream of one command; the rest is discarded.
+pub const MAX_OUTPUT_BYTES: usize = 4 * 1024 * 1024;
+
+/// Why a command produced no output to parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CommandError {
+    /// The program does not exist at its catalog path.
+    #[error("program not found")]
+    NotFound,
+    /// The program may not be run by this user.
+    #[error("permission denied")]
+    PermissionDenied,
+    /// The command ran longer than its timeout and was killed.
+    #[error("timed out after {0} ms")]
+    Timeout(u64),
+    /// This host does not run commands (a mounted root), with the reason.
+    #[error("not run: {0}")]
+    NotRun(String),
+    /// Replaying a bundle that does not contain this command.
+    #[error("not recorded in the evidence bundle")]
+    NotRecorded,
+    /// Any other failure to start or wait for the process.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// A view of one machine. Implementations must be cheap to call repeatedly; probes call them
+/// once per fact and do not cache.
+pub trait Host {
+    /// The operating system whose facts this host describes.
+    fn platform(&self) -> Platform;
+
+    /// The bytes of the file at an absolute path.
+    fn read(&self, path: &str) -> Result<Vec<u8>, ReadError>;
+
+    /// The names in a directory, sorted bytewise, without `.` and `..`.
+    fn list_dir(&self, path: &str) -> Result<Vec<String>, ReadError>;
+
+    /// The target of a symbolic link, as stored in the link (relative or absolute).
+    fn read_link(&self, path: &str) -> Result<String, ReadError>;
+
+    /// Runs a catalog command.
+    fn run(&self, command: &CommandSpec) -> Result<CommandOutput, CommandError>;
+
+    /// The file as text (invalid UTF-8 replaced), for the many text formats probes read.
+    fn read_text(&self, path: &str) -> Result<String, ReadError> {
+        self.read(path)
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    /// Whether a path exists, as far as this host can tell: `Ok(false)` only for a definite
+    /// "not found"; other failures are returned so the caller can say it could not tell.
+    fn exists(&self, path: &str) -> Result<bool, ReadError> {
+        match self.list_dir(path) {
+            Ok(_) => return Ok(true),
+            Err(ReadError::NotFound) => return Ok(false),
+            Err(_) => {}
+        }
+        match self.read(path) {
+            Ok(_) => Ok(true),
+            Err(ReadError::NotFound) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl<H: Host + ?Sized> Host for &H {
+    fn platform(&self) -> Platform {
+        (**self).platform()
+    }
+    fn read(&self, path: &str) -> Result<Vec<u8>, ReadError> {
+        (**self).read(path)
+    }
+    fn list_dir(&self, path: &str) -> Result<Vec<String>, ReadError> {
+        (**self).list_dir(path)
+    }
+    fn read_link(&self, path: &str) -> Result<String, ReadError> {
+        (**self).read_link(path)
+    }
+    fn run(&self, command: &CommandSpec) -> Result<CommandOutput, CommandError> {
+        (**self).run(command)
+    }
+}
+
+/// Joins a link target to the directory holding the link and removes `.` and `..`, without
+/// touching the file system. `resolve_link("/sys/class/block/sda", "../../devices/x/sda")` is
+/// `/sys/devices/x/sda`.
+#[must_use]
+pub fn resolve_link(link_path: &str, target: &str) -> String {
+    if target.starts_with('/') {
+        return normalize(target);
+    }
+    let parent = match link_path.rfind('/') {
+        Some(0) | None => "/",
+        Some(i) => &link_path[..i],
+    };
+    normalize(&format!("{parent}/{target}"))
+}
+
+/// Removes `.`, `..` and repeated slashes from an absolute path, lexically.
+#[must_use]
+pub fn normalize(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            p => parts.push(p),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
+
+/// Follows symbolic links through a host, component by component, and returns the path with no
+/// links left (like `realpath`). Gives up after 40 links, as the kernel does.
+pub fn canonicalize(host: &dyn Host, path: &str) -> Result<String, ReadError> {
+    let mut pending: Vec<String> = normalize(path)
+        .split('/')
+        .filter(|p| !p.is_empty())
+        .rev()
+        .map(str::to_owned)
+        .collect();
+    let mut resolved = String::new();
+    let mut hops = 0;
+    while let Some(part) = pending.pop() {
+        if part == ".." {
+            if let Some(i) = resolved.rfind('/') {
+                resolved.truncate(i);
+            }
+            continue;
+        }
+        if part == "." {
+            continue;
+        }
+        let candidate = format!("{resolved}/{part}");
+        match host.read_link(&candidate) {
+            Ok(target) => {
+                hops += 1;
+                if hops > 40 {
+                    return Err(ReadError::Other(format!("too many levels of symbolic links at {candidate}")));
+                }
+                if target.starts_with('/') {
+                    resolved.clear();
+                }
+                for p in target.split('/').filter(|p| !p.is_empty()).rev() {
+                    pending.push(p.to_owned());
+                }
+            }
+            // Not a link (or not there): keep the component as it is.
+            Err(ReadError::NotALink | ReadError::NotFound) => resolved = candidate,
+            Err(e) => return Err(e),
+        }
+    }
+    if resolved.is_empty() {
+        resolved.push('/');
+    }
+    Ok(resolved)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_link_targets_resolve_against_the_link_directory() {
+        assert_eq!(
+            resolve_link("/sys/class/block/sda", "../../devices/pci0000:00/usb2/block/sda"),
+            "/sys/devices/pci0000:00/usb2/block/sda"
+        );
+        assert_eq!(resolve_link("/a/b", "/c/./d/../e"), "/c/e");
+    }
+
+    #[test]
+    fn normalize_never_climbs_above_the_root() {
+        assert_eq!(normalize("/../../etc//passwd"), "/etc/passwd");
+        assert_eq!(normalize("/"), "/");
+    }
+
+    #[test]
+    fn command_display_quotes_arguments_with_spaces() {
+        let c = CommandSpec::new("/usr/bin/defaults", &["read", "/Library/Managed Preferences/x"]);
+        assert_eq!(c.display(), "/usr/bin/defaults read '/Library/Managed Preferences/x'");
+    }
+}

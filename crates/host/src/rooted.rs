@@ -1,0 +1,189 @@
+//! A system mounted under a directory (`--root DIR`), read without leaving that directory.
+
+use std::path::{Path, PathBuf};
+
+use crate::{CommandError, CommandOutput, CommandSpec, Host, Platform, ReadError};
+
+/// Reads a Linux system mounted at a directory: a disk image, a container's `/host`, or a fake
+/// root built by a test.
+///
+/// Every path is resolved inside the root component by component; a symbolic link is followed
+/// by the same rule (an absolute target starts again at the root, `..` never climbs above it),
+/// so no link in the image can make the agent read the machine it runs on. Commands are refused:
+/// they would describe the machine the agent runs on, not the mounted one.
+#[derive(Debug, Clone)]
+pub struct RootedHost {
+    root: PathBuf,
+    platform: Platform,
+}
+
+impl RootedHost {
+    /// A host for the Linux system mounted at `root`.
+    #[must_use]
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self {
+            root: root.into(),
+            platform: Platform::Linux,
+        }
+    }
+
+    /// The directory the system is mounted at.
+    #[must_use]
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Resolves every link in `path` inside the root, except a link in the last component when
+    /// `follow_last` is false (for `read_link`).
+    fn resolve(&self, path: &str, follow_last: bool) -> Result<PathBuf, ReadError> {
+        let mut pending: Vec<String> = path
+            .split('/')
+            .filter(|p| !p.is_empty())
+            .rev()
+            .map(str::to_owned)
+            .collect();
+        let mut inside: Vec<String> = Vec::new();
+        let mut hops = 0;
+        while let Some(part) = pending.pop() {
+            match part.as_str() {
+                "." => continue,
+                ".." => {
+                    inside.pop();
+                    continue;
+                }
+                _ => {}
+            }
+            let mut candidate = self.root.clone();
+            candidate.extend(inside.iter());
+            candidate.push(&part);
+            let is_last = pending.is_empty();
+            match fs_err::symlink_metadata(&candidate) {
+                Ok(meta) if meta.file_type().is_symlink() && (follow_last || !is_last) => {
+                    hops += 1;
+                    if hops > 40 {
+                        return Err(ReadError::Other(format!(
+                            "too many levels of symbolic links at {path}"
+                        )));
+                    }
+                    let target = fs_err::read_link(&candidate).map_err(|e| ReadError::from_io(&e))?;
+                    let target = target.to_string_lossy().into_owned();
+                    if target.starts_with('/') {
+                        inside.clear();
+                    }
+                    for p in target.split('/').filter(|p| !p.is_empty()).rev() {
+                        pending.push(p.to_owned());
+                    }
+                }
+                Ok(_) => inside.push(part),
+                Err(e) => return Err(ReadError::from_io(&e)),
+            }
+        }
+        let mut full = self.root.clone();
+        full.extend(inside.iter());
+        Ok(full)
+    }
+}
+
+impl Host for RootedHost {
+    fn platform(&self) -> Platform {
+        self.platform
+    }
+
+    fn read(&self, path: &str) -> Result<Vec<u8>, ReadError> {
+        let full = self.resolve(path, true)?;
+        fs_err::read(&full).map_err(|e| ReadError::from_io(&e))
+    }
+
+    fn list_dir(&self, path: &str) -> Result<Vec<String>, ReadError> {
+        let full = self.resolve(path, true)?;
+        crate::system::list(&full)
+    }
+
+    fn read_link(&self, path: &str) -> Result<String, ReadError> {
+        let full = self.resolve(path, false)?;
+        crate::system::link(&full)
+    }
+
+    fn run(&self, command: &CommandSpec) -> Result<CommandOutput, CommandError> {
+        Err(CommandError::NotRun(format!(
+            "{} was not run: commands describe the running machine, not the system under --root",
+            command.display()
+        )))
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    fn fake_root() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        fs_err::create_dir_all(root.join("etc")).unwrap();
+        fs_err::write(root.join("etc/hostname"), "inside\n").unwrap();
+        dir
+    }
+
+    #[test]
+    fn absolute_links_stay_inside_the_root() {
+        let dir = fake_root();
+        // A link to /etc/hostname must read the image's file, not this machine's.
+        std::os::unix::fs::symlink("/etc/hostname", dir.path().join("etc/name-link")).unwrap();
+        let host = RootedHost::new(dir.path());
+        assert_eq!(host.read_text("/etc/name-link").unwrap(), "inside\n");
+    }
+
+    #[test]
+    fn dot_dot_never_climbs_out_of_the_root() {
+        let dir = fake_root();
+        std::os::unix::fs::symlink("../../../../../../etc/hostname", dir.path().join("etc/up"))
+            .unwrap();
+        let host = RootedHost::new(dir.path());
+        assert_eq!(host.read_text("/etc/up").unwrap(), "inside\n");
+        assert_eq!(host.read_text("/../../etc/hostname").unwrap(), "inside\n");
+    }
+
+    #[test]
+    fn a_link_pointing_at_a_path_missing_in_the_root_is_not_found_even_if_the_machine_has_it() {
+        let dir = fake_root();
+        std::os::unix::fs::symlink("/proc/self/status", dir.path().join("etc/proc-link")).unwrap();
+        let host = RootedHost::new(dir.path());
+        assert_eq!(host.read("/etc/proc-link"), Err(ReadError::NotFound));
+    }
+
+    #[test]
+    fn read_link_returns_the_stored_target_and_says_when_a_path_is_not_a_link() {
+        let dir = fake_root();
+        std::os::unix::fs::symlink("../devices/sda", dir.path().join("etc/blk")).unwrap();
+        let host = RootedHost::new(dir.path());
+        assert_eq!(host.read_link("/etc/blk").unwrap(), "../devices/sda");
+        assert_eq!(host.read_link("/etc/hostname"), Err(ReadError::NotALink));
+        assert_eq!(host.read_link("/etc/missing"), Err(ReadError::NotFound));
+    }
+
+    #[test]
+    fn commands_are_refused_under_a_root() {
+        let dir = fake_root();
+        let host = RootedHost::new(dir.path());
+        let err = host.run(&CommandSpec::new("/bin/true", &[])).unwrap_err();
+        assert!(matches!(err, CommandError::NotRun(_)));
+    }
+
+    #[test]
+    fn canonicalize_follows_sysfs_style_relative_links() {
+        let dir = fake_root();
+        let r = dir.path();
+        fs_err::create_dir_all(r.join("sys/devices/pci0/usb2/2-1/block/sda")).unwrap();
+        fs_err::create_dir_all(r.join("sys/class/block")).unwrap();
+        std::os::unix::fs::symlink(
+            "../../devices/pci0/usb2/2-1/block/sda",
+            r.join("sys/class/block/sda"),
+        )
+        .unwrap();
+        let host = RootedHost::new(r);
+        assert_eq!(
+            crate::canonicalize(&host, "/sys/class/block/sda").unwrap(),
+            "/sys/devices/pci0/usb2/2-1/block/sda"
+        );
+    }
+}
