@@ -27,6 +27,10 @@ pub struct Report {
     /// Unique id of this report (UUIDv7, so ids sort by creation time). Delivery is at least
     /// once; the collector de-duplicates by this id.
     pub report_id: String,
+    /// The device id the collector assigned at enrollment, when the agent is enrolled. A
+    /// collector refuses a report whose device id is not the one its token belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_id: Option<String>,
     /// When the checks ran, RFC 3339 in UTC.
     pub generated_at: String,
     /// The program that produced the report.
