@@ -1,1 +1,321 @@
-//! placeholder
+//! The Device Policy model of posture.
+//!
+//! A [`Policy`] says which checks run and with which limits. It is loaded from TOML (a file given
+//! with `--policy`, or the default embedded in the binary, built from the organisation's written
+//! Device Policy). Errors name the file, line, column and field, so an administrator can fix a
+//! policy without reading code. This crate does no I/O: callers hand it the text and a name.
+
+use serde::{Deserialize, Serialize};
+use sha2::Digest as _;
+
+/// The text of the embedded default policy.
+pub const DEFAULT_POLICY_TOML: &str = include_str!("../default-policy.toml");
+
+/// The name used for the embedded policy in reports and errors.
+pub const EMBEDDED_SOURCE: &str = "embedded";
+
+/// A loaded policy: the rules, plus where they came from and a digest of their text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    /// The rules.
+    pub rules: PolicyRules,
+    /// `embedded` or the file the policy was read from.
+    pub source: String,
+    /// `sha256:<hex>` of the policy text.
+    pub digest: String,
+    /// The policy text as loaded.
+    pub text: String,
+}
+
+/// The policy file's content.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyRules {
+    /// Policy name, shown in reports.
+    pub name: String,
+    /// Policy version (the written policy's effective date works well).
+    pub version: String,
+    /// The organisation that owns the devices.
+    pub organisation: String,
+    /// Whom to tell about a lost device or a security problem.
+    pub security_contact: String,
+    /// Screen lock rule.
+    pub screen_lock: ScreenLockRule,
+    /// Disk encryption rule.
+    pub disk_encryption: DiskEncryptionRule,
+    /// Removable media rule.
+    pub removable_media: RemovableMediaRule,
+}
+
+/// A password-protected lock must engage within `max_idle_minutes` of inactivity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScreenLockRule {
+    /// Whether the check runs.
+    pub enabled: bool,
+    /// The clause it enforces.
+    pub clause: String,
+    /// Longest allowed idle time until a password is required, grace delays included.
+    pub max_idle_minutes: u32,
+}
+
+/// System and internal data volumes must be encrypted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiskEncryptionRule {
+    /// Whether the check runs.
+    pub enabled: bool,
+    /// The clause it enforces.
+    pub clause: String,
+    /// Whether an unencrypted disk swap fails the check (it is always reported).
+    #[serde(default)]
+    pub require_encrypted_swap: bool,
+}
+
+/// USB mass storage restrictions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemovableMediaRule {
+    /// Whether the check runs.
+    pub enabled: bool,
+    /// The clause it enforces.
+    pub clause: String,
+    /// What the device must enforce.
+    pub mode: RemovableMediaMode,
+}
+
+/// What a device must enforce for removable storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RemovableMediaMode {
+    /// Removable mass storage cannot be used at all.
+    Block,
+    /// Removable mass storage can be read but not written.
+    ReadOnly,
+    /// Only report; a writable unencrypted volume mounted now still fails.
+    Audit,
+}
+
+impl RemovableMediaMode {
+    /// The word used in policy files.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Block => "block",
+            Self::ReadOnly => "read_only",
+            Self::Audit => "audit",
+        }
+    }
+}
+
+/// A policy that could not be loaded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}:{line}:{column}: {field}: {message}")]
+pub struct PolicyError {
+    /// The policy file, or `embedded`.
+    pub file: String,
+    /// 1-based line of the problem.
+    pub line: usize,
+    /// 1-based column of the problem.
+    pub column: usize,
+    /// The field at fault, as a dotted path (`screen_lock.max_idle_minutes`), or `(document)`.
+    pub field: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl Policy {
+    /// The embedded default policy.
+    #[must_use]
+    pub fn embedded() -> Self {
+        Self::from_toml(EMBEDDED_SOURCE, DEFAULT_POLICY_TOML)
+            .expect("the embedded policy is tested to parse")
+    }
+
+    /// Parses and validates a policy; `source` names it in errors and reports.
+    pub fn from_toml(source: &str, text: &str) -> Result<Self, PolicyError> {
+        let rules: PolicyRules = toml::from_str(text).map_err(|e| {
+            let offset = e.span().map_or(0, |s| s.start);
+            let message = first_line(e.message());
+            located(source, text, offset, message)
+        })?;
+        validate(source, text, &rules)?;
+        let digest = format!("sha256:{:x}", sha2::Sha256::digest(text.as_bytes()));
+        Ok(Self {
+            rules,
+            source: source.to_owned(),
+            digest,
+            text: text.to_owned(),
+        })
+    }
+}
+
+fn validate(source: &str, text: &str, rules: &PolicyRules) -> Result<(), PolicyError> {
+    let minutes = rules.screen_lock.max_idle_minutes;
+    if !(1..=1440).contains(&minutes) {
+        let offset = find_key(text, "screen_lock", "max_idle_minutes").unwrap_or(0);
+        return Err(located(
+            source,
+            text,
+            offset,
+            format!("must be between 1 and 1440 minutes, got {minutes}"),
+        ));
+    }
+    for (key, value) in [
+        ("name", &rules.name),
+        ("organisation", &rules.organisation),
+        ("security_contact", &rules.security_contact),
+    ] {
+        if value.trim().is_empty() {
+            let offset = find_key(text, "", key).unwrap_or(0);
+            return Err(located(source, text, offset, "must not be empty".to_owned()));
+        }
+    }
+    Ok(())
+}
+
+fn first_line(message: &str) -> String {
+    message.lines().next().unwrap_or(message).trim().to_owned()
+}
+
+/// Builds an error at a byte offset, naming the field that the offset falls in.
+fn located(source: &str, text: &str, offset: usize, message: String) -> PolicyError {
+    let offset = offset.min(text.len());
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = before[line_start..].chars().count() + 1;
+    PolicyError {
+        file: source.to_owned(),
+        line,
+        column,
+        field: field_at(text, line),
+        message,
+    }
+}
+
+/// The dotted path of the key on a 1-based line: the nearest `[table]` header above it plus the
+/// key before `=` on that line.
+fn field_at(text: &str, line: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let Some(current) = lines.get(line.saturating_sub(1)) else {
+        return "(document)".to_owned();
+    };
+    let trimmed = current.trim();
+    if let Some(header) = table_header(trimmed) {
+        return header;
+    }
+    let key = trimmed
+        .split_once('=')
+        .map(|(k, _)| k.trim().trim_matches('"').to_owned());
+    let table = lines[..line.saturating_sub(1)]
+        .iter()
+        .rev()
+        .find_map(|l| table_header(l.trim()));
+    match (table, key) {
+        (Some(t), Some(k)) if !k.is_empty() => format!("{t}.{k}"),
+        (None, Some(k)) if !k.is_empty() => k,
+        (Some(t), _) => t,
+        _ => "(document)".to_owned(),
+    }
+}
+
+fn table_header(line: &str) -> Option<String> {
+    let inner = line.strip_prefix('[')?.split(']').next()?;
+    let inner = inner.trim_start_matches('[').trim();
+    (!inner.is_empty()).then(|| inner.to_owned())
+}
+
+/// Byte offset of `key = ` inside `[section]` (or at the top when `section` is empty).
+fn find_key(text: &str, section: &str, key: &str) -> Option<usize> {
+    let mut current = String::new();
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim();
+        if let Some(h) = table_header(trimmed) {
+            current = h;
+        } else if current == section {
+            if let Some((k, _)) = trimmed.split_once('=') {
+                if k.trim() == key {
+                    let indent = line.len() - line.trim_start().len();
+                    return Some(offset + indent);
+                }
+            }
+        }
+        offset += line.len();
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_embedded_policy_is_the_written_device_policy() {
+        let p = Policy::embedded();
+        assert_eq!(p.rules.organisation, "FlowFuse");
+        assert_eq!(p.rules.security_contact, "security@flowfuse.com");
+        assert_eq!(p.rules.screen_lock.max_idle_minutes, 15);
+        assert_eq!(p.rules.screen_lock.clause, "Device Policy 3.1");
+        assert_eq!(p.rules.removable_media.mode, RemovableMediaMode::ReadOnly);
+        assert_eq!(p.rules.removable_media.clause, "Device Policy 6");
+        assert!(!p.rules.disk_encryption.require_encrypted_swap);
+        assert!(p.digest.starts_with("sha256:") && p.digest.len() == 7 + 64);
+    }
+
+    #[test]
+    fn an_unknown_mode_names_file_line_column_and_field() {
+        let text = DEFAULT_POLICY_TOML.replace("mode = \"read_only\"", "mode = \"deny\"");
+        let err = Policy::from_toml("site.toml", &text).unwrap_err();
+        let line = text.lines().position(|l| l.starts_with("mode =")).unwrap() + 1;
+        assert_eq!(err.file, "site.toml");
+        assert_eq!(err.line, line);
+        assert_eq!(err.column, 8);
+        assert_eq!(err.field, "removable_media.mode");
+        assert!(err.message.contains("deny"), "{}", err.message);
+    }
+
+    #[test]
+    fn a_misspelt_key_is_refused_not_ignored() {
+        let text = DEFAULT_POLICY_TOML.replace("max_idle_minutes", "max_idle_minute");
+        let err = Policy::from_toml("p.toml", &text).unwrap_err();
+        assert_eq!(err.field, "screen_lock.max_idle_minute");
+        assert!(err.message.contains("unknown field"), "{}", err.message);
+    }
+
+    #[test]
+    fn a_wrong_type_names_the_field() {
+        let text = DEFAULT_POLICY_TOML.replace("max_idle_minutes = 15", "max_idle_minutes = \"15\"");
+        let err = Policy::from_toml("p.toml", &text).unwrap_err();
+        assert_eq!(err.field, "screen_lock.max_idle_minutes");
+    }
+
+    #[test]
+    fn an_idle_limit_of_zero_is_refused_with_its_line() {
+        let text = DEFAULT_POLICY_TOML.replace("max_idle_minutes = 15", "max_idle_minutes = 0");
+        let err = Policy::from_toml("p.toml", &text).unwrap_err();
+        let line = text.lines().position(|l| l.starts_with("max_idle_minutes")).unwrap() + 1;
+        assert_eq!((err.line, err.field.as_str()), (line, "screen_lock.max_idle_minutes"));
+    }
+
+    #[test]
+    fn a_missing_table_is_reported() {
+        let text = "name = \"x\"\nversion = \"1\"\norganisation = \"o\"\nsecurity_contact = \"s\"\n";
+        let err = Policy::from_toml("p.toml", text).unwrap_err();
+        assert!(err.message.contains("screen_lock"), "{err}");
+    }
+
+    #[test]
+    fn syntax_errors_point_at_the_line() {
+        let err = Policy::from_toml("p.toml", "name = \"x\"\nversion = \n").unwrap_err();
+        assert_eq!(err.line, 2);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_text_never_panics(text in ".{0,400}") {
+            let _ = Policy::from_toml("p.toml", &text);
+        }
+    }
+}
