@@ -146,7 +146,10 @@ impl EvidenceBundle {
         if bundle.format != BUNDLE_FORMAT {
             return Err(BundleError::Invalid {
                 path: path.to_owned(),
-                message: format!("field `format` is {:?}, expected {BUNDLE_FORMAT:?}", bundle.format),
+                message: format!(
+                    "field `format` is {:?}, expected {BUNDLE_FORMAT:?}",
+                    bundle.format
+                ),
             });
         }
         if bundle.version != BUNDLE_VERSION {
@@ -191,7 +194,9 @@ impl<H: Host> Recorder<H> {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, EvidenceBundle> {
         // A panic while holding the lock leaves plain data behind; keep using it.
-        self.bundle.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.bundle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -205,7 +210,9 @@ impl<H: Host> Host for Recorder<H> {
         let record = match &result {
             Ok(bytes) => match std::str::from_utf8(bytes) {
                 Ok(text) => FileRecord::Text(text.to_owned()),
-                Err(_) => FileRecord::Base64(base64::engine::general_purpose::STANDARD.encode(bytes)),
+                Err(_) => {
+                    FileRecord::Base64(base64::engine::general_purpose::STANDARD.encode(bytes))
+                }
             },
             Err(e) => FileRecord::Error(e.clone()),
         };
@@ -291,7 +298,9 @@ impl Host for ReplayHost {
             Some(FileRecord::Text(t)) => Ok(t.clone().into_bytes()),
             Some(FileRecord::Base64(b)) => base64::engine::general_purpose::STANDARD
                 .decode(b)
-                .map_err(|e| ReadError::Other(format!("bundle holds invalid base64 for {path}: {e}"))),
+                .map_err(|e| {
+                    ReadError::Other(format!("bundle holds invalid base64 for {path}: {e}"))
+                }),
             Some(FileRecord::Error(e)) => Err(e.clone()),
             None => Err(ReadError::NotRecorded),
         }
@@ -380,6 +389,9 @@ mod tests {
     fn invalid_json_names_the_file_line_and_column() {
         let err = EvidenceBundle::from_json("x.json", "{\n  \"format\": ,\n}").unwrap_err();
         let msg = err.to_string();
-        assert!(msg.starts_with("x.json:") && msg.contains("line 2"), "{msg}");
+        assert!(
+            msg.starts_with("x.json:") && msg.contains("line 2"),
+            "{msg}"
+        );
     }
 }

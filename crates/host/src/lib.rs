@@ -25,7 +25,7 @@ mod system;
 
 use std::time::Duration;
 
-pub use bundle::{BundleError, CommandRecord, EvidenceBundle, Recorder, ReplayHost, BUNDLE_FORMAT};
+pub use bundle::{BUNDLE_FORMAT, BundleError, CommandRecord, EvidenceBundle, Recorder, ReplayHost};
 pub use rooted::RootedHost;
 pub use system::SystemHost;
 
@@ -324,7 +324,9 @@ pub fn canonicalize(host: &dyn Host, path: &str) -> Result<String, ReadError> {
             Ok(target) => {
                 hops += 1;
                 if hops > 40 {
-                    return Err(ReadError::Other(format!("too many levels of symbolic links at {candidate}")));
+                    return Err(ReadError::Other(format!(
+                        "too many levels of symbolic links at {candidate}"
+                    )));
                 }
                 if target.starts_with('/') {
                     resolved.clear();
@@ -351,7 +353,10 @@ mod tests {
     #[test]
     fn relative_link_targets_resolve_against_the_link_directory() {
         assert_eq!(
-            resolve_link("/sys/class/block/sda", "../../devices/pci0000:00/usb2/block/sda"),
+            resolve_link(
+                "/sys/class/block/sda",
+                "../../devices/pci0000:00/usb2/block/sda"
+            ),
             "/sys/devices/pci0000:00/usb2/block/sda"
         );
         assert_eq!(resolve_link("/a/b", "/c/./d/../e"), "/c/e");
@@ -365,7 +370,13 @@ mod tests {
 
     #[test]
     fn command_display_quotes_arguments_with_spaces() {
-        let c = CommandSpec::new("/usr/bin/defaults", &["read", "/Library/Managed Preferences/x"]);
-        assert_eq!(c.display(), "/usr/bin/defaults read '/Library/Managed Preferences/x'");
+        let c = CommandSpec::new(
+            "/usr/bin/defaults",
+            &["read", "/Library/Managed Preferences/x"],
+        );
+        assert_eq!(
+            c.display(),
+            "/usr/bin/defaults read '/Library/Managed Preferences/x'"
+        );
     }
 }

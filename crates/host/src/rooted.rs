@@ -65,7 +65,8 @@ impl RootedHost {
                             "too many levels of symbolic links at {path}"
                         )));
                     }
-                    let target = fs_err::read_link(&candidate).map_err(|e| ReadError::from_io(&e))?;
+                    let target =
+                        fs_err::read_link(&candidate).map_err(|e| ReadError::from_io(&e))?;
                     let target = target.to_string_lossy().into_owned();
                     if target.starts_with('/') {
                         inside.clear();

@@ -168,7 +168,12 @@ fn validate(source: &str, text: &str, rules: &PolicyRules) -> Result<(), PolicyE
     ] {
         if value.trim().is_empty() {
             let offset = find_key(text, "", key).unwrap_or(0);
-            return Err(located(source, text, offset, "must not be empty".to_owned()));
+            return Err(located(
+                source,
+                text,
+                offset,
+                "must not be empty".to_owned(),
+            ));
         }
     }
     Ok(())
@@ -234,13 +239,12 @@ fn find_key(text: &str, section: &str, key: &str) -> Option<usize> {
         let trimmed = line.trim();
         if let Some(h) = table_header(trimmed) {
             current = h;
-        } else if current == section {
-            if let Some((k, _)) = trimmed.split_once('=') {
-                if k.trim() == key {
-                    let indent = line.len() - line.trim_start().len();
-                    return Some(offset + indent);
-                }
-            }
+        } else if current == section
+            && let Some((k, _)) = trimmed.split_once('=')
+            && k.trim() == key
+        {
+            let indent = line.len() - line.trim_start().len();
+            return Some(offset + indent);
         }
         offset += line.len();
     }
@@ -286,7 +290,8 @@ mod tests {
 
     #[test]
     fn a_wrong_type_names_the_field() {
-        let text = DEFAULT_POLICY_TOML.replace("max_idle_minutes = 15", "max_idle_minutes = \"15\"");
+        let text =
+            DEFAULT_POLICY_TOML.replace("max_idle_minutes = 15", "max_idle_minutes = \"15\"");
         let err = Policy::from_toml("p.toml", &text).unwrap_err();
         assert_eq!(err.field, "screen_lock.max_idle_minutes");
     }
@@ -295,13 +300,21 @@ mod tests {
     fn an_idle_limit_of_zero_is_refused_with_its_line() {
         let text = DEFAULT_POLICY_TOML.replace("max_idle_minutes = 15", "max_idle_minutes = 0");
         let err = Policy::from_toml("p.toml", &text).unwrap_err();
-        let line = text.lines().position(|l| l.starts_with("max_idle_minutes")).unwrap() + 1;
-        assert_eq!((err.line, err.field.as_str()), (line, "screen_lock.max_idle_minutes"));
+        let line = text
+            .lines()
+            .position(|l| l.starts_with("max_idle_minutes"))
+            .unwrap()
+            + 1;
+        assert_eq!(
+            (err.line, err.field.as_str()),
+            (line, "screen_lock.max_idle_minutes")
+        );
     }
 
     #[test]
     fn a_missing_table_is_reported() {
-        let text = "name = \"x\"\nversion = \"1\"\norganisation = \"o\"\nsecurity_contact = \"s\"\n";
+        let text =
+            "name = \"x\"\nversion = \"1\"\norganisation = \"o\"\nsecurity_contact = \"s\"\n";
         let err = Policy::from_toml("p.toml", text).unwrap_err();
         assert!(err.message.contains("screen_lock"), "{err}");
     }

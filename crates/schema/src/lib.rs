@@ -115,7 +115,9 @@ impl Posture {
 }
 
 /// The verdict of one check, or of one subject within a check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// The device meets the rule.
@@ -332,7 +334,11 @@ mod tests {
 
     #[test]
     fn any_failure_makes_the_device_noncompliant() {
-        let checks = [finding(Status::Pass), finding(Status::Unknown), finding(Status::Fail)];
+        let checks = [
+            finding(Status::Pass),
+            finding(Status::Unknown),
+            finding(Status::Fail),
+        ];
         assert_eq!(Posture::from_checks(&checks), Posture::Noncompliant);
     }
 
@@ -357,9 +363,18 @@ mod tests {
 
     #[test]
     fn combining_subjects_puts_failure_first_and_not_applicable_last() {
-        assert_eq!(Status::combine([Status::Pass, Status::Fail, Status::Unknown]), Status::Fail);
-        assert_eq!(Status::combine([Status::Pass, Status::Unknown]), Status::Unknown);
-        assert_eq!(Status::combine([Status::Pass, Status::NotApplicable]), Status::Pass);
+        assert_eq!(
+            Status::combine([Status::Pass, Status::Fail, Status::Unknown]),
+            Status::Fail
+        );
+        assert_eq!(
+            Status::combine([Status::Pass, Status::Unknown]),
+            Status::Unknown
+        );
+        assert_eq!(
+            Status::combine([Status::Pass, Status::NotApplicable]),
+            Status::Pass
+        );
         assert_eq!(Status::combine([]), Status::NotApplicable);
     }
 

@@ -1,0 +1,14 @@
+//! Disk encryption probe for linux.
+
+use posture_host::Host;
+
+use super::EncryptionFacts;
+
+pub(super) fn gather(_host: &dyn Host) -> EncryptionFacts {
+    EncryptionFacts {
+        undecided: Some(
+            "this version of posture cannot read disk encryption on linux yet".to_owned(),
+        ),
+        ..EncryptionFacts::default()
+    }
+}

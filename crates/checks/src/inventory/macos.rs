@@ -1,0 +1,14 @@
+//! Inventory for macos.
+
+use posture_host::Host;
+use posture_schema::{Device, OsInfo};
+
+pub(super) fn gather(_host: &dyn Host) -> Device {
+    Device {
+        os: OsInfo {
+            family: "macos".to_owned(),
+            ..OsInfo::default()
+        },
+        ..Device::default()
+    }
+}
