@@ -267,6 +267,24 @@ impl<H: Host + ?Sized> Host for &H {
     }
 }
 
+impl<H: Host + ?Sized> Host for Box<H> {
+    fn platform(&self) -> Platform {
+        (**self).platform()
+    }
+    fn read(&self, path: &str) -> Result<Vec<u8>, ReadError> {
+        (**self).read(path)
+    }
+    fn list_dir(&self, path: &str) -> Result<Vec<String>, ReadError> {
+        (**self).list_dir(path)
+    }
+    fn read_link(&self, path: &str) -> Result<String, ReadError> {
+        (**self).read_link(path)
+    }
+    fn run(&self, command: &CommandSpec) -> Result<CommandOutput, CommandError> {
+        (**self).run(command)
+    }
+}
+
 /// Joins a link target to the directory holding the link and removes `.` and `..`, without
 /// touching the file system. `resolve_link("/sys/class/block/sda", "../../devices/x/sda")` is
 /// `/sys/devices/x/sda`.
