@@ -42,7 +42,7 @@ pub(super) fn gather(host: &dyn Host) -> Device {
             family: "linux".to_owned(),
             name: field("NAME"),
             version: field("VERSION_ID").or_else(|| field("BUILD_ID")),
-            build: field("PRETTY_NAME"),
+            build: field("BUILD_ID").filter(|b| b != "rolling"),
             kernel: text("/proc/sys/kernel/osrelease"),
         },
         hardware: Hardware {
