@@ -20,6 +20,9 @@
 
 mod bundle;
 mod command;
+pub mod plist;
+pub mod powershell;
+pub mod reg;
 mod rooted;
 mod system;
 
