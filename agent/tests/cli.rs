@@ -1,0 +1,208 @@
+//! End-to-end tests of the `posture` binary: flags, exit statuses, JSON report, errors.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use assert_cmd::Command;
+use posture_schema::{Posture, Report};
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")
+}
+
+/// The binary with a clean environment: no colour, no inherited POSTURE_* settings.
+fn posture() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_posture"));
+    cmd.env_clear().env("NO_COLOR", "1").env("PATH", "/usr/bin:/bin");
+    cmd
+}
+
+fn report_of(out: &Output) -> Report {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not a report ({e}):\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+fn expected_exit(posture: Posture) -> i32 {
+    match posture {
+        Posture::Compliant => 0,
+        Posture::Noncompliant => 1,
+        Posture::Unknown => 2,
+    }
+}
+
+#[test]
+fn checking_this_machine_gives_a_well_formed_report_and_a_matching_exit_status() {
+    let out = posture().args(["--check", "--format", "json"]).output().unwrap();
+    let report = report_of(&out);
+    assert_eq!(out.status.code(), Some(expected_exit(report.posture)));
+    assert_eq!(report.checks.len(), 3);
+    let ids: Vec<&str> = report.checks.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids, ["screen_lock", "disk_encryption", "removable_media"]);
+    assert_eq!(report.policy.security_contact, "security@flowfuse.com");
+    assert_eq!(report.posture, Posture::from_checks(&report.checks));
+}
+
+#[test]
+fn the_check_subcommand_and_the_check_flag_are_the_same() {
+    let a = posture().args(["check", "--format", "json"]).output().unwrap();
+    let b = posture().args(["--check", "--format", "json"]).output().unwrap();
+    let (ra, rb) = (report_of(&a), report_of(&b));
+    assert_eq!(a.status.code(), b.status.code());
+    let statuses = |r: &Report| r.checks.iter().map(|c| c.status).collect::<Vec<_>>();
+    assert_eq!(statuses(&ra), statuses(&rb));
+}
+
+#[test]
+fn human_output_has_no_colour_when_no_color_is_set_and_names_whom_to_tell() {
+    let out = posture().arg("--check").output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(!text.contains('\u{1b}'), "escape codes in NO_COLOR output:\n{text}");
+    assert!(text.contains("STATUS"));
+    assert!(text.contains("security@flowfuse.com"));
+    assert!(text.contains("Posture: "));
+}
+
+#[test]
+fn a_bad_policy_file_names_file_line_column_and_field_and_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("site-policy.toml");
+    let text = posture_policy::DEFAULT_POLICY_TOML.replace("mode = \"read_only\"", "mode = \"deny\"");
+    fs_err::write(&path, &text).unwrap();
+    let line = text.lines().position(|l| l.starts_with("mode =")).unwrap() + 1;
+    let out = posture()
+        .args(["--check", "--policy"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty(), "nothing on stdout when the policy is bad");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let expected = format!("site-policy.toml:{line}:8: removable_media.mode: unknown variant `deny`");
+    assert!(stderr.contains(&expected), "stderr was:\n{stderr}");
+    assert!(stderr.contains("hint:"), "{stderr}");
+}
+
+#[test]
+fn a_missing_policy_file_is_an_error_naming_the_path() {
+    let out = posture()
+        .args(["--check", "--policy", "/nonexistent/policy.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("/nonexistent/policy.toml"), "{stderr}");
+}
+
+#[test]
+fn policy_show_prints_the_embedded_policy_with_its_digest() {
+    let out = posture().args(["policy", "show"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with("# source: embedded\n# digest: sha256:"), "{text}");
+    assert!(text.contains("max_idle_minutes = 15"));
+    // What it prints is itself a valid policy.
+    let body: String = text.lines().skip(2).map(|l| format!("{l}\n")).collect();
+    posture_policy::Policy::from_toml("shown", &body).unwrap();
+}
+
+#[test]
+fn a_missing_root_directory_is_an_error() {
+    let out = posture()
+        .args(["--check", "--root", "/nonexistent/root"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8(out.stderr).unwrap().contains("/nonexistent/root"));
+}
+
+#[test]
+fn a_corrupt_bundle_is_an_error_naming_the_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bundle.json");
+    fs_err::write(&path, "{\n  \"format\": \"posture-evidence-bundle\",\n  oops\n}").unwrap();
+    let out = posture().args(["--check", "--replay"]).arg(&path).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("bundle.json") && stderr.contains("line 3"), "{stderr}");
+}
+
+#[test]
+fn no_arguments_is_a_usage_error_with_a_hint() {
+    let out = posture().output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8(out.stderr).unwrap().contains("posture --check"));
+}
+
+#[test]
+fn root_and_replay_cannot_be_combined() {
+    let out = posture()
+        .args(["--check", "--root", "/", "--replay", "x.json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+/// Records a run on `root`, replays the bundle, and checks both runs found the same.
+fn record_and_replay(root: &Path) {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("bundle.json");
+    let live = posture()
+        .args(["--check", "--format", "json", "--root"])
+        .arg(root)
+        .arg("--record")
+        .arg(&bundle)
+        .output()
+        .unwrap();
+    let replayed = posture()
+        .args(["--check", "--format", "json", "--replay"])
+        .arg(&bundle)
+        .output()
+        .unwrap();
+    let (a, b) = (report_of(&live), report_of(&replayed));
+    assert_eq!(live.status.code(), replayed.status.code());
+    assert_eq!(a.checks, b.checks, "replay judged differently from the live run");
+    assert_eq!(a.device, b.device);
+    assert_eq!(a.posture, b.posture);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = fs_err::metadata(&bundle).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "bundle readable by others: {mode:o}");
+    }
+}
+
+#[test]
+fn a_recorded_bundle_replays_to_the_same_findings_for_every_machine_fixture() {
+    let machines = fixtures().join("linux/machines");
+    let mut seen = 0;
+    for entry in fs_err::read_dir(&machines).unwrap() {
+        let root = entry.unwrap().path();
+        if root.is_dir() {
+            record_and_replay(&root);
+            seen += 1;
+        }
+    }
+    assert!(seen > 0, "no machine fixtures under {}", machines.display());
+}
+
+#[test]
+fn recording_this_machine_replays_to_the_same_findings() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("self.json");
+    let live = posture()
+        .args(["--check", "--format", "json", "--record"])
+        .arg(&bundle)
+        .output()
+        .unwrap();
+    let replayed = posture()
+        .args(["--check", "--format", "json", "--replay"])
+        .arg(&bundle)
+        .output()
+        .unwrap();
+    assert_eq!(report_of(&live).checks, report_of(&replayed).checks);
+}
