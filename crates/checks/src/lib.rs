@@ -14,6 +14,7 @@
 //! enables. Nothing here prints, exits or touches the machine other than through the host.
 
 pub mod accounts;
+pub mod catalog;
 pub mod disk_encryption;
 pub mod evidence;
 pub mod inventory;
