@@ -20,6 +20,8 @@
 
 mod bundle;
 mod command;
+pub mod gvdb;
+pub mod keyfile;
 pub mod plist;
 pub mod powershell;
 pub mod reg;
