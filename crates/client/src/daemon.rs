@@ -1,0 +1,269 @@
+//! The scheduler of `posture run`: checks at start, every interval (±10%), and when the
+//! endpoint asks; every report spooled before delivery; delivery and check-in as separate tasks.
+//!
+//! The check itself is the caller's ([`CheckFn`]): this crate never decides a verdict. It runs
+//! on tokio's blocking pool so the scheduler stays responsive, and is abandoned (not awaited) on
+//! shutdown. Between ticks every task is parked on a timer or a notification: the daemon uses no
+//! CPU while idle.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use posture_schema::Report;
+use tokio::sync::{Notify, watch};
+
+use crate::backoff::{Backoff, jittered};
+use crate::credentials::{Credentials, Token};
+use crate::delivery::{Deliverer, RetryPolicy, SharedSpool};
+use crate::spool::{SpoolError, SpoolLimits};
+use crate::status::{StatusBook, now_rfc3339};
+use crate::transport::{Checkin, Transport};
+
+/// Produces one report. Called on a blocking thread.
+pub type CheckFn = Arc<dyn Fn() -> Result<Report, String> + Send + Sync>;
+
+/// Name of the spool directory inside the state directory.
+pub const SPOOL_DIR: &str = "spool";
+
+/// How the daemon runs.
+#[derive(Debug, Clone)]
+pub struct DaemonOptions {
+    /// State directory (spool, status).
+    pub state_dir: PathBuf,
+    /// Time between scheduled checks, before jitter.
+    pub interval: Duration,
+    /// Time between check-ins.
+    pub checkin_interval: Duration,
+    /// Spool bounds.
+    pub spool_limits: SpoolLimits,
+    /// Retry timing.
+    pub retry: RetryPolicy,
+}
+
+/// The daemon, ready to run.
+pub struct Daemon {
+    options: DaemonOptions,
+    spool: Arc<SharedSpool>,
+    status: Arc<StatusBook>,
+    transport: Option<Transport>,
+    credentials: Option<Credentials>,
+    check: CheckFn,
+}
+
+impl std::fmt::Debug for Daemon {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Daemon")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Daemon {
+    /// Prepares the daemon: opens (and locks) the spool and the status.
+    ///
+    /// `transport` is `None` when no endpoint is configured: reports are then only spooled.
+    ///
+    /// # Errors
+    /// When another process holds the spool.
+    pub fn new(
+        options: DaemonOptions,
+        transport: Option<Transport>,
+        credentials: Option<Credentials>,
+        check: CheckFn,
+    ) -> Result<Self, SpoolError> {
+        let spool = SharedSpool::open(&options.state_dir.join(SPOOL_DIR), options.spool_limits)?;
+        let status = Arc::new(StatusBook::open(&options.state_dir));
+        Ok(Self {
+            options,
+            spool,
+            status,
+            transport,
+            credentials,
+            check,
+        })
+    }
+
+    /// Runs until `shutdown` turns true.
+    pub async fn run(self, shutdown: watch::Receiver<bool>) {
+        self.status.update(|s| {
+            s.daemon_started_at = Some(now_rfc3339());
+            s.daemon_pid = Some(std::process::id());
+        });
+        let wake = Arc::new(Notify::new());
+        let check_now = Arc::new(Notify::new());
+        let token: Option<Token> = self.credentials.as_ref().and_then(|c| c.token.clone());
+        let device_id = self.credentials.as_ref().and_then(|c| c.device_id.clone());
+        let mut tasks = Vec::new();
+        if let Some(transport) = &self.transport {
+            let deliverer = Deliverer::new(
+                self.spool.clone(),
+                transport.clone(),
+                token.clone(),
+                self.options.retry,
+                self.status.clone(),
+                check_now.clone(),
+            );
+            tasks.push(tokio::spawn(deliverer.run(wake.clone(), shutdown.clone())));
+            tasks.push(tokio::spawn(checkin_loop(
+                transport.clone(),
+                token,
+                self.options.checkin_interval,
+                self.options.interval,
+                check_now.clone(),
+                shutdown.clone(),
+            )));
+        } else {
+            tracing::warn!("no endpoint configured: reports are spooled but not sent");
+        }
+        check_loop(
+            &self.options,
+            &self.spool,
+            &self.status,
+            &self.check,
+            device_id,
+            &wake,
+            &check_now,
+            shutdown,
+        )
+        .await;
+        for task in tasks {
+            // Each task watches the same shutdown signal and returns promptly.
+            let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
+        }
+        tracing::info!("stopped");
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn check_loop(
+    options: &DaemonOptions,
+    spool: &Arc<SharedSpool>,
+    status: &Arc<StatusBook>,
+    check: &CheckFn,
+    device_id: Option<String>,
+    wake: &Arc<Notify>,
+    check_now: &Arc<Notify>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut rng = fastrand::Rng::new();
+    loop {
+        let run = check.clone();
+        let job = tokio::task::spawn_blocking(move || run());
+        let outcome = tokio::select! {
+            r = job => r,
+            _ = shutdown.wait_for(|stop| *stop) => {
+                tracing::info!("shutting down; abandoning the check in progress");
+                return;
+            }
+        };
+        match outcome {
+            Ok(Ok(mut report)) => {
+                if device_id.is_some() {
+                    report.device_id.clone_from(&device_id);
+                }
+                record(&report, spool, status, wake);
+            }
+            Ok(Err(message)) => {
+                tracing::error!(error = %message, "the check failed");
+                status.update(|s| s.last_check_error = Some(message.clone()));
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "the check panicked");
+                status.update(|s| s.last_check_error = Some(format!("the check panicked: {e}")));
+            }
+        }
+        let wait = jittered(options.interval, &mut rng);
+        tracing::debug!(next_check_in_s = wait.as_secs(), "waiting");
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = check_now.notified() => tracing::info!("running a check the endpoint asked for"),
+            _ = shutdown.wait_for(|stop| *stop) => return,
+        }
+    }
+}
+
+/// Logs the verdict, spools the report and wakes delivery. A spool failure is logged and
+/// recorded in the status; the daemon carries on.
+fn record(report: &Report, spool: &SharedSpool, status: &StatusBook, wake: &Notify) {
+    let posture = report.posture.as_str();
+    let failing: Vec<&str> = report
+        .checks
+        .iter()
+        .filter(|c| c.status != posture_schema::Status::Pass)
+        .map(|c| c.id.as_str())
+        .collect();
+    tracing::info!(
+        report_id = %report.report_id,
+        posture,
+        not_passing = %failing.join(","),
+        "check complete: {posture}"
+    );
+    let spooled = serde_json::to_vec(report)
+        .map_err(|e| e.to_string())
+        .and_then(|body| spool.with(|s| s.push(&body)).map_err(|e| e.to_string()));
+    let error = match spooled {
+        Ok(pushed) => {
+            if !pushed.dropped.is_empty() {
+                let n = pushed.dropped.len() as u64;
+                status.update(|s| s.dropped_total += n);
+            }
+            wake.notify_one();
+            None
+        }
+        Err(message) => {
+            tracing::error!(report_id = %report.report_id, error = %message, "cannot spool the report; it will not be delivered");
+            Some(format!("cannot spool report {}: {message}", report.report_id))
+        }
+    };
+    status.update(|s| {
+        s.last_check_at = Some(now_rfc3339());
+        s.last_posture = Some(posture.to_owned());
+        s.last_report_id = Some(report.report_id.clone());
+        s.last_check_error = error;
+    });
+}
+
+async fn checkin_loop(
+    transport: Transport,
+    token: Option<Token>,
+    every: Duration,
+    report_interval: Duration,
+    check_now: Arc<Notify>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut wait = every;
+    let mut failures = Backoff::new(every, report_interval.max(every));
+    let mut last_request: Option<String> = None;
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            _ = shutdown.wait_for(|stop| *stop) => return,
+        }
+        let result = tokio::select! {
+            r = transport.checkin(token.as_ref()) => r,
+            _ = shutdown.wait_for(|stop| *stop) => return,
+        };
+        match result {
+            Ok(Checkin::Reply(reply)) => {
+                failures.reset();
+                wait = every;
+                // The request stays up until our next report reaches the collector; act on each
+                // request once, not at every check-in.
+                if reply.check_now && (reply.requested_at.is_none() || reply.requested_at != last_request) {
+                    tracing::info!(requested_at = ?reply.requested_at, "check-in: the endpoint asked for a check now");
+                    last_request.clone_from(&reply.requested_at);
+                    check_now.notify_one();
+                }
+            }
+            Ok(Checkin::Unsupported) => {
+                tracing::debug!("the endpoint has no check-in; checking in once per report interval");
+                wait = report_interval;
+            }
+            Err(e) => {
+                wait = failures.next_delay();
+                tracing::debug!(error = %e, retry_in_s = wait.as_secs(), "check-in failed");
+            }
+        }
+    }
+}

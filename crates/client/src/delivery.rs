@@ -1,0 +1,261 @@
+//! Draining the spool: oldest first, one at a time, until the endpoint stops answering.
+//!
+//! Delivery is at least once. A report leaves the spool only after a `2xx`; if the agent dies
+//! between the reply and the removal, the report is sent again and the collector de-duplicates
+//! it by `report_id`. Reports go out in order of creation: a failure stops the drain (later
+//! reports wait behind it) and the next attempt comes after a capped, jittered exponential
+//! backoff, or at the time the server asked with `Retry-After`, whichever is later. A report the
+//! endpoint refuses for good is set aside so it cannot block the queue. Delivery runs as its own
+//! task, so a slow or dead endpoint never delays a check.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{Notify, watch};
+
+use crate::backoff::Backoff;
+use crate::credentials::Token;
+use crate::spool::{Aside, Spool, SpoolError};
+use crate::status::{StatusBook, now_rfc3339};
+use crate::transport::{Failure, Transport};
+
+/// Retry timing.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// The first wait after a failure.
+    pub initial: Duration,
+    /// The longest wait between attempts.
+    pub max: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            initial: Duration::from_secs(2),
+            max: crate::config::DEFAULT_RETRY_MAX_DELAY,
+        }
+    }
+}
+
+/// The spool, shared by the check loop (which pushes) and delivery (which drains). Opened lazily
+/// so a spool directory that is missing or unwritable at start-up does not stop the daemon.
+#[derive(Debug)]
+pub struct SharedSpool {
+    dir: std::path::PathBuf,
+    limits: crate::spool::SpoolLimits,
+    inner: Mutex<Option<Spool>>,
+}
+
+impl SharedSpool {
+    /// Opens the spool now if possible; if not, logs why and tries again at each use.
+    ///
+    /// # Errors
+    /// Only when another process holds the spool: two daemons must never share it.
+    pub fn open(
+        dir: &std::path::Path,
+        limits: crate::spool::SpoolLimits,
+    ) -> Result<Arc<Self>, SpoolError> {
+        let spool = match Spool::open(dir, limits) {
+            Ok(s) => Some(s),
+            Err(e @ SpoolError::Locked { .. }) => return Err(e),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot open the spool; will try again at the next report");
+                None
+            }
+        };
+        Ok(Arc::new(Self {
+            dir: dir.to_path_buf(),
+            limits,
+            inner: Mutex::new(spool),
+        }))
+    }
+
+    /// Runs `f` on the spool, opening it first if it was not open.
+    ///
+    /// # Errors
+    /// When the spool cannot be opened, or what `f` returns.
+    pub fn with<T>(
+        &self,
+        f: impl FnOnce(&mut Spool) -> Result<T, SpoolError>,
+    ) -> Result<T, SpoolError> {
+        let mut guard = self
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if guard.is_none() {
+            *guard = Some(Spool::open(&self.dir, self.limits)?);
+        }
+        match guard.as_mut() {
+            Some(spool) => f(spool),
+            None => Err(SpoolError::Io {
+                dir: self.dir.clone(),
+                source: std::io::Error::other("spool not open"),
+            }),
+        }
+    }
+}
+
+/// What one drain ended with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Drained {
+    /// Nothing left to send.
+    Empty,
+    /// Stopped on a failure; try again after this long.
+    RetryIn(Duration),
+}
+
+/// Sends spooled reports.
+pub struct Deliverer {
+    spool: Arc<SharedSpool>,
+    transport: Transport,
+    token: Option<Token>,
+    backoff: Backoff,
+    status: Arc<StatusBook>,
+    check_now: Arc<Notify>,
+}
+
+impl std::fmt::Debug for Deliverer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Deliverer")
+            .field("endpoint", self.transport.endpoint())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Deliverer {
+    /// A deliverer for a spool and an endpoint. `check_now` is notified when a reply asks for a
+    /// fresh check.
+    #[must_use]
+    pub fn new(
+        spool: Arc<SharedSpool>,
+        transport: Transport,
+        token: Option<Token>,
+        retry: RetryPolicy,
+        status: Arc<StatusBook>,
+        check_now: Arc<Notify>,
+    ) -> Self {
+        Self {
+            spool,
+            transport,
+            token,
+            backoff: Backoff::new(retry.initial, retry.max),
+            status,
+            check_now,
+        }
+    }
+
+    /// Sends spooled reports, oldest first, until the spool is empty or a send fails.
+    pub async fn drain(&mut self) -> Drained {
+        loop {
+            let next = self.spool.with(|s| s.oldest());
+            let entry = match next {
+                Ok(Some(entry)) => entry,
+                Ok(None) => return Drained::Empty,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot list the spool");
+                    return Drained::RetryIn(self.backoff.next_delay());
+                }
+            };
+            let report = match self.spool.with(|s| s.read(&entry)) {
+                Ok(r) => r,
+                Err(SpoolError::Corrupt { path, reason }) => {
+                    match self.spool.with(|s| s.set_aside(&entry, Aside::Corrupt)) {
+                        Ok(to) => tracing::warn!(
+                            entry = %path.display(), moved_to = %to.display(), %reason,
+                            "corrupt spool entry moved aside"
+                        ),
+                        Err(e) => {
+                            tracing::error!(error = %e, "cannot move a corrupt spool entry aside");
+                            return Drained::RetryIn(self.backoff.next_delay());
+                        }
+                    }
+                    self.status.update(|s| s.corrupt_total += 1);
+                    continue;
+                }
+                Err(SpoolError::Io { source, .. })
+                    if source.kind() == std::io::ErrorKind::NotFound =>
+                {
+                    // Dropped by the size limit between listing and reading.
+                    continue;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot read a spooled report");
+                    return Drained::RetryIn(self.backoff.next_delay());
+                }
+            };
+            let report_id = report.report_id.clone();
+            match self
+                .transport
+                .send_report(report.body, self.token.as_ref())
+                .await
+            {
+                Ok(ack) => {
+                    if let Err(e) = self.spool.with(|s| s.remove(&entry)) {
+                        tracing::error!(error = %e, %report_id, "delivered, but cannot remove it from the spool; it will be sent again");
+                        return Drained::RetryIn(self.backoff.next_delay());
+                    }
+                    self.backoff.reset();
+                    tracing::info!(%report_id, duplicate = ack.duplicate, "report delivered");
+                    self.status.update(|s| {
+                        s.delivered_total += 1;
+                        s.last_delivery_at = Some(now_rfc3339());
+                        s.last_delivery_error = None;
+                    });
+                    if ack.check_now {
+                        tracing::info!("the endpoint asked for a check now");
+                        self.check_now.notify_one();
+                    }
+                }
+                Err(Failure::Rejected { message }) => {
+                    let moved = self.spool.with(|s| s.set_aside(&entry, Aside::Rejected));
+                    tracing::error!(%report_id, error = %message, moved_to = ?moved.as_ref().ok(), "the endpoint refused the report for good; set aside, not retried");
+                    if let Err(e) = moved {
+                        tracing::error!(error = %e, "cannot set the refused report aside");
+                        return Drained::RetryIn(self.backoff.next_delay());
+                    }
+                    self.status.update(|s| {
+                        s.rejected_total += 1;
+                        s.last_delivery_error = Some(message.clone());
+                        s.last_delivery_error_at = Some(now_rfc3339());
+                    });
+                }
+                Err(failure) => {
+                    let backoff = self.backoff.next_delay();
+                    let wait = failure.retry_after().map_or(backoff, |ra| ra.max(backoff));
+                    let message = failure.to_string();
+                    tracing::warn!(
+                        %report_id, error = %message, retry_in_ms = wait.as_millis() as u64,
+                        failures = self.backoff.failures(), "delivery failed; will retry"
+                    );
+                    self.status.update(|s| {
+                        s.last_delivery_error = Some(message.clone());
+                        s.last_delivery_error_at = Some(now_rfc3339());
+                    });
+                    return Drained::RetryIn(wait);
+                }
+            }
+        }
+    }
+
+    /// Drains whenever `wake` is notified (a new report) and after each backoff, until
+    /// `shutdown` turns true. An unfinished send is abandoned at shutdown; its report stays in
+    /// the spool.
+    pub async fn run(mut self, wake: Arc<Notify>, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            let outcome = tokio::select! {
+                d = self.drain() => d,
+                _ = shutdown.wait_for(|stop| *stop) => return,
+            };
+            match outcome {
+                Drained::Empty => tokio::select! {
+                    () = wake.notified() => {}
+                    _ = shutdown.wait_for(|stop| *stop) => return,
+                },
+                Drained::RetryIn(wait) => tokio::select! {
+                    () = tokio::time::sleep(wait) => {}
+                    _ = shutdown.wait_for(|stop| *stop) => return,
+                },
+            }
+        }
+    }
+}
