@@ -18,15 +18,19 @@
 //! paths). This crate must never decide a verdict; it only reports what it saw, including
 //! failures to see.
 
+pub mod blockdev;
 mod bundle;
 mod command;
 pub mod gvdb;
 pub mod keyfile;
+pub mod modprobe;
+pub mod mountinfo;
 pub mod plist;
 pub mod powershell;
 pub mod reg;
 mod rooted;
 mod system;
+pub mod udev;
 
 use std::time::Duration;
 
