@@ -45,6 +45,9 @@ enum Command {
     Status(commands::status::StatusArgs),
     /// Show the effective configuration and where each value came from.
     Config(commands::config::ConfigArgs),
+    /// Write man pages or shell completions (for packagers).
+    #[command(hide = true, subcommand)]
+    Generate(commands::generate::GenerateArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -119,6 +122,7 @@ pub(crate) fn run() -> ExitCode {
         Some(Command::Enroll(args)) => commands::enroll::execute(args),
         Some(Command::Status(args)) => commands::status::execute(args),
         Some(Command::Config(args)) => commands::config::execute(args),
+        Some(Command::Generate(args)) => commands::generate::execute(args),
         None if cli.check => commands::check::execute(&cli.check_args),
         None => {
             output::error_with_hint(
