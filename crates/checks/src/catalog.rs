@@ -13,8 +13,9 @@
 
 use std::time::Duration;
 
-use posture_host::reg;
-use posture_host::{CommandSpec, Host};
+use posture_host::plist::{self, PlistValue};
+use posture_host::reg::{self, RegKey, RegValue};
+use posture_host::{CommandSpec, Host, ReadError};
 use posture_schema::Evidence;
 
 use crate::evidence;
@@ -502,6 +503,48 @@ pub fn macos_console(host: &dyn Host, ev: &mut Vec<Evidence>) -> Result<Console,
     }
 }
 
+/// Reads a Managed Preferences file: `Ok(None)` when it does not exist (no profile sets that
+/// domain), `Err` with the reason when it exists but cannot be read or parsed.
+pub fn read_managed_preferences(
+    host: &dyn Host,
+    path: &str,
+    ev: &mut Vec<Evidence>,
+    subject: &str,
+) -> Result<Option<PlistValue>, String> {
+    match host.read(path) {
+        Ok(bytes) => match plist::parse(&bytes) {
+            Ok(v) => Ok(Some(v)),
+            Err(e) => {
+                let why = format!("{path}: {e}");
+                ev.push(evidence::about(
+                    evidence::file(path, None, why.clone()),
+                    subject,
+                ));
+                Err(why)
+            }
+        },
+        Err(ReadError::NotFound) => {
+            ev.push(evidence::about(
+                evidence::file(
+                    path,
+                    None,
+                    "absent: no configuration profile sets this domain",
+                ),
+                subject,
+            ));
+            Ok(None)
+        }
+        Err(e) => {
+            let why = evidence::read_failure(path, &e);
+            ev.push(evidence::about(
+                evidence::file(path, None, why.clone()),
+                subject,
+            ));
+            Err(why)
+        }
+    }
+}
+
 /// A Windows user signed in interactively.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WindowsUser {
@@ -612,6 +655,79 @@ pub fn windows_interactive_users(
         }
     }
     Ok(users)
+}
+
+/// A registry query's answer: the keys printed, or "absent".
+pub enum Query {
+    /// The keys printed.
+    Keys(Vec<RegKey>),
+    /// The key or value does not exist.
+    Absent,
+}
+
+/// Runs a `reg query` from the catalog. `Err` with the reason when it failed for any reason
+/// other than the key or value being absent, or printed something unrecognised.
+pub fn run_reg_query(
+    host: &dyn Host,
+    spec: &CommandSpec,
+    ev: &mut Vec<Evidence>,
+) -> Result<Query, String> {
+    match host.run(spec) {
+        Ok(out) if out.success() => match reg::parse_query(&out.stdout) {
+            Ok(keys) => Ok(Query::Keys(keys)),
+            Err(e) => {
+                let why = format!("{}: {e}", spec.display());
+                ev.push(evidence::command(spec, None, why.clone()));
+                Err(why)
+            }
+        },
+        Ok(out) if reg_says_absent(&out) => Ok(Query::Absent),
+        Ok(out) => {
+            let why = format!(
+                "{} exited with status {}: {}",
+                spec.display(),
+                out.status
+                    .map_or_else(|| "signal".to_owned(), |s| s.to_string()),
+                evidence::first_line(&out.stderr)
+            );
+            ev.push(evidence::command(spec, None, why.clone()));
+            Err(why)
+        }
+        Err(e) => {
+            let why = evidence::command_failure(spec, &e);
+            ev.push(evidence::command(spec, None, why.clone()));
+            Err(why)
+        }
+    }
+}
+
+/// The named values of one queried key (empty when absent), recorded as registry evidence.
+pub fn reg_values(
+    host: &dyn Host,
+    spec: &CommandSpec,
+    key: &str,
+    names: &[&str],
+    ev: &mut Vec<Evidence>,
+    subject: Option<&str>,
+) -> Result<Vec<RegValue>, String> {
+    let found = match run_reg_query(host, spec, ev)? {
+        Query::Absent => None,
+        Query::Keys(keys) => reg::find_key(&keys, key).cloned(),
+    };
+    let mut values = Vec::new();
+    for name in names {
+        let value = found.as_ref().and_then(|k| k.value(name)).cloned();
+        let shown = value
+            .as_ref()
+            .map_or_else(|| "absent".to_owned(), RegValue::describe);
+        let e = evidence::registry(key, name, shown);
+        ev.push(match subject {
+            Some(s) => evidence::about(e, s),
+            None => e,
+        });
+        values.extend(value);
+    }
+    Ok(values)
 }
 
 #[cfg(test)]

@@ -1,14 +1,441 @@
-//! Screen lock probe for macos.
+//! Screen lock on macOS, for the user logged in at the console.
+//!
+//! Three settings combine: whether a password is required after the screen saver starts or
+//! the display sleeps, and after what delay (`sysadminctl -screenLock status`, which must run
+//! inside the user's own session); when the screen saver starts (`idleTime` in the user's
+//! ByHost `com.apple.screensaver` domain, unless a configuration profile sets it); and when the
+//! display or the system sleeps on each power source (`pmset -g custom`). The lock engages at
+//! the first of these timers plus the delay; the worst power source counts.
+//!
+//! Users other than the console user have no live session whose keybag can be asked, so they
+//! are not judged; at the login window nobody is, and the check is not applicable.
 
 use posture_host::Host;
+use posture_host::plist::PlistValue;
+use posture_schema::Evidence;
 
-use super::ScreenLockFacts;
+use super::{LockSetting, ScreenLockFacts, UserLock};
+use crate::catalog::{self, Console, ConsoleUser};
+use crate::evidence;
 
-pub(super) fn gather(_host: &dyn Host) -> ScreenLockFacts {
+/// The password requirement as `sysadminctl` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PasswordDelay {
+    /// A password is required this many seconds after the screen saver or display sleep.
+    After(u64),
+    /// No password is required.
+    Off,
+}
+
+/// Parses `sysadminctl -screenLock status` (it writes to standard error, behind an NSLog
+/// prefix). `None` for anything else, including empty output.
+pub(crate) fn parse_sysadminctl_screen_lock(text: &str) -> Option<PasswordDelay> {
+    for line in text.lines() {
+        if line.contains("screenLock delay is immediate")
+            || line.contains("screenLock is immediate")
+        {
+            return Some(PasswordDelay::After(0));
+        }
+        if line.contains("screenLock is off") || line.contains("screenLock delay is off") {
+            return Some(PasswordDelay::Off);
+        }
+        if let Some((_, rest)) = line.split_once("screenLock delay is ") {
+            let mut words = rest.split_whitespace();
+            let n = words.next()?.parse::<u64>().ok()?;
+            return match words.next() {
+                Some("seconds" | "second") => Some(PasswordDelay::After(n)),
+                _ => None,
+            };
+        }
+    }
+    None
+}
+
+/// One power source's timers from `pmset -g custom`, in minutes (0 = never).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PowerSource {
+    /// `AC Power`, `Battery Power`, `UPS Power`.
+    pub(crate) name: String,
+    /// Minutes until the display sleeps.
+    pub(crate) display_sleep: Option<u64>,
+    /// Minutes until the system sleeps.
+    pub(crate) system_sleep: Option<u64>,
+}
+
+/// Parses `pmset -g custom`: a `NAME Power:` header per source, then indented `key value`
+/// lines whose value starts with an integer (a parenthesised note about a power assertion may
+/// follow it). `None` when no source section is found or a line is unrecognised.
+pub(crate) fn parse_pmset_custom(text: &str) -> Option<Vec<PowerSource>> {
+    let mut sources: Vec<PowerSource> = Vec::new();
+    for line in text.lines() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        if !line.starts_with(char::is_whitespace) {
+            let name = line.trim().strip_suffix(':')?;
+            if !name.ends_with("Power") {
+                return None;
+            }
+            sources.push(PowerSource {
+                name: name.to_owned(),
+                display_sleep: None,
+                system_sleep: None,
+            });
+            continue;
+        }
+        let source = sources.last_mut()?;
+        let mut parts = line.split_whitespace();
+        let key = parts.next()?;
+        let value = parts.next();
+        let minutes = || value.and_then(|v| v.parse::<u64>().ok());
+        match key {
+            "displaysleep" => source.display_sleep = Some(minutes()?),
+            "sleep" => source.system_sleep = Some(minutes()?),
+            _ => {}
+        }
+    }
+    (!sources.is_empty()).then_some(sources)
+}
+
+/// The screen saver settings a configuration profile forces.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Managed {
+    idle_time: Option<(u64, String)>,
+    ask_for_password: Option<(bool, String)>,
+    ask_delay: Option<(u64, String)>,
+}
+
+pub(super) fn gather(host: &dyn Host) -> ScreenLockFacts {
+    let mut ev = Vec::new();
+    let user = match catalog::macos_console(host, &mut ev) {
+        Ok(Console::User(u)) => u,
+        Ok(Console::LoginWindow(owner)) => {
+            return ScreenLockFacts {
+                no_desktop: Some(format!(
+                    "nobody is logged in at the console (the login window is showing; /dev/console is owned by {owner}); the last user's setting is not judged"
+                )),
+                evidence: ev,
+                ..ScreenLockFacts::default()
+            };
+        }
+        Err(reason) => {
+            return ScreenLockFacts {
+                undecided: Some(reason),
+                evidence: ev,
+                ..ScreenLockFacts::default()
+            };
+        }
+    };
+    let setting = judge_user(host, &user, &mut ev);
     ScreenLockFacts {
-        undecided: Some(
-            "this version of posture cannot read screen lock settings on macos yet".to_owned(),
-        ),
+        users: vec![UserLock {
+            user: user.name().to_owned(),
+            desktop: "macOS".to_owned(),
+            setting,
+        }],
+        evidence: ev,
         ..ScreenLockFacts::default()
+    }
+}
+
+fn judge_user(host: &dyn Host, user: &ConsoleUser, ev: &mut Vec<Evidence>) -> LockSetting {
+    let subject = user.name();
+    // Profiles: the user's scope wins over the device's, both over the user's own values.
+    let mut managed = Managed::default();
+    for scope in [None, Some(user)] {
+        let path = catalog::macos_managed_preferences("com.apple.screensaver", scope);
+        match catalog::read_managed_preferences(host, &path, ev, subject) {
+            Ok(Some(p)) => {
+                if let Some(v) = p.get("idleTime").and_then(PlistValue::as_integer) {
+                    let v = u64::try_from(v).unwrap_or(0);
+                    ev.push(evidence::about(
+                        evidence::file(&path, Some("idleTime"), v.to_string()),
+                        subject,
+                    ));
+                    managed.idle_time = Some((v, path.clone()));
+                }
+                if let Some(v) = p.get("askForPassword").and_then(PlistValue::as_bool) {
+                    ev.push(evidence::about(
+                        evidence::file(&path, Some("askForPassword"), v.to_string()),
+                        subject,
+                    ));
+                    managed.ask_for_password = Some((v, path.clone()));
+                }
+                if let Some(v) = p
+                    .get("askForPasswordDelay")
+                    .and_then(PlistValue::as_integer)
+                {
+                    let v = u64::try_from(v).unwrap_or(u64::MAX);
+                    ev.push(evidence::about(
+                        evidence::file(&path, Some("askForPasswordDelay"), v.to_string()),
+                        subject,
+                    ));
+                    managed.ask_delay = Some((v, path.clone()));
+                }
+            }
+            Ok(None) => {}
+            Err(reason) => return LockSetting::Unknown { reason },
+        }
+    }
+
+    // Password requirement: the live answer from the user's session.
+    let spec = catalog::macos_screen_lock_status(user);
+    let (grace, grace_how) = match evidence::run_ok(host, &spec, ev) {
+        Ok(out) => {
+            // sysadminctl logs to standard error; standard output is read too in case a future
+            // release moves it.
+            let text = format!("{}\n{}", out.stderr, out.stdout);
+            match parse_sysadminctl_screen_lock(&text) {
+                Some(PasswordDelay::Off) => {
+                    ev.push(evidence::about(
+                        evidence::command(&spec, None, "screenLock is off"),
+                        subject,
+                    ));
+                    return LockSetting::NeverLocks {
+                        reason: "no password is required after the screen saver starts or the display sleeps (sysadminctl: screenLock is off)".to_owned(),
+                    };
+                }
+                Some(PasswordDelay::After(d)) => {
+                    ev.push(evidence::about(
+                        evidence::command(&spec, None, format!("password required after {d} s")),
+                        subject,
+                    ));
+                    (d, format!("password after {d} s"))
+                }
+                None => {
+                    let reason = format!(
+                        "{} printed something unrecognised: {}",
+                        spec.display(),
+                        evidence::first_line(&text)
+                    );
+                    ev.push(evidence::about(
+                        evidence::command(&spec, None, reason.clone()),
+                        subject,
+                    ));
+                    match (&managed.ask_for_password, &managed.ask_delay) {
+                        (Some((true, path)), Some((d, _))) => (
+                            *d,
+                            format!(
+                                "password after {d} s as the profile {path} requires (not confirmed by the user's session)"
+                            ),
+                        ),
+                        _ => return LockSetting::Unknown { reason },
+                    }
+                }
+            }
+        }
+        Err(reason) => return LockSetting::Unknown { reason },
+    };
+
+    // Screen saver start.
+    let idle = if let Some((v, path)) = &managed.idle_time {
+        Some((*v, format!("screen saver {} (profile {path})", minutes(*v))))
+    } else {
+        let spec = catalog::macos_screensaver_idle_time(user);
+        match host.run(&spec) {
+            Ok(out) if out.success() => match out.stdout.trim().parse::<u64>() {
+                Ok(v) => {
+                    ev.push(evidence::about(
+                        evidence::command(&spec, Some("idleTime"), v.to_string()),
+                        subject,
+                    ));
+                    Some((v, format!("screen saver {}", minutes(v))))
+                }
+                Err(_) => {
+                    let reason = format!(
+                        "{} printed something unrecognised: {}",
+                        spec.display(),
+                        evidence::first_line(&out.stdout)
+                    );
+                    ev.push(evidence::about(
+                        evidence::command(&spec, None, reason.clone()),
+                        subject,
+                    ));
+                    return LockSetting::Unknown { reason };
+                }
+            },
+            Ok(out) if out.status == Some(1) && out.stderr.contains("does not exist") => {
+                // Never set: macOS uses its default, which is not counted as a lock trigger
+                // (leaving a trigger out can only make the computed lock later, never earlier).
+                ev.push(evidence::about(
+                    evidence::command(
+                        &spec,
+                        Some("idleTime"),
+                        "not set (the macOS default applies; not counted)",
+                    ),
+                    subject,
+                ));
+                None
+            }
+            Ok(out) => {
+                let reason = format!(
+                    "{} exited with status {}: {}",
+                    spec.display(),
+                    out.status
+                        .map_or_else(|| "signal".to_owned(), |s| s.to_string()),
+                    evidence::first_line(&out.stderr)
+                );
+                ev.push(evidence::about(
+                    evidence::command(&spec, None, reason.clone()),
+                    subject,
+                ));
+                return LockSetting::Unknown { reason };
+            }
+            Err(e) => {
+                let reason = evidence::command_failure(&spec, &e);
+                ev.push(evidence::about(
+                    evidence::command(&spec, None, reason.clone()),
+                    subject,
+                ));
+                return LockSetting::Unknown { reason };
+            }
+        }
+    };
+
+    // Display and system sleep per power source.
+    let spec = catalog::macos_power_settings();
+    let out = match evidence::run_ok(host, &spec, ev) {
+        Ok(out) => out,
+        Err(reason) => return LockSetting::Unknown { reason },
+    };
+    let Some(sources) = parse_pmset_custom(&out.stdout) else {
+        let reason = format!(
+            "{} printed something unrecognised: {}",
+            spec.display(),
+            evidence::first_line(&out.stdout)
+        );
+        ev.push(evidence::command(&spec, None, reason.clone()));
+        return LockSetting::Unknown { reason };
+    };
+    let mut worst: Option<(u64, String)> = None;
+    for source in &sources {
+        let (Some(display), Some(sleep)) = (source.display_sleep, source.system_sleep) else {
+            let reason = format!(
+                "{} shows no displaysleep or sleep value for {}",
+                spec.display(),
+                source.name
+            );
+            ev.push(evidence::command(&spec, None, reason.clone()));
+            return LockSetting::Unknown { reason };
+        };
+        ev.push(evidence::command(
+            &spec,
+            Some(&source.name),
+            format!("displaysleep {display} min, sleep {sleep} min (0 = never)"),
+        ));
+        let mut triggers: Vec<(u64, String)> = Vec::new();
+        if let Some((v, how)) = &idle {
+            if *v > 0 {
+                triggers.push((*v, how.clone()));
+            }
+        }
+        if display > 0 {
+            triggers.push((
+                display * 60,
+                format!("display sleep {display} min on {}", source.name),
+            ));
+        }
+        if sleep > 0 {
+            triggers.push((
+                sleep * 60,
+                format!("system sleep {sleep} min on {}", source.name),
+            ));
+        }
+        let Some((first, how)) = triggers.into_iter().min_by_key(|(s, _)| *s) else {
+            return LockSetting::NeverLocks {
+                reason: format!(
+                    "on {} neither the screen saver, the display nor the system ever goes to sleep, so the password is never asked for",
+                    source.name
+                ),
+            };
+        };
+        let total = first.saturating_add(grace);
+        if worst.as_ref().is_none_or(|(w, _)| total > *w) {
+            worst = Some((total, format!("{how} + {grace_how}")));
+        }
+    }
+    match worst {
+        Some((seconds, how)) => LockSetting::LocksAfter { seconds, how },
+        None => LockSetting::Unknown {
+            reason: format!("{} lists no power source", spec.display()),
+        },
+    }
+}
+
+fn minutes(seconds: u64) -> String {
+    if seconds == 0 {
+        "never".to_owned()
+    } else if seconds % 60 == 0 {
+        format!("{} min", seconds / 60)
+    } else {
+        format!("{seconds} s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const PMSET_LAPTOP: &str = "Battery Power:\n lidwake              1\n standbydelayhigh     86400\n displaysleep         10\n sleep                1 (sleep prevented by bluetoothd, coreaudiod)\n disksleep            10\nAC Power:\n lidwake              1\n displaysleep         0\n sleep                0\n";
+
+    #[test]
+    fn sysadminctl_lines_are_found_behind_the_nslog_prefix() {
+        assert_eq!(
+            parse_sysadminctl_screen_lock(
+                "2024-08-19 22:17:55.934 sysadminctl[55361:106849336] screenLock delay is immediate\n"
+            ),
+            Some(PasswordDelay::After(0))
+        );
+        assert_eq!(
+            parse_sysadminctl_screen_lock(
+                "2024-08-19 22:18:02.101 sysadminctl[55370:106849512] screenLock delay is 300 seconds\n"
+            ),
+            Some(PasswordDelay::After(300))
+        );
+        assert_eq!(
+            parse_sysadminctl_screen_lock(
+                "2024-08-19 22:18:09.447 sysadminctl[55377:106849688] screenLock is off\n"
+            ),
+            Some(PasswordDelay::Off)
+        );
+        assert_eq!(parse_sysadminctl_screen_lock(""), None);
+        assert_eq!(
+            parse_sysadminctl_screen_lock("screenLock delay is soon\n"),
+            None
+        );
+    }
+
+    #[test]
+    fn pmset_sections_give_minutes_per_power_source_despite_assertion_notes() {
+        let sources = parse_pmset_custom(PMSET_LAPTOP).unwrap();
+        assert_eq!(sources.len(), 2);
+        assert_eq!(sources[0].name, "Battery Power");
+        assert_eq!(sources[0].display_sleep, Some(10));
+        assert_eq!(sources[0].system_sleep, Some(1));
+        assert_eq!(sources[1].display_sleep, Some(0));
+    }
+
+    #[test]
+    fn pmset_output_without_sections_is_unrecognised() {
+        assert_eq!(parse_pmset_custom(""), None);
+        assert_eq!(parse_pmset_custom(" displaysleep 10\n"), None);
+        assert_eq!(
+            parse_pmset_custom("Something else:\n displaysleep 10\n"),
+            None
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn parsers_never_panic_on_arbitrary_text(text in "\\PC{0,300}") {
+            let _ = parse_sysadminctl_screen_lock(&text);
+            let _ = parse_pmset_custom(&text);
+        }
+
+        #[test]
+        fn pmset_like_text_never_panics(lines in proptest::collection::vec("( [a-z]{1,12} +[0-9a-z()]{0,6}|[A-Za-z ]{0,10}Power:)", 0..12)) {
+            let _ = parse_pmset_custom(&lines.join("\n"));
+        }
     }
 }

@@ -1,14 +1,403 @@
-//! Screen lock probe for windows.
+//! Screen lock on Windows, for every user signed in interactively.
+//!
+//! A session locks at the first of: the machine inactivity limit (`InactivityTimeoutSecs`,
+//! every user); the user's screen saver, when it is active, has a program, is secure and has a
+//! timeout (policy values under `HKU\SID\Software\Policies\...` win over the user's own, key by
+//! key), plus the screen saver grace period; sleep, when a password is required on wake
+//! (`CONSOLELOCK`), per power source, group policy first. A display that merely turns off does
+//! not lock on its own; Modern Standby's display-off lock (`DelayLockInterval`) is not counted,
+//! which can make the computed time later than the real one, never earlier.
 
 use posture_host::Host;
+use posture_host::reg::RegValue;
+use posture_schema::Evidence;
 
-use super::ScreenLockFacts;
+use super::{LockSetting, ScreenLockFacts, UserLock};
+use crate::catalog::{self, WindowsUser, keys, power};
+use crate::evidence;
 
-pub(super) fn gather(_host: &dyn Host) -> ScreenLockFacts {
-    ScreenLockFacts {
-        undecided: Some(
-            "this version of posture cannot read screen lock settings on windows yet".to_owned(),
+/// `InactivityTimeoutSecs` above this is refused by Windows (and means "not set").
+const MAX_INACTIVITY: u64 = 599_940;
+/// Windows's screen saver grace period when `ScreenSaverGracePeriod` is absent.
+const DEFAULT_GRACE: u64 = 5;
+
+/// Parses `powercfg /qh SCHEME_CURRENT SUBGROUP SETTING` for one setting: the last two
+/// `0x........` values after the line naming the setting GUID are the AC and DC values (the
+/// labels are translated; the GUIDs and hex values are not). `None` when the GUID is missing or
+/// fewer than two values follow it.
+pub(crate) fn parse_powercfg(text: &str, setting_guid: &str) -> Option<(u64, u64)> {
+    let lower = text.to_ascii_lowercase();
+    let at = lower.find(&format!("guid: {}", setting_guid.to_ascii_lowercase()))?;
+    let block = &text[at..];
+    let values: Vec<u64> = block
+        .lines()
+        .filter_map(|l| {
+            let (_, v) = l.rsplit_once(": ")?;
+            let hex = v.trim().strip_prefix("0x")?;
+            (hex.len() == 8).then(|| u64::from_str_radix(hex, 16).ok())?
+        })
+        .collect();
+    match values.as_slice() {
+        [.., ac, dc] => Some((*ac, *dc)),
+        _ => None,
+    }
+}
+
+fn named<'a>(values: &'a [RegValue], name: &str) -> Option<&'a RegValue> {
+    values.iter().find(|v| v.name.eq_ignore_ascii_case(name))
+}
+
+/// Machine-wide facts shared by every user.
+struct Machine {
+    /// `InactivityTimeoutSecs`, when it sets a limit.
+    inactivity: Option<u64>,
+    grace: u64,
+    /// Sleep seconds on (AC, DC) when a password is required on wake; `None` = no lock by sleep.
+    sleep_lock: [(String, Option<u64>); 2],
+}
+
+fn machine(host: &dyn Host, ev: &mut Vec<Evidence>) -> Result<Machine, String> {
+    let v = catalog::reg_values(
+        host,
+        &catalog::windows_reg_key(keys::SYSTEM_POLICIES),
+        keys::SYSTEM_POLICIES,
+        &["InactivityTimeoutSecs"],
+        ev,
+        None,
+    )?;
+    let inactivity = match named(&v, "InactivityTimeoutSecs") {
+        None => None,
+        Some(value) => match value.as_number() {
+            Some(n) if n > 0 && n <= MAX_INACTIVITY => Some(n),
+            Some(_) => None,
+            None => {
+                return Err(format!(
+                    "InactivityTimeoutSecs is not a number: {}",
+                    value.describe()
+                ));
+            }
+        },
+    };
+    let v = catalog::reg_values(
+        host,
+        &catalog::windows_reg_value(keys::WINLOGON, "ScreenSaverGracePeriod"),
+        keys::WINLOGON,
+        &["ScreenSaverGracePeriod"],
+        ev,
+        None,
+    )?;
+    let grace = match named(&v, "ScreenSaverGracePeriod") {
+        None => DEFAULT_GRACE,
+        Some(value) => value.as_number().ok_or_else(|| {
+            format!(
+                "ScreenSaverGracePeriod is not a number: {}",
+                value.describe()
+            )
+        })?,
+    };
+    let standby = power_setting(
+        host,
+        power::SUB_SLEEP,
+        power::STANDBYIDLE,
+        "STANDBYIDLE",
+        ev,
+    )?;
+    let console_lock = power_setting(host, power::SUB_NONE, power::CONSOLELOCK, "CONSOLELOCK", ev)?;
+    let pick = |i: usize| match (console_lock[i], standby[i]) {
+        (1, s) if s > 0 => Some(s),
+        _ => None,
+    };
+    Ok(Machine {
+        inactivity,
+        grace,
+        sleep_lock: [
+            ("AC power".to_owned(), pick(0)),
+            ("battery".to_owned(), pick(1)),
+        ],
+    })
+}
+
+/// The (AC, DC) value of a power setting: group policy first, else the active plan.
+fn power_setting(
+    host: &dyn Host,
+    subgroup: &'static str,
+    setting: &'static str,
+    alias: &str,
+    ev: &mut Vec<Evidence>,
+) -> Result<[u64; 2], String> {
+    let key = format!(r"{}\{setting}", keys::POWER_POLICY);
+    let policy = catalog::reg_values(
+        host,
+        &catalog::windows_power_policy(setting),
+        &key,
+        &["ACSettingIndex", "DCSettingIndex"],
+        ev,
+        None,
+    )?;
+    let spec = catalog::windows_power_setting(subgroup, setting);
+    let out = evidence::run_ok(host, &spec, ev)?;
+    let Some((ac, dc)) = parse_powercfg(&out.stdout, setting) else {
+        let why = format!(
+            "{} printed something unrecognised: {}",
+            spec.display(),
+            evidence::first_line(&out.stdout)
+        );
+        ev.push(evidence::command(&spec, None, why.clone()));
+        return Err(why);
+    };
+    ev.push(evidence::command(
+        &spec,
+        Some(alias),
+        format!("active plan: AC {ac}, DC {dc}"),
+    ));
+    let overridden = |name: &str, plan: u64| -> Result<u64, String> {
+        match named(&policy, name) {
+            Some(v) => v
+                .as_number()
+                .ok_or_else(|| format!("{key} {name} is not a number: {}", v.describe())),
+            None => Ok(plan),
+        }
+    };
+    Ok([
+        overridden("ACSettingIndex", ac)?,
+        overridden("DCSettingIndex", dc)?,
+    ])
+}
+
+const SAVER_NAMES: &[&str] = &[
+    "ScreenSaveActive",
+    "ScreenSaverIsSecure",
+    "ScreenSaveTimeOut",
+    "SCRNSAVE.EXE",
+];
+
+/// The user's secure screen saver timeout, if one locks the session, and how that was found.
+fn screen_saver(
+    host: &dyn Host,
+    user: &WindowsUser,
+    ev: &mut Vec<Evidence>,
+) -> Result<Result<(u64, String), String>, String> {
+    let sid = user.sid.as_str();
+    let policy_key =
+        format!(r"HKU\{sid}\Software\Policies\Microsoft\Windows\Control Panel\Desktop");
+    let user_key = format!(r"HKU\{sid}\Control Panel\Desktop");
+    let policy = catalog::reg_values(
+        host,
+        &catalog::windows_user_desktop_policy(&user.sid),
+        &policy_key,
+        SAVER_NAMES,
+        ev,
+        Some(&user.name),
+    )?;
+    let own = catalog::reg_values(
+        host,
+        &catalog::windows_user_desktop(&user.sid),
+        &user_key,
+        SAVER_NAMES,
+        ev,
+        Some(&user.name),
+    )?;
+    // Policy wins key by key.
+    let eff = |name: &str| -> Option<(&RegValue, &'static str)> {
+        named(&policy, name)
+            .map(|v| (v, "policy"))
+            .or_else(|| named(&own, name).map(|v| (v, "user")))
+    };
+    let flag = |name: &str| {
+        eff(name).map(|(v, from)| (v.as_number() == Some(1) || v.data.trim() == "1", from))
+    };
+    let Some((true, active_from)) = flag("ScreenSaveActive") else {
+        return Ok(Err("the screen saver is turned off".to_owned()));
+    };
+    let Some((program, program_from)) =
+        eff("SCRNSAVE.EXE").filter(|(v, _)| !v.data.trim().is_empty())
+    else {
+        return Ok(Err(
+            "no screen saver program is chosen, so none runs".to_owned()
+        ));
+    };
+    let Some((true, secure_from)) = flag("ScreenSaverIsSecure") else {
+        return Ok(Err(
+            "the screen saver does not ask for a password on resume (ScreenSaverIsSecure is not 1)"
+                .to_owned(),
+        ));
+    };
+    let Some((timeout, timeout_from)) = eff("ScreenSaveTimeOut") else {
+        return Ok(Err("no screen saver timeout is set".to_owned()));
+    };
+    let Some(seconds) = timeout.as_number() else {
+        return Err(format!(
+            "ScreenSaveTimeOut is not a number: {}",
+            timeout.describe()
+        ));
+    };
+    if seconds == 0 {
+        return Ok(Err("the screen saver timeout is 0".to_owned()));
+    }
+    let froms = [active_from, program_from, secure_from, timeout_from];
+    let source = if froms.iter().all(|f| *f == "policy") {
+        "policy"
+    } else if froms.contains(&"policy") {
+        "policy and user settings"
+    } else {
+        "user settings"
+    };
+    Ok(Ok((
+        seconds,
+        format!(
+            "secure screen saver {} after {seconds} s ({source})",
+            program.data.trim()
         ),
+    )))
+}
+
+fn judge(host: &dyn Host, m: &Machine, user: &WindowsUser, ev: &mut Vec<Evidence>) -> LockSetting {
+    let saver = match screen_saver(host, user, ev) {
+        Ok(s) => s,
+        Err(reason) => return LockSetting::Unknown { reason },
+    };
+    let mut common: Vec<(u64, String)> = Vec::new();
+    if let Some(n) = m.inactivity {
+        common.push((n, format!("machine inactivity limit {n} s")));
+    }
+    let mut not_locking = Vec::new();
+    match &saver {
+        Ok((s, how)) => common.push((
+            s.saturating_add(m.grace),
+            format!("{how} + {} s grace", m.grace),
+        )),
+        Err(why) => not_locking.push(why.clone()),
+    }
+    let mut worst: Option<(u64, String)> = None;
+    for (source, sleep) in &m.sleep_lock {
+        let mut candidates = common.clone();
+        if let Some(s) = sleep {
+            candidates.push((
+                *s,
+                format!("sleep after {s} s on {source} with sign-in on wake"),
+            ));
+        }
+        let Some(first) = candidates.into_iter().min_by_key(|(s, _)| *s) else {
+            if m.inactivity.is_none() {
+                not_locking.push("no machine inactivity limit".to_owned());
+            }
+            not_locking.push(format!(
+                "on {source} the PC never sleeps with sign-in on wake"
+            ));
+            return LockSetting::NeverLocks {
+                reason: not_locking.join("; "),
+            };
+        };
+        if worst.as_ref().is_none_or(|(w, _)| first.0 > *w) {
+            worst = Some(first);
+        }
+    }
+    match worst {
+        Some((seconds, how)) => LockSetting::LocksAfter { seconds, how },
+        None => LockSetting::Unknown {
+            reason: "no power source was examined".to_owned(),
+        },
+    }
+}
+
+pub(super) fn gather(host: &dyn Host) -> ScreenLockFacts {
+    let mut ev = Vec::new();
+    let users = match catalog::windows_interactive_users(host, &mut ev) {
+        Ok(u) => u,
+        Err(reason) => {
+            return ScreenLockFacts {
+                undecided: Some(reason),
+                evidence: ev,
+                ..ScreenLockFacts::default()
+            };
+        }
+    };
+    if users.is_empty() {
+        return ScreenLockFacts {
+            no_desktop: Some("nobody is signed in interactively (no loaded user hive has a Volatile Environment)".to_owned()),
+            evidence: ev,
+            ..ScreenLockFacts::default()
+        };
+    }
+    let machine = match machine(host, &mut ev) {
+        Ok(m) => m,
+        Err(reason) => {
+            return ScreenLockFacts {
+                undecided: Some(reason),
+                evidence: ev,
+                ..ScreenLockFacts::default()
+            };
+        }
+    };
+    let judged = users
+        .iter()
+        .map(|u| UserLock {
+            user: u.name.clone(),
+            desktop: "Windows".to_owned(),
+            setting: judge(host, &machine, u, &mut ev),
+        })
+        .collect();
+    ScreenLockFacts {
+        users: judged,
+        evidence: ev,
         ..ScreenLockFacts::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const STANDBY: &str = "Power Scheme GUID: 381b4222-f694-41f0-9685-ff5bb260df2e  (Balanced)\r\n  Subgroup GUID: 238c9fa8-0aad-41ed-83f4-97be242c8f20  (Sleep)\r\n    Power Setting GUID: 29f6c1db-86da-48c5-9fdb-f2b67b1f44da  (Sleep after)\r\n      Minimum Possible Setting: 0x00000000\r\n      Maximum Possible Setting: 0xffffffff\r\n      Possible Settings increment: 0x00000001\r\n      Possible Settings units: Seconds\r\n    Current AC Power Setting Index: 0x00000708\r\n    Current DC Power Setting Index: 0x00000384\r\n\r\n";
+
+    #[test]
+    fn powercfg_values_are_the_last_two_hex_numbers_of_the_setting() {
+        assert_eq!(
+            parse_powercfg(STANDBY, power::STANDBYIDLE),
+            Some((1800, 900))
+        );
+    }
+
+    #[test]
+    fn translated_labels_do_not_matter() {
+        let german = STANDBY
+            .replace(
+                "Current AC Power Setting Index",
+                "Index der aktuellen Wechselstromeinstellung",
+            )
+            .replace(
+                "Current DC Power Setting Index",
+                "Index der aktuellen Gleichstromeinstellung",
+            );
+        assert_eq!(
+            parse_powercfg(&german, power::STANDBYIDLE),
+            Some((1800, 900))
+        );
+    }
+
+    #[test]
+    fn another_setting_or_no_values_is_unrecognised() {
+        assert_eq!(parse_powercfg(STANDBY, power::CONSOLELOCK), None);
+        assert_eq!(
+            parse_powercfg(
+                "Power Setting GUID: 29f6c1db-86da-48c5-9fdb-f2b67b1f44da\r\n",
+                power::STANDBYIDLE
+            ),
+            None
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_output_never_panics(text in "\\PC{0,300}") {
+            let _ = parse_powercfg(&text, power::STANDBYIDLE);
+        }
+
+        #[test]
+        fn truncated_output_never_panics(cut in 0usize..600) {
+            let text: String = STANDBY.chars().take(cut).collect();
+            let _ = parse_powercfg(&text, power::STANDBYIDLE);
+        }
     }
 }
