@@ -1,0 +1,306 @@
+//! The administrator's JSON API (bearer admin token): devices, history, fleet summary, asset
+//! management, check-now, CSV exports and secret rotation. Every route is listed in
+//! `docs/collector-api.md`.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+
+use crate::app::{ApiError, AppState, authenticate_admin, now_ms};
+use crate::credentials::{generate_secret, hash_secret, rotate};
+use crate::display::{day_before, rfc3339};
+use crate::export::{devices_csv, findings_csv};
+use crate::store::{AssetUpdate, DeviceFilter, setting};
+
+/// How long a one-time dashboard login link stays valid.
+pub const LOGIN_LINK_TTL_MS: i64 = 5 * 60 * 1000;
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/devices", get(list_devices))
+        .route(
+            "/api/v1/devices/{id}",
+            get(device_detail).patch(update_asset),
+        )
+        .route("/api/v1/devices/{id}/reports", get(device_reports))
+        .route("/api/v1/devices/{id}/reports/{report_id}", get(one_report))
+        .route("/api/v1/devices/{id}/check-now", post(check_now))
+        .route("/api/v1/devices/{id}/revoke-token", post(revoke_token))
+        .route("/api/v1/summary", get(summary))
+        .route("/api/v1/export/devices.csv", get(export_devices))
+        .route("/api/v1/export/findings.csv", get(export_findings))
+        .route("/api/v1/enroll-secret/rotate", post(rotate_enroll_secret))
+        .route("/api/v1/login-links", post(create_login_link))
+}
+
+async fn list_devices(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(mut filter): Query<DeviceFilter>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    authenticate_admin(&state, &headers).await?;
+    filter.limit = Some(filter.limit.unwrap_or(1000).min(10_000));
+    let devices = state.store.list_devices(&filter, now_ms()).await?;
+    Ok(Json(serde_json::json!({ "devices": devices })))
+}
+
+#[derive(Debug, Deserialize)]
+struct HistoryQuery {
+    limit: Option<u32>,
+}
+
+async fn device_detail(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<HistoryQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    authenticate_admin(&state, &headers).await?;
+    let mut detail = state.store.device(&id).await?.ok_or(ApiError::NotFound)?;
+    let history = state
+        .store
+        .history(&id, q.limit.unwrap_or(50).min(1000))
+        .await?;
+    let latest = detail
+        .latest_report
+        .take()
+        .map(|body| serde_json::from_str::<serde_json::Value>(&body))
+        .transpose()
+        .map_err(|e| ApiError::Internal(format!("stored report is not JSON: {e}")))?;
+    Ok(Json(serde_json::json!({
+        "device": detail,
+        "latest_report": latest,
+        "history": history,
+    })))
+}
+
+async fn device_reports(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<HistoryQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    authenticate_admin(&state, &headers).await?;
+    if state.store.device(&id).await?.is_none() {
+        return Err(ApiError::NotFound);
+    }
+    let history = state
+        .store
+        .history(&id, q.limit.unwrap_or(100).min(10_000))
+        .await?;
+    Ok(Json(serde_json::json!({ "reports": history })))
+}
+
+async fn one_report(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((id, report_id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    authenticate_admin(&state, &headers).await?;
+    let body = state
+        .store
+        .report(&id, &report_id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    // The body exactly as the agent sent it.
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+}
+
+async fn check_now(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    authenticate_admin(&state, &headers).await?;
+    let now = now_ms();
+    if !state.store.request_check_now(&id, now).await? {
+        return Err(ApiError::NotFound);
+    }
+    tracing::info!(device_id = %id, "check-now requested");
+    Ok(Json(
+        serde_json::json!({ "device_id": id, "requested_at": rfc3339(now) }),
+    ))
+}
+
+async fn update_asset(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    authenticate_admin(&state, &headers).await?;
+    let body = body.map_err(|r| ApiError::BadRequest(r.body_text()))?;
+    let update: AssetUpdate = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::BadRequest(format!("not an asset update: {e}")))?;
+    for (name, value) in [("owner", &update.owner), ("note", &update.note)] {
+        if value
+            .as_ref()
+            .is_some_and(|v| v.len() > 1024 || v.contains('\0'))
+        {
+            return Err(ApiError::Unprocessable(format!(
+                "{name} must be at most 1024 bytes without NUL characters"
+            )));
+        }
+    }
+    if !state.store.update_asset(&id, &update, now_ms()).await? {
+        return Err(ApiError::NotFound);
+    }
+    tracing::info!(device_id = %id, state = ?update.state, "asset record updated");
+    let device = state.store.device(&id).await?.ok_or(ApiError::NotFound)?;
+    Ok(Json(
+        serde_json::json!({ "device": device.summary, "note": device.note }),
+    ))
+}
+
+async fn revoke_token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    authenticate_admin(&state, &headers).await?;
+    if !state.store.revoke_token(&id).await? {
+        return Err(ApiError::NotFound);
+    }
+    tracing::info!(device_id = %id, "device token revoked");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize)]
+struct SummaryQuery {
+    days: Option<u32>,
+}
+
+async fn summary(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<SummaryQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    authenticate_admin(&state, &headers).await?;
+    let days = q.days.unwrap_or(30).min(3650);
+    let summary = state
+        .store
+        .fleet_summary(&day_before(now_ms(), days))
+        .await?;
+    Ok(Json(
+        serde_json::to_value(summary).map_err(|e| ApiError::Internal(e.to_string()))?,
+    ))
+}
+
+pub(crate) fn csv_response(name: &str, body: String) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+pub(crate) fn all_devices() -> DeviceFilter {
+    DeviceFilter {
+        state: Some("all".into()),
+        limit: Some(u32::MAX),
+        ..DeviceFilter::default()
+    }
+}
+
+async fn export_devices(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    authenticate_admin(&state, &headers).await?;
+    let devices = state.store.list_devices(&all_devices(), now_ms()).await?;
+    Ok(csv_response("devices.csv", devices_csv(&devices)))
+}
+
+async fn export_findings(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    authenticate_admin(&state, &headers).await?;
+    let devices = state.store.list_devices(&all_devices(), now_ms()).await?;
+    let findings = state.store.all_latest_findings().await?;
+    Ok(csv_response(
+        "findings.csv",
+        findings_csv(&findings, &devices),
+    ))
+}
+
+async fn rotate_enroll_secret(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    authenticate_admin(&state, &headers).await?;
+    let secret = rotate(state.store.as_ref(), setting::ENROLL_SECRET_SHA256).await?;
+    tracing::info!("enrollment secret rotated");
+    Ok(Json(serde_json::json!({ "enroll_secret": secret })))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginLinkRequest {
+    next: Option<String>,
+}
+
+/// Whether `next` is a path on this site (not `//host` or a URL), so a login link can only lead
+/// here.
+pub(crate) fn is_local_path(next: &str) -> bool {
+    next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.starts_with("/\\")
+        && !next.chars().any(|c| c.is_control())
+}
+
+async fn create_login_link(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    authenticate_admin(&state, &headers).await?;
+    let request: LoginLinkRequest = if body.is_empty() {
+        LoginLinkRequest::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::BadRequest(format!("not a login-link request: {e}")))?
+    };
+    let next = request.next.unwrap_or_else(|| "/".to_owned());
+    if !is_local_path(&next) || next.len() > 2048 {
+        return Err(ApiError::Unprocessable(
+            "next must be a path on this collector, starting with a single /".into(),
+        ));
+    }
+    let token = generate_secret()?;
+    let expires_at = now_ms() + LOGIN_LINK_TTL_MS;
+    state
+        .store
+        .create_login_link(&hash_secret(&token), &next, expires_at)
+        .await?;
+    Ok(Json(serde_json::json!({
+        "path": format!("/login/link?token={token}"),
+        "expires_at": rfc3339(expires_at),
+    })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_local_path;
+
+    #[test]
+    fn login_links_only_lead_to_paths_on_this_site() {
+        assert!(is_local_path("/"));
+        assert!(is_local_path("/devices/abc?x=1"));
+        assert!(!is_local_path("//evil.example"));
+        assert!(!is_local_path("/\\evil.example"));
+        assert!(!is_local_path("https://evil.example"));
+        assert!(!is_local_path("/a\r\nSet-Cookie: x"));
+    }
+}

@@ -1,0 +1,565 @@
+//! Storage: one [`Store`] trait, with a SQLite and a PostgreSQL implementation.
+//!
+//! Everything the collector knows lives here, never in process memory: several collector
+//! processes may share one PostgreSQL database. Every write that the HTTP layer acknowledges is
+//! committed before the acknowledgement is sent.
+
+mod postgres;
+mod sql;
+mod sqlite;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+/// How far an agent's clock may lag the collector's and still have its report count as the
+/// answer to a check-now request (milliseconds).
+pub const CHECK_NOW_CLOCK_SKEW_MS: i64 = 5 * 60 * 1000;
+
+/// Why a storage operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database cannot be reached or is too busy right now; retrying later may succeed.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// The database answered with an error that retrying will not fix.
+    #[error("database error: {0}")]
+    Database(String),
+    /// The schema migrations could not be applied.
+    #[error("cannot migrate the database schema: {0}")]
+    Migration(String),
+    /// The database URL is not one the collector understands.
+    #[error("unsupported database URL {0:?}: expected sqlite:PATH or postgres://…")]
+    UnsupportedUrl(String),
+}
+
+impl StoreError {
+    /// Classifies a driver error: connection trouble, pool exhaustion and lock timeouts are
+    /// temporary; everything else is not.
+    pub(crate) fn from_sqlx(err: sqlx::Error) -> Self {
+        match &err {
+            sqlx::Error::Io(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed
+            | sqlx::Error::Tls(_) => Self::Unavailable(err.to_string()),
+            sqlx::Error::Database(db) => {
+                let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
+                // SQLite: 5 SQLITE_BUSY, 6 SQLITE_LOCKED, 10 SQLITE_IOERR, 13 SQLITE_FULL (and their
+                // extended codes, whose low byte is the primary code). PostgreSQL: class 08
+                // (connection), 53 (insufficient resources), 57P (operator intervention), 55000
+                // (database not accepting connections, as during maintenance), serialization
+                // failures and deadlocks.
+                let sqlite_temporary = code
+                    .parse::<i64>()
+                    .is_ok_and(|c| matches!(c & 0xff, 5 | 6 | 10 | 13));
+                let pg_temporary = code.starts_with("08")
+                    || code.starts_with("53")
+                    || code.starts_with("57P")
+                    || code == "55000"
+                    || code == "40001"
+                    || code == "40P01";
+                if sqlite_temporary || pg_temporary {
+                    Self::Unavailable(err.to_string())
+                } else {
+                    Self::Database(err.to_string())
+                }
+            }
+            _ => Self::Database(err.to_string()),
+        }
+    }
+
+    /// Whether the failure is temporary (the HTTP layer answers 503 with `Retry-After`).
+    #[must_use]
+    pub fn is_temporary(&self) -> bool {
+        matches!(self, Self::Unavailable(_))
+    }
+}
+
+/// Result of a storage operation.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Named settings kept in the database (hashes of secrets, never the secrets).
+pub mod setting {
+    /// SHA-256 (hex) of the admin token.
+    pub const ADMIN_TOKEN_SHA256: &str = "admin_token_sha256";
+    /// SHA-256 (hex) of the enrollment secret.
+    pub const ENROLL_SECRET_SHA256: &str = "enroll_secret_sha256";
+}
+
+/// An agent asking to enroll, after the secret was checked.
+#[derive(Debug, Clone)]
+pub struct Enrollment {
+    /// The machine's stable identifier; enrolling again with the same one keeps the device id.
+    pub machine_id: String,
+    /// Host name the agent reported.
+    pub hostname: String,
+    /// `linux`, `macos` or `windows`.
+    pub platform: String,
+    /// Agent version.
+    pub agent_version: String,
+}
+
+/// One validated report ready to be stored, with the facts the queries need pulled out of it.
+#[derive(Debug, Clone)]
+pub struct IngestItem {
+    /// The device the token belongs to.
+    pub device_id: String,
+    /// The report's id.
+    pub report_id: String,
+    /// When the checks ran (Unix milliseconds).
+    pub generated_at: i64,
+    /// The UTC day of `generated_at`, `YYYY-MM-DD`.
+    pub generated_day: String,
+    /// When the collector received it (Unix milliseconds).
+    pub received_at: i64,
+    /// Overall posture word.
+    pub posture: String,
+    /// The report JSON exactly as received.
+    pub body: String,
+    /// Inventory facts from the report.
+    pub inventory: Inventory,
+    /// One row per check.
+    pub findings: Vec<FindingSummary>,
+}
+
+/// Inventory facts copied out of the latest report for filtering and listing.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Inventory {
+    /// Host name.
+    pub hostname: Option<String>,
+    /// OS family (`linux`, `macos`, `windows`).
+    pub os_family: Option<String>,
+    /// OS product name.
+    pub os_name: Option<String>,
+    /// OS version.
+    pub os_version: Option<String>,
+    /// Hardware vendor.
+    pub hw_vendor: Option<String>,
+    /// Hardware model.
+    pub hw_model: Option<String>,
+    /// Serial number.
+    pub hw_serial: Option<String>,
+    /// Interactive users, comma-separated.
+    pub users: Option<String>,
+}
+
+/// The verdict of one check, without its evidence.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FindingSummary {
+    /// Check id.
+    pub check_id: String,
+    /// Check title.
+    pub title: String,
+    /// Policy clause.
+    pub clause: String,
+    /// Status word.
+    pub status: String,
+    /// One-line summary.
+    pub summary: String,
+}
+
+/// What happened to one report handed to [`Store::ingest`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IngestOutcome {
+    /// Stored now. `check_now` is the pending check-now request time, if one is still open.
+    Stored {
+        /// Pending check-now request (Unix ms), if this report did not answer it.
+        check_now: Option<i64>,
+    },
+    /// This device had already sent this report id; nothing changed.
+    Duplicate {
+        /// Pending check-now request (Unix ms).
+        check_now: Option<i64>,
+    },
+    /// The report id belongs to another device.
+    ForeignReportId,
+}
+
+/// Asset-management state of a device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AssetState {
+    /// In use.
+    Active,
+    /// Reported lost or stolen.
+    Lost,
+    /// Taken out of service; hidden from the fleet summary.
+    Retired,
+}
+
+impl AssetState {
+    /// The word stored and shown.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Lost => "lost",
+            Self::Retired => "retired",
+        }
+    }
+
+    /// Parses the stored word.
+    #[must_use]
+    pub fn parse(word: &str) -> Option<Self> {
+        match word {
+            "active" => Some(Self::Active),
+            "lost" => Some(Self::Lost),
+            "retired" => Some(Self::Retired),
+            _ => None,
+        }
+    }
+}
+
+/// A change to a device's asset record. `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssetUpdate {
+    /// New owner; an empty string clears it.
+    pub owner: Option<String>,
+    /// New asset state.
+    pub state: Option<AssetState>,
+    /// Free-text note (ticket number, where it was lost); an empty string clears it.
+    pub note: Option<String>,
+}
+
+/// Which devices to list. Every field narrows the list; all `None` lists every device that is
+/// not retired.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct DeviceFilter {
+    /// `compliant`, `noncompliant`, `unknown` or `never` (enrolled, never reported).
+    pub status: Option<String>,
+    /// Only devices whose latest finding for this check id has `check_status`.
+    pub check: Option<String>,
+    /// Status of `check` to match; `fail` when not given.
+    pub check_status: Option<String>,
+    /// OS family (`linux`, `macos`, `windows`).
+    pub os: Option<String>,
+    /// Owner contains this text (case-insensitive).
+    pub owner: Option<String>,
+    /// `active`, `lost`, `retired` or `all`; by default everything but retired.
+    pub state: Option<String>,
+    /// Only devices not seen for at least this many days (stale).
+    pub stale_days: Option<u32>,
+    /// Only devices seen within this many days.
+    pub seen_within_days: Option<u32>,
+    /// Host name contains this text (case-insensitive).
+    pub hostname: Option<String>,
+    /// At most this many devices (default 1000, at most 10000).
+    pub limit: Option<u32>,
+    /// Skip this many devices.
+    pub offset: Option<u32>,
+}
+
+/// One device with its latest posture.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DeviceSummary {
+    /// Device id assigned at enrollment.
+    pub id: String,
+    /// Host name (from the latest report, else from enrollment).
+    pub hostname: String,
+    /// Owner set by an administrator.
+    pub owner: Option<String>,
+    /// `active`, `lost` or `retired`.
+    pub state: String,
+    /// OS family.
+    pub os_family: Option<String>,
+    /// OS name and version.
+    pub os: Option<String>,
+    /// Latest posture, `None` if the device never reported.
+    pub posture: Option<String>,
+    /// Since when the device has been non-compliant (Unix ms).
+    pub noncompliant_since: Option<i64>,
+    /// Last contact of any kind (Unix ms).
+    pub last_seen_at: Option<i64>,
+    /// When the latest report was generated (Unix ms).
+    pub last_report_at: Option<i64>,
+    /// Pending check-now request (Unix ms).
+    pub check_now_requested_at: Option<i64>,
+    /// Ids of the checks failing in the latest report.
+    pub failing_checks: Vec<String>,
+    /// Interactive users from the latest report, comma-separated.
+    pub users: Option<String>,
+    /// Serial number.
+    pub serial: Option<String>,
+}
+
+/// One device with everything the device page shows.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DeviceDetail {
+    /// The list row.
+    #[serde(flatten)]
+    pub summary: DeviceSummary,
+    /// The machine id given at enrollment.
+    pub machine_id: String,
+    /// When it enrolled (Unix ms).
+    pub enrolled_at: i64,
+    /// Agent version at enrollment.
+    pub agent_version: String,
+    /// Asset note.
+    pub note: Option<String>,
+    /// Whether the device currently has a working token.
+    pub token_active: bool,
+    /// Inventory facts from the latest report.
+    pub inventory: Inventory,
+    /// Per-check status with the time it has held it.
+    pub findings: Vec<LatestFinding>,
+    /// The latest report as received, if any.
+    pub latest_report: Option<String>,
+}
+
+/// A check's latest status on one device.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LatestFinding {
+    /// Device id.
+    pub device_id: String,
+    /// The finding.
+    #[serde(flatten)]
+    pub finding: FindingSummary,
+    /// Since when the check has had this status (Unix ms).
+    pub status_since: i64,
+}
+
+/// One stored report, without its body.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ReportMeta {
+    /// Report id.
+    pub report_id: String,
+    /// When the checks ran (Unix ms).
+    pub generated_at: i64,
+    /// When the collector stored it (Unix ms).
+    pub received_at: i64,
+    /// Overall posture.
+    pub posture: String,
+}
+
+/// Fleet-wide counts.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct FleetSummary {
+    /// Devices (not retired) by latest posture; `never` for enrolled devices without a report.
+    pub by_posture: Vec<Count>,
+    /// Latest findings by check and status (devices not retired).
+    pub by_check: Vec<CheckCount>,
+    /// Per UTC day, devices that reported that day by their last posture of the day.
+    pub by_day: Vec<DayCount>,
+}
+
+/// A count for one key.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Count {
+    /// The key.
+    pub key: String,
+    /// How many.
+    pub count: i64,
+}
+
+/// How many devices have one status for one check.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CheckCount {
+    /// Check id.
+    pub check_id: String,
+    /// Check title.
+    pub title: String,
+    /// Status word.
+    pub status: String,
+    /// How many devices.
+    pub count: i64,
+}
+
+/// How many devices had one posture on one day.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DayCount {
+    /// `YYYY-MM-DD` (UTC).
+    pub day: String,
+    /// Posture word.
+    pub posture: String,
+    /// How many devices.
+    pub count: i64,
+}
+
+/// A dashboard session.
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// The token that forms must carry back.
+    pub csrf_token: String,
+    /// When it expires (Unix ms).
+    pub expires_at: i64,
+}
+
+/// What one prune pass removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PruneStats {
+    /// Reports removed.
+    pub reports: u64,
+    /// Daily summary rows removed.
+    pub daily_rows: u64,
+    /// Expired sessions and login links removed.
+    pub sessions: u64,
+}
+
+/// The collector's storage. Implementations must commit a write before returning `Ok`.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Checks that the database answers.
+    async fn ping(&self) -> StoreResult<()>;
+    /// Reads a setting.
+    async fn setting(&self, name: &str) -> StoreResult<Option<String>>;
+    /// Sets a setting only if it is absent; returns whether this call set it (so exactly one of
+    /// several collectors starting together creates the first secrets).
+    async fn init_setting(&self, name: &str, value: &str) -> StoreResult<bool>;
+    /// Sets a setting.
+    async fn set_setting(&self, name: &str, value: &str) -> StoreResult<()>;
+
+    /// Enrolls a device (or re-enrolls the same `machine_id`), storing the token's hash; returns
+    /// the device id.
+    async fn enroll(
+        &self,
+        enrollment: &Enrollment,
+        token_sha256: &str,
+        now: i64,
+    ) -> StoreResult<String>;
+    /// The device a token belongs to.
+    async fn device_for_token(&self, token_sha256: &str) -> StoreResult<Option<String>>;
+    /// Stores reports in one transaction; one outcome per item, in order.
+    async fn ingest(&self, items: &[IngestItem]) -> StoreResult<Vec<IngestOutcome>>;
+    /// Records an agent check-in; returns the pending check-now request time.
+    async fn checkin(&self, device_id: &str, now: i64) -> StoreResult<Option<i64>>;
+
+    /// Devices matching a filter, most recently seen first.
+    async fn list_devices(
+        &self,
+        filter: &DeviceFilter,
+        now: i64,
+    ) -> StoreResult<Vec<DeviceSummary>>;
+    /// One device.
+    async fn device(&self, device_id: &str) -> StoreResult<Option<DeviceDetail>>;
+    /// A device's reports, newest first.
+    async fn history(&self, device_id: &str, limit: u32) -> StoreResult<Vec<ReportMeta>>;
+    /// One stored report body of one device.
+    async fn report(&self, device_id: &str, report_id: &str) -> StoreResult<Option<String>>;
+    /// Latest findings of every device that is not retired (CSV export).
+    async fn all_latest_findings(&self) -> StoreResult<Vec<LatestFinding>>;
+    /// Fleet counts; `since_day` (`YYYY-MM-DD`) bounds the per-day history.
+    async fn fleet_summary(&self, since_day: &str) -> StoreResult<FleetSummary>;
+
+    /// Asks a device to check now; false if there is no such device.
+    async fn request_check_now(&self, device_id: &str, now: i64) -> StoreResult<bool>;
+    /// Changes owner, state or note; false if there is no such device.
+    async fn update_asset(
+        &self,
+        device_id: &str,
+        update: &AssetUpdate,
+        now: i64,
+    ) -> StoreResult<bool>;
+    /// Revokes a device's token; false if there is no such device.
+    async fn revoke_token(&self, device_id: &str) -> StoreResult<bool>;
+
+    /// Creates a dashboard session.
+    async fn create_session(&self, id_sha256: &str, session: &Session) -> StoreResult<()>;
+    /// A session that has not expired.
+    async fn session(&self, id_sha256: &str, now: i64) -> StoreResult<Option<Session>>;
+    /// Ends a session.
+    async fn delete_session(&self, id_sha256: &str) -> StoreResult<()>;
+    /// Stores a one-time login link.
+    async fn create_login_link(
+        &self,
+        token_sha256: &str,
+        next: &str,
+        expires_at: i64,
+    ) -> StoreResult<()>;
+    /// Uses up a login link; returns where it leads if it existed and had not expired.
+    async fn consume_login_link(&self, token_sha256: &str, now: i64)
+    -> StoreResult<Option<String>>;
+
+    /// Deletes reports received before `reports_before` except each device's latest, daily rows
+    /// older than `days_before`, and expired sessions.
+    async fn prune(
+        &self,
+        reports_before: i64,
+        days_before: &str,
+        now: i64,
+    ) -> StoreResult<PruneStats>;
+}
+
+/// Opens the store a URL names and applies its migrations: `sqlite:PATH` (created if missing)
+/// or `postgres://…`.
+pub async fn open(url: &str, options: &OpenOptions) -> StoreResult<std::sync::Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        Ok(std::sync::Arc::new(SqliteStore::open(url, options).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(std::sync::Arc::new(PgStore::open(url, options).await?))
+    } else {
+        Err(StoreError::UnsupportedUrl(redact_url(url)))
+    }
+}
+
+/// Tuning for [`open`].
+#[derive(Debug, Clone)]
+pub struct OpenOptions {
+    /// Longest wait for a connection or a lock before giving up with
+    /// [`StoreError::Unavailable`].
+    pub busy_timeout: Duration,
+    /// Most connections in the pool.
+    pub max_connections: u32,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        Self {
+            busy_timeout: Duration::from_secs(5),
+            max_connections: 8,
+        }
+    }
+}
+
+/// The URL with any password replaced by `***`, for logs and errors.
+#[must_use]
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, tail) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or_default();
+            if userinfo.contains(':') {
+                format!("{scheme}://{user}:***@{host}{tail}")
+            } else {
+                format!("{scheme}://{user}@{host}{tail}")
+            }
+        }
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_password_never_appears_in_a_redacted_url() {
+        assert_eq!(
+            redact_url("postgres://posture:s3cret@127.0.0.1:5432/db"),
+            "postgres://posture:***@127.0.0.1:5432/db"
+        );
+        assert_eq!(redact_url("sqlite:/var/lib/x.db"), "sqlite:/var/lib/x.db");
+        assert_eq!(
+            redact_url("postgres://u@h/db?sslmode=require"),
+            "postgres://u@h/db?sslmode=require"
+        );
+    }
+
+    #[test]
+    fn asset_states_round_trip_through_their_words() {
+        for s in [AssetState::Active, AssetState::Lost, AssetState::Retired] {
+            assert_eq!(AssetState::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(AssetState::parse("stolen"), None);
+    }
+}

@@ -1,0 +1,49 @@
+//! SQLite store: one database file in WAL mode.
+//!
+//! Durability: `synchronous = FULL`, so a committed transaction survives a crash of the process
+//! and of the machine. Writes start with `BEGIN IMMEDIATE` so a transaction that reads before it
+//! writes never fails half-way on a lock upgrade; other writers wait up to the busy timeout.
+
+use std::str::FromStr;
+
+use sqlx::Row;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+use super::sql::impl_store;
+use super::{
+    AssetUpdate, CheckCount, Count, DayCount, DeviceDetail, DeviceFilter, DeviceSummary,
+    Enrollment, FindingSummary, FleetSummary, IngestItem, IngestOutcome, Inventory, LatestFinding,
+    OpenOptions, PruneStats, ReportMeta, Session, StoreError, StoreResult,
+};
+
+/// The collector's store in a SQLite database file.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: sqlx::SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `url` (`sqlite:PATH`) and migrates it.
+    pub async fn open(url: &str, options: &OpenOptions) -> StoreResult<Self> {
+        let connect = SqliteConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Unavailable(format!("{url}: {e}")))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(options.busy_timeout)
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(options.max_connections.max(2))
+            .acquire_timeout(options.busy_timeout)
+            .connect_with(connect)
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("{url}: {e}")))?;
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Migration(e.to_string()))?;
+        Ok(Self { pool })
+    }
+}
+
+impl_store!(SqliteStore, sqlx::Sqlite, "BEGIN IMMEDIATE");
