@@ -429,7 +429,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         }
         let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
         rest = &rest[digits..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
         let unit = &rest[..unit_len];
         rest = &rest[unit_len..];
         let part = match unit {
@@ -532,11 +534,10 @@ impl Config {
             .map(Path::to_path_buf)
             .or_else(|| env.var(env::POSTURE_CONFIG).map(PathBuf::from));
         if let Some(path) = explicit {
-            let text = fs_err::read_to_string(&path)
-                .map_err(|source| ConfigError::Read {
-                    path: path.clone(),
-                    source,
-                })?;
+            let text = fs_err::read_to_string(&path).map_err(|source| ConfigError::Read {
+                path: path.clone(),
+                source,
+            })?;
             config.apply_file(&path, &text)?;
         }
         for (key, var) in KEYS.iter().zip(env::CONFIG_VARS) {
@@ -717,7 +718,10 @@ impl Config {
         );
         row(
             "ca_cert",
-            self.ca_cert.value.as_ref().map(|p| q(&p.display().to_string())),
+            self.ca_cert
+                .value
+                .as_ref()
+                .map(|p| q(&p.display().to_string())),
             &self.ca_cert.origin,
         );
         let pins = &self.pinned_spki_sha256.value;
@@ -751,7 +755,10 @@ impl Config {
 fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
-    let column = before.rfind('\n').map_or(before.len(), |nl| before.len() - nl - 1) + 1;
+    let column = before
+        .rfind('\n')
+        .map_or(before.len(), |nl| before.len() - nl - 1)
+        + 1;
     (line, column)
 }
 
@@ -789,8 +796,10 @@ mod tests {
 
     #[test]
     fn a_file_value_remembers_its_line() {
-        let c = load_text("# comment\nendpoint = \"https://posture.example.com/\"\ninterval = \"5m\"\n")
-            .unwrap();
+        let c = load_text(
+            "# comment\nendpoint = \"https://posture.example.com/\"\ninterval = \"5m\"\n",
+        )
+        .unwrap();
         assert_eq!(
             c.endpoint.value.unwrap().as_str(),
             "https://posture.example.com"
@@ -809,7 +818,10 @@ mod tests {
     fn an_unknown_key_is_reported_with_its_line_and_the_known_keys() {
         let err = load_text("interval = \"5m\"\n\nendpiont = \"https://x\"\n").unwrap_err();
         let text = err.to_string();
-        assert!(text.starts_with("config.toml:3:1: unknown key `endpiont`"), "{text}");
+        assert!(
+            text.starts_with("config.toml:3:1: unknown key `endpiont`"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -848,18 +860,28 @@ mod tests {
         assert_eq!(c.interval.value, Duration::from_secs(60));
         assert_eq!(c.interval.origin, Origin::Flag("--interval"));
         assert_eq!(c.spool_max_reports.value, 20);
-        assert_eq!(c.spool_max_reports.origin, Origin::Env("POSTURE_SPOOL_MAX_REPORTS"));
+        assert_eq!(
+            c.spool_max_reports.origin,
+            Origin::Env("POSTURE_SPOOL_MAX_REPORTS")
+        );
         let rendered = c.render();
         assert!(rendered.contains("interval = \"1m\""), "{rendered}");
         assert!(rendered.contains("# flag --interval"), "{rendered}");
-        assert!(rendered.contains("# env POSTURE_SPOOL_MAX_REPORTS"), "{rendered}");
+        assert!(
+            rendered.contains("# env POSTURE_SPOOL_MAX_REPORTS"),
+            "{rendered}"
+        );
     }
 
     #[test]
     fn a_bad_env_value_names_the_variable() {
         let e = env(&[(env::POSTURE_INTERVAL, "soon")]);
         let err = Config::load(&e, None, &[]).unwrap_err();
-        assert!(err.to_string().starts_with("env POSTURE_INTERVAL: `interval`:"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("env POSTURE_INTERVAL: `interval`:"),
+            "{err}"
+        );
     }
 
     #[test]

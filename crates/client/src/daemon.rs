@@ -15,7 +15,7 @@ use tokio::sync::{Notify, watch};
 
 use crate::backoff::{Backoff, jittered};
 use crate::credentials::{Credentials, Token};
-use crate::delivery::{Deliverer, RetryPolicy, SharedSpool};
+use crate::delivery::{Deliverer, RetryPolicy, SharedSpool, stopped};
 use crate::spool::{SpoolError, SpoolLimits};
 use crate::status::{StatusBook, now_rfc3339};
 use crate::transport::{Checkin, Transport};
@@ -129,7 +129,7 @@ impl Daemon {
         .await;
         for task in tasks {
             // Each task watches the same shutdown signal and returns promptly.
-            let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
+            let _ = tokio::time::timeout(Duration::from_secs(3), task).await;
         }
         tracing::info!("stopped");
     }
@@ -152,7 +152,7 @@ async fn check_loop(
         let job = tokio::task::spawn_blocking(move || run());
         let outcome = tokio::select! {
             r = job => r,
-            _ = shutdown.wait_for(|stop| *stop) => {
+            () = stopped(&mut shutdown) => {
                 tracing::info!("shutting down; abandoning the check in progress");
                 return;
             }
@@ -178,7 +178,7 @@ async fn check_loop(
         tokio::select! {
             () = tokio::time::sleep(wait) => {}
             () = check_now.notified() => tracing::info!("running a check the endpoint asked for"),
-            _ = shutdown.wait_for(|stop| *stop) => return,
+            () = stopped(&mut shutdown) => return,
         }
     }
 }
@@ -213,7 +213,10 @@ fn record(report: &Report, spool: &SharedSpool, status: &StatusBook, wake: &Noti
         }
         Err(message) => {
             tracing::error!(report_id = %report.report_id, error = %message, "cannot spool the report; it will not be delivered");
-            Some(format!("cannot spool report {}: {message}", report.report_id))
+            Some(format!(
+                "cannot spool report {}: {message}",
+                report.report_id
+            ))
         }
     };
     status.update(|s| {
@@ -238,11 +241,11 @@ async fn checkin_loop(
     loop {
         tokio::select! {
             () = tokio::time::sleep(wait) => {}
-            _ = shutdown.wait_for(|stop| *stop) => return,
+            () = stopped(&mut shutdown) => return,
         }
         let result = tokio::select! {
             r = transport.checkin(token.as_ref()) => r,
-            _ = shutdown.wait_for(|stop| *stop) => return,
+            () = stopped(&mut shutdown) => return,
         };
         match result {
             Ok(Checkin::Reply(reply)) => {
@@ -250,14 +253,18 @@ async fn checkin_loop(
                 wait = every;
                 // The request stays up until our next report reaches the collector; act on each
                 // request once, not at every check-in.
-                if reply.check_now && (reply.requested_at.is_none() || reply.requested_at != last_request) {
+                if reply.check_now
+                    && (reply.requested_at.is_none() || reply.requested_at != last_request)
+                {
                     tracing::info!(requested_at = ?reply.requested_at, "check-in: the endpoint asked for a check now");
                     last_request.clone_from(&reply.requested_at);
                     check_now.notify_one();
                 }
             }
             Ok(Checkin::Unsupported) => {
-                tracing::debug!("the endpoint has no check-in; checking in once per report interval");
+                tracing::debug!(
+                    "the endpoint has no check-in; checking in once per report interval"
+                );
                 wait = report_interval;
             }
             Err(e) => {

@@ -19,6 +19,9 @@ use crate::spool::{Aside, Spool, SpoolError};
 use crate::status::{StatusBook, now_rfc3339};
 use crate::transport::{Failure, Transport};
 
+/// How long a send in flight at shutdown may take to finish.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
 /// Retry timing.
 #[derive(Debug, Clone, Copy)]
 pub struct RetryPolicy {
@@ -146,7 +149,16 @@ impl Deliverer {
 
     /// Sends spooled reports, oldest first, until the spool is empty or a send fails.
     pub async fn drain(&mut self) -> Drained {
+        let (_keep, never) = watch::channel(false);
+        self.drain_until(&never).await
+    }
+
+    /// Like [`Deliverer::drain`], but stops before the next report once `stop` is true.
+    async fn drain_until(&mut self, stop: &watch::Receiver<bool>) -> Drained {
         loop {
+            if *stop.borrow() {
+                return Drained::Empty;
+            }
             let next = self.spool.with(|s| s.oldest());
             let entry = match next {
                 Ok(Some(entry)) => entry,
@@ -238,24 +250,38 @@ impl Deliverer {
     }
 
     /// Drains whenever `wake` is notified (a new report) and after each backoff, until
-    /// `shutdown` turns true. An unfinished send is abandoned at shutdown; its report stays in
-    /// the spool.
+    /// `shutdown` turns true. A send in flight at shutdown gets [`SHUTDOWN_GRACE`] to finish (so
+    /// its acknowledgement is not lost and the report not sent twice); after that it is
+    /// abandoned and the report stays in the spool.
     pub async fn run(mut self, wake: Arc<Notify>, mut shutdown: watch::Receiver<bool>) {
+        let stop = shutdown.clone();
         loop {
-            let outcome = tokio::select! {
-                d = self.drain() => d,
-                _ = shutdown.wait_for(|stop| *stop) => return,
+            let outcome = {
+                let drain = self.drain_until(&stop);
+                tokio::pin!(drain);
+                tokio::select! {
+                    d = &mut drain => d,
+                    () = stopped(&mut shutdown) => {
+                        let _ = tokio::time::timeout(SHUTDOWN_GRACE, drain).await;
+                        return;
+                    }
+                }
             };
             match outcome {
                 Drained::Empty => tokio::select! {
                     () = wake.notified() => {}
-                    _ = shutdown.wait_for(|stop| *stop) => return,
+                    () = stopped(&mut shutdown) => return,
                 },
                 Drained::RetryIn(wait) => tokio::select! {
                     () = tokio::time::sleep(wait) => {}
-                    _ = shutdown.wait_for(|stop| *stop) => return,
+                    () = stopped(&mut shutdown) => return,
                 },
             }
         }
     }
+}
+
+/// Resolves once `shutdown` turns true (or its sender is gone).
+pub(crate) async fn stopped(shutdown: &mut watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stop| *stop).await;
 }

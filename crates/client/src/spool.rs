@@ -439,7 +439,9 @@ mod tests {
         };
         let mut spool = Spool::open(dir.path(), limits).unwrap();
         spool.push(&report("aaaaaaaa")).unwrap();
-        let pushed = spool.push(&report("bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb")).unwrap();
+        let pushed = spool
+            .push(&report("bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"))
+            .unwrap();
         assert_eq!(pushed.dropped.len(), 1);
         assert_eq!(spool.backlog().unwrap().reports, 1);
     }
@@ -516,6 +518,9 @@ mod tests {
         let mut spool = Spool::open(&spool_dir, LIMITS).unwrap();
         fs_err::remove_dir_all(&spool_dir).unwrap();
         fs_err::write(&spool_dir, b"now a file").unwrap();
-        assert!(matches!(spool.push(&report("x")), Err(SpoolError::Io { .. })));
+        assert!(matches!(
+            spool.push(&report("x")),
+            Err(SpoolError::Io { .. })
+        ));
     }
 }

@@ -109,7 +109,10 @@ impl StatusBook {
     /// Changes the status and saves it. A failure to save is logged, never fatal.
     pub fn update(&self, change: impl FnOnce(&mut Status)) {
         let snapshot = {
-            let mut guard = self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut guard = self
+                .inner
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             change(&mut guard);
             guard.clone()
         };

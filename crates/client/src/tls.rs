@@ -71,8 +71,8 @@ pub(crate) fn client_config(
                 .map_err(|e| ca_err(format!("not a usable CA certificate: {e}")))?;
         }
     }
-    let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-        .build()?;
+    let webpki =
+        WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone()).build()?;
     let verifier: Arc<dyn ServerCertVerifier> = if pins.is_empty() {
         webpki
     } else {

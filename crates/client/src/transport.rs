@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 use crate::backoff::parse_retry_after;
 use crate::config::{Config, Endpoint, SpkiPin};
 use crate::credentials::Token;
-pub use crate::tls::TlsSetupError;
 use crate::tls;
+pub use crate::tls::TlsSetupError;
 
 /// Path of the enrollment call.
 pub const ENROLL_PATH: &str = "/api/v1/enroll";
@@ -442,7 +442,12 @@ mod tests {
     fn bad_request_and_unprocessable_are_rejected_for_good() {
         let h = reqwest::header::HeaderMap::new();
         for code in [400, 413, 422] {
-            let f = classify("u", StatusCode::from_u16(code).unwrap(), &h, b"{\"error\":\"bad\"}");
+            let f = classify(
+                "u",
+                StatusCode::from_u16(code).unwrap(),
+                &h,
+                b"{\"error\":\"bad\"}",
+            );
             assert!(matches!(f, Failure::Rejected { .. }), "{code}: {f:?}");
         }
     }
@@ -453,8 +458,19 @@ mod tests {
         h.insert(RETRY_AFTER, HeaderValue::from_static("12"));
         let f = classify("u", StatusCode::TOO_MANY_REQUESTS, &h, b"");
         assert_eq!(f.retry_after(), Some(Duration::from_secs(12)));
-        let f = classify("u", StatusCode::BAD_GATEWAY, &reqwest::header::HeaderMap::new(), b"");
-        assert!(matches!(f, Failure::Retry { retry_after: None, .. }));
+        let f = classify(
+            "u",
+            StatusCode::BAD_GATEWAY,
+            &reqwest::header::HeaderMap::new(),
+            b"",
+        );
+        assert!(matches!(
+            f,
+            Failure::Retry {
+                retry_after: None,
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -462,7 +478,11 @@ mod tests {
         let mut h = reqwest::header::HeaderMap::new();
         h.insert(LOCATION, HeaderValue::from_static("http://evil.example/"));
         let f = classify("u", StatusCode::MOVED_PERMANENTLY, &h, b"");
-        assert!(f.to_string().contains("redirect to http://evil.example/ refused"), "{f}");
+        assert!(
+            f.to_string()
+                .contains("redirect to http://evil.example/ refused"),
+            "{f}"
+        );
     }
 
     #[test]

@@ -78,10 +78,11 @@ impl SecretStore for FileStore {
         };
         let dir = self.path.parent().unwrap_or(Path::new("."));
         fsutil::create_private_dir(dir).map_err(io)?;
-        let bytes = serde_json::to_vec_pretty(credentials).map_err(|e| CredentialError::Corrupt {
-            location: self.describe(),
-            message: e.to_string(),
-        })?;
+        let bytes =
+            serde_json::to_vec_pretty(credentials).map_err(|e| CredentialError::Corrupt {
+                location: self.describe(),
+                message: e.to_string(),
+            })?;
         let tmp = dir.join(format!(".{CREDENTIALS_FILE}.tmp"));
         fsutil::write_atomic(&self.path, &tmp, &bytes).map_err(io)
     }

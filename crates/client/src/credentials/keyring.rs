@@ -44,8 +44,8 @@ impl SecretStore for KeyringStore {
     }
 
     fn store(&self, credentials: &Credentials) -> Result<(), CredentialError> {
-        let bytes = serde_json::to_vec(credentials)
-            .map_err(|e| CredentialError::Store(e.to_string()))?;
+        let bytes =
+            serde_json::to_vec(credentials).map_err(|e| CredentialError::Store(e.to_string()))?;
         self.entry
             .set_secret(&bytes)
             .map_err(|e| CredentialError::Store(e.to_string()))
