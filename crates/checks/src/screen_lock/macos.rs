@@ -324,10 +324,10 @@ fn judge_user(host: &dyn Host, user: &ConsoleUser, ev: &mut Vec<Evidence>) -> Lo
             format!("displaysleep {display} min, sleep {sleep} min (0 = never)"),
         ));
         let mut triggers: Vec<(u64, String)> = Vec::new();
-        if let Some((v, how)) = &idle {
-            if *v > 0 {
-                triggers.push((*v, how.clone()));
-            }
+        if let Some((v, how)) = &idle
+            && *v > 0
+        {
+            triggers.push((*v, how.clone()));
         }
         if display > 0 {
             triggers.push((
@@ -365,7 +365,7 @@ fn judge_user(host: &dyn Host, user: &ConsoleUser, ev: &mut Vec<Evidence>) -> Lo
 fn minutes(seconds: u64) -> String {
     if seconds == 0 {
         "never".to_owned()
-    } else if seconds % 60 == 0 {
+    } else if seconds.is_multiple_of(60) {
         format!("{} min", seconds / 60)
     } else {
         format!("{seconds} s")

@@ -1,0 +1,252 @@
+//! macOS evidence bundles under `tests/fixtures/macos/`, one per state, judged through a
+//! `ReplayHost` exactly as `posture --check --replay FILE` judges them.
+
+use posture_checks::{assess, disk_encryption, removable_media, screen_lock};
+use posture_host::{EvidenceBundle, Platform, ReplayHost};
+use posture_policy::{Policy, RemovableMediaMode};
+use posture_schema::{Finding, Status};
+
+fn fixture_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/macos")
+}
+
+fn host(name: &str) -> ReplayHost {
+    let path = fixture_dir().join(format!("{name}.json"));
+    let text = fs_err::read_to_string(&path).unwrap();
+    let bundle = EvidenceBundle::from_json(&path.display().to_string(), &text).unwrap();
+    assert_eq!(bundle.platform, Platform::Macos);
+    ReplayHost::new(bundle)
+}
+
+fn screen_lock(name: &str) -> Finding {
+    let h = host(name);
+    let rule = Policy::embedded().rules.screen_lock;
+    screen_lock::evaluate(&screen_lock::gather(&h), &rule, Platform::Macos)
+}
+
+fn disk(name: &str) -> Finding {
+    let h = host(name);
+    let rule = Policy::embedded().rules.disk_encryption;
+    disk_encryption::evaluate(&disk_encryption::gather(&h), &rule, Platform::Macos)
+}
+
+fn removable(name: &str, mode: RemovableMediaMode) -> Finding {
+    let h = host(name);
+    let mut rule = Policy::embedded().rules.removable_media;
+    rule.mode = mode;
+    removable_media::evaluate(&removable_media::gather(&h), &rule, Platform::Macos)
+}
+
+fn says(f: &Finding, text: &str) -> bool {
+    f.summary.contains(text) || f.subjects.iter().any(|s| s.summary.contains(text))
+}
+
+#[track_caller]
+fn expect(f: &Finding, status: Status, reason: &str) {
+    assert_eq!(f.status, status, "{f:#?}");
+    assert!(says(f, reason), "expected {reason:?} in {f:#?}");
+}
+
+// FileVault
+
+#[test]
+fn filevault_on_passes() {
+    expect(&disk("filevault_on"), Status::Pass, "encrypted (FileVault)");
+}
+
+#[test]
+fn filevault_off_fails_with_the_macos_remediation() {
+    let f = disk("filevault_off");
+    expect(&f, Status::Fail, "FileVault is off");
+    assert!(
+        f.remediation
+            .iter()
+            .any(|r| r.contains("System Settings > Privacy & Security > FileVault > Turn On"))
+    );
+}
+
+#[test]
+fn filevault_encryption_in_progress_fails_with_the_percentage() {
+    expect(
+        &disk("filevault_encrypting"),
+        Status::Fail,
+        "FileVault encryption in progress (42% done)",
+    );
+}
+
+#[test]
+fn filevault_deferred_enablement_fails_as_not_yet_encrypted() {
+    expect(
+        &disk("filevault_deferred"),
+        Status::Fail,
+        "deferred until jdoe",
+    );
+}
+
+#[test]
+fn filevault_decryption_in_progress_fails() {
+    expect(
+        &disk("filevault_decrypting"),
+        Status::Fail,
+        "FileVault decryption in progress (35% done)",
+    );
+}
+
+#[test]
+fn filevault_command_failure_is_unknown_with_the_reason() {
+    let f = disk("filevault_command_failed");
+    expect(
+        &f,
+        Status::Unknown,
+        "/usr/bin/fdesetup status failed: timed out",
+    );
+    assert!(
+        f.evidence
+            .iter()
+            .any(|e| e.source == "/usr/bin/fdesetup status")
+    );
+}
+
+// Screen lock
+
+#[test]
+fn password_immediately_after_a_five_minute_screen_saver_passes() {
+    expect(
+        &screen_lock("screen_lock_immediate_5min"),
+        Status::Pass,
+        "locks after 5 min (screen saver 5 min + password after 0 s)",
+    );
+}
+
+#[test]
+fn password_five_seconds_after_the_screen_saver_passes() {
+    expect(
+        &screen_lock("screen_lock_after_5_seconds"),
+        Status::Pass,
+        "screen saver 10 min + password after 5 s",
+    );
+}
+
+#[test]
+fn a_lock_screen_without_password_fails() {
+    let f = screen_lock("screen_lock_password_not_required");
+    expect(&f, Status::Fail, "screenLock is off");
+    assert!(f.remediation.iter().any(|r| r.contains("Require password")));
+}
+
+#[test]
+fn screen_saver_never_and_display_sleep_never_fails() {
+    expect(
+        &screen_lock("screen_lock_never_idle"),
+        Status::Fail,
+        "neither the screen saver, the display nor the system ever goes to sleep",
+    );
+}
+
+#[test]
+fn display_sleep_only_on_battery_fails_because_the_worst_power_source_counts() {
+    expect(
+        &screen_lock("screen_lock_battery_only"),
+        Status::Fail,
+        "on AC Power neither",
+    );
+}
+
+#[test]
+fn a_profile_idle_time_overrides_the_users_laxer_one() {
+    let f = screen_lock("screen_lock_managed_overrides_user");
+    expect(
+        &f,
+        Status::Pass,
+        "profile /Library/Managed Preferences/com.apple.screensaver.plist",
+    );
+    assert!(says(&f, "locks after 10 min"));
+}
+
+#[test]
+fn at_the_login_window_screen_lock_is_not_applicable() {
+    expect(
+        &screen_lock("screen_lock_login_window"),
+        Status::NotApplicable,
+        "login window",
+    );
+}
+
+// Removable media
+
+#[test]
+fn mount_controls_deny_passes() {
+    expect(
+        &removable("removable_deny", RemovableMediaMode::ReadOnly),
+        Status::Pass,
+        "harddisk-external [deny]",
+    );
+    expect(
+        &removable("removable_deny", RemovableMediaMode::Block),
+        Status::Pass,
+        "blocked",
+    );
+}
+
+#[test]
+fn mount_controls_read_only_passes_read_only_mode_and_fails_block_mode() {
+    expect(
+        &removable("removable_read_only", RemovableMediaMode::ReadOnly),
+        Status::Pass,
+        "read-only",
+    );
+    expect(
+        &removable("removable_read_only", RemovableMediaMode::Block),
+        Status::Fail,
+        "requires it blocked",
+    );
+}
+
+#[test]
+fn no_mount_controls_fails() {
+    let f = removable("removable_none", RemovableMediaMode::ReadOnly);
+    expect(
+        &f,
+        Status::Fail,
+        "no configuration profile sets mount-controls",
+    );
+    assert!(!f.remediation.is_empty());
+}
+
+#[test]
+fn an_unencrypted_external_volume_mounted_writable_fails_even_under_deny() {
+    let f = removable(
+        "removable_unencrypted_stick_mounted",
+        RemovableMediaMode::ReadOnly,
+    );
+    expect(
+        &f,
+        Status::Fail,
+        "/dev/disk4s1 (USB, msdos) is mounted writable and is not encrypted",
+    );
+    assert!(f.subjects.iter().any(|s| s.name == "/Volumes/UNTITLED"));
+}
+
+// Every bundle, through the whole assessment
+
+#[test]
+fn every_bundle_judges_without_unrecorded_evidence_and_fills_the_inventory() {
+    let policy = Policy::embedded();
+    let mut count = 0;
+    for entry in fs_err::read_dir(fixture_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let a = assess(&host(&name), &policy);
+        for f in &a.findings {
+            let text = format!("{f:?}");
+            assert!(!text.contains("not recorded"), "{name}: {f:#?}");
+        }
+        assert_eq!(a.device.os.name.as_deref(), Some("macOS"), "{name}");
+        assert_eq!(a.device.os.version.as_deref(), Some("14.6.1"));
+        assert_eq!(a.device.hardware.serial.as_deref(), Some("D5XQV1FMFJ"));
+        assert_eq!(a.device.hostname.as_deref(), Some("Jane’s MacBook Pro"));
+        assert!(a.device.mdm.as_ref().is_some_and(|m| m.enrolled));
+        count += 1;
+    }
+    assert!(count >= 17, "{count} bundles");
+}

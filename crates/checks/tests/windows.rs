@@ -1,0 +1,250 @@
+//! Windows evidence bundles under `tests/fixtures/windows/`, one per state, judged through a
+//! `ReplayHost` exactly as `posture --check --replay FILE` judges them.
+
+use posture_checks::{assess, disk_encryption, removable_media, screen_lock};
+use posture_host::{EvidenceBundle, Platform, ReplayHost};
+use posture_policy::{Policy, RemovableMediaMode};
+use posture_schema::{Finding, Status};
+
+fn fixture_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/windows")
+}
+
+fn host(name: &str) -> ReplayHost {
+    let path = fixture_dir().join(format!("{name}.json"));
+    let text = fs_err::read_to_string(&path).unwrap();
+    let bundle = EvidenceBundle::from_json(&path.display().to_string(), &text).unwrap();
+    assert_eq!(bundle.platform, Platform::Windows);
+    ReplayHost::new(bundle)
+}
+
+fn screen_lock(name: &str) -> Finding {
+    let h = host(name);
+    let rule = Policy::embedded().rules.screen_lock;
+    screen_lock::evaluate(&screen_lock::gather(&h), &rule, Platform::Windows)
+}
+
+fn disk(name: &str) -> Finding {
+    let h = host(name);
+    let rule = Policy::embedded().rules.disk_encryption;
+    disk_encryption::evaluate(&disk_encryption::gather(&h), &rule, Platform::Windows)
+}
+
+fn removable(name: &str, mode: RemovableMediaMode) -> Finding {
+    let h = host(name);
+    let mut rule = Policy::embedded().rules.removable_media;
+    rule.mode = mode;
+    removable_media::evaluate(&removable_media::gather(&h), &rule, Platform::Windows)
+}
+
+fn says(f: &Finding, text: &str) -> bool {
+    f.summary.contains(text) || f.subjects.iter().any(|s| s.summary.contains(text))
+}
+
+#[track_caller]
+fn expect(f: &Finding, status: Status, reason: &str) {
+    assert_eq!(f.status, status, "{f:#?}");
+    assert!(says(f, reason), "expected {reason:?} in {f:#?}");
+}
+
+// BitLocker
+
+#[test]
+fn a_fully_encrypted_protected_os_volume_passes() {
+    expect(
+        &disk("bitlocker_on"),
+        Status::Pass,
+        "encrypted (BitLocker XTS-AES 256)",
+    );
+}
+
+#[test]
+fn fully_encrypted_with_protection_suspended_fails() {
+    let f = disk("bitlocker_suspended");
+    expect(&f, Status::Fail, "protection is suspended");
+    assert!(
+        f.remediation
+            .iter()
+            .any(|r| r.contains("Resume protection"))
+    );
+}
+
+#[test]
+fn encryption_in_progress_fails_with_the_percentage() {
+    expect(
+        &disk("bitlocker_encrypting"),
+        Status::Fail,
+        "BitLocker encryption in progress (37% done)",
+    );
+}
+
+#[test]
+fn an_unencrypted_fixed_data_volume_fails_though_the_os_volume_is_protected() {
+    let f = disk("bitlocker_data_volume_unencrypted");
+    expect(&f, Status::Fail, "not protected by encryption: D:");
+    assert!(
+        f.subjects
+            .iter()
+            .any(|s| s.name == "C:" && s.status == Status::Pass)
+    );
+    assert_eq!(
+        f.subjects.len(),
+        2,
+        "the letterless recovery volume is not judged"
+    );
+    assert!(
+        f.remediation
+            .iter()
+            .any(|r| r.contains("Control Panel > BitLocker Drive Encryption"))
+    );
+}
+
+#[test]
+fn access_denied_is_unknown_with_the_reason() {
+    expect(
+        &disk("bitlocker_access_denied"),
+        Status::Unknown,
+        "only as Administrator or SYSTEM",
+    );
+}
+
+// Screen lock
+
+#[test]
+fn a_machine_inactivity_limit_of_900_seconds_passes() {
+    expect(
+        &screen_lock("screen_lock_inactivity_900"),
+        Status::Pass,
+        "machine inactivity limit 900 s",
+    );
+}
+
+#[test]
+fn a_secure_screen_saver_at_600_seconds_passes() {
+    expect(
+        &screen_lock("screen_lock_secure_saver_600"),
+        Status::Pass,
+        "secure screen saver C:\\Windows\\system32\\scrnsave.scr after 600 s (user settings) + 5 s grace",
+    );
+}
+
+#[test]
+fn a_screen_saver_without_password_fails() {
+    let f = screen_lock("screen_lock_saver_not_secure");
+    expect(&f, Status::Fail, "locks only after 30 min");
+    assert!(
+        f.remediation
+            .iter()
+            .any(|r| r.contains("Interactive logon: Machine inactivity limit"))
+    );
+}
+
+#[test]
+fn the_policy_screen_saver_overrides_the_users() {
+    expect(
+        &screen_lock("screen_lock_policy_overrides_user"),
+        Status::Pass,
+        "after 600 s (policy)",
+    );
+}
+
+#[test]
+fn nothing_configured_fails() {
+    expect(
+        &screen_lock("screen_lock_nothing_configured"),
+        Status::Fail,
+        "never sleeps with sign-in on wake",
+    );
+}
+
+#[test]
+fn sleep_after_ten_minutes_with_sign_in_on_wake_passes() {
+    expect(
+        &screen_lock("screen_lock_sleep_with_sign_in"),
+        Status::Pass,
+        "sleep after 600 s on AC power with sign-in on wake",
+    );
+}
+
+// Removable media
+
+#[test]
+fn deny_all_passes() {
+    expect(
+        &removable("removable_deny_all", RemovableMediaMode::Block),
+        Status::Pass,
+        "Deny_All = 1",
+    );
+}
+
+#[test]
+fn removable_disks_deny_write_passes_read_only_mode_only() {
+    expect(
+        &removable("removable_deny_write", RemovableMediaMode::ReadOnly),
+        Status::Pass,
+        "Deny_Write = 1",
+    );
+    expect(
+        &removable("removable_deny_write", RemovableMediaMode::Block),
+        Status::Fail,
+        "requires it blocked",
+    );
+}
+
+#[test]
+fn a_disabled_usbstor_driver_passes() {
+    expect(
+        &removable("removable_usbstor_disabled", RemovableMediaMode::Block),
+        Status::Pass,
+        "Start = 4",
+    );
+}
+
+#[test]
+fn rdv_deny_write_access_passes_read_only_mode() {
+    expect(
+        &removable("removable_rdv_deny_write", RemovableMediaMode::ReadOnly),
+        Status::Pass,
+        "only BitLocker-protected removable drives are writable",
+    );
+}
+
+#[test]
+fn no_restriction_fails() {
+    let f = removable("removable_nothing", RemovableMediaMode::ReadOnly);
+    expect(&f, Status::Fail, "USB mass storage is writable");
+    assert!(
+        f.remediation
+            .iter()
+            .any(|r| r.contains("Removable Disks: Deny write access"))
+    );
+}
+
+// Every bundle, through the whole assessment
+
+#[test]
+fn every_bundle_judges_without_unrecorded_evidence_and_fills_the_inventory() {
+    let policy = Policy::embedded();
+    let mut count = 0;
+    for entry in fs_err::read_dir(fixture_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let a = assess(&host(&name), &policy);
+        for f in &a.findings {
+            let text = format!("{f:?}");
+            assert!(!text.contains("not recorded"), "{name}: {f:#?}");
+        }
+        assert_eq!(
+            a.device.os.name.as_deref(),
+            Some("Windows 11 Pro"),
+            "{name}"
+        );
+        assert_eq!(a.device.os.build.as_deref(), Some("22631.3979"));
+        assert_eq!(a.device.hardware.serial.as_deref(), Some("PF3ABCDE"));
+        assert_eq!(a.device.hostname.as_deref(), Some("LAPTOP-7QF2K1"));
+        assert_eq!(a.device.users, ["LAPTOP-7QF2K1\\jdoe"]);
+        assert!(a.device.mdm.as_ref().is_some_and(|m| m.enrolled));
+        count += 1;
+    }
+    assert!(count >= 16, "{count} bundles");
+}
