@@ -1,0 +1,793 @@
+//! GNOME, Budgie, Cinnamon and MATE: the screen-lock keys resolved as GSettings over dconf does.
+//!
+//! dconf (engine/dconf-engine.c): the profile lists databases, the first writable (the user's)
+//! then read-only system databases in priority order. For a key, the highest-numbered source
+//! other than the first whose `.locks` holds the key fixes the level; without a lock the user's
+//! value wins; otherwise the first value from that level on. GSettings then discards a value
+//! of the wrong GVariant type in favour of the schema default (not the next database) and
+//! falls back to the schema default, possibly per desktop, when no database has a value.
+
+use std::rc::Rc;
+
+use posture_host::ReadError;
+use posture_host::gvdb::{Gvdb, GvdbError, Value, Variant};
+
+use super::Context;
+use super::sessions::{Desktop, Family};
+use crate::accounts::Account;
+use crate::evidence;
+use crate::screen_lock::LockSetting;
+
+const SCHEMAS: &str = "/usr/share/glib-2.0/schemas/gschemas.compiled";
+
+/// One GSettings key: schema id, key name, the dconf directory used when the compiled schema
+/// cannot say, and the GVariant type.
+struct Key {
+    schema: &'static str,
+    name: &'static str,
+    dir: &'static str,
+    ty: &'static str,
+}
+
+/// The keys that decide one family's lock, and the unit of its delays.
+struct Keys {
+    idle: Key,
+    lock_enabled: Key,
+    lock_delay: Key,
+    disable: Key,
+    /// MATE's screensaver starts on idle only when this is true.
+    idle_activation: Option<Key>,
+    /// Seconds per unit of idle-delay and lock-delay (MATE counts minutes).
+    unit: u64,
+}
+
+const fn key(schema: &'static str, name: &'static str, dir: &'static str, ty: &'static str) -> Key {
+    Key {
+        schema,
+        name,
+        dir,
+        ty,
+    }
+}
+
+fn keys_of(family: &Family) -> Keys {
+    match family {
+        Family::Cinnamon => Keys {
+            idle: key(
+                "org.cinnamon.desktop.session",
+                "idle-delay",
+                "/org/cinnamon/desktop/session/",
+                "u",
+            ),
+            lock_enabled: key(
+                "org.cinnamon.desktop.screensaver",
+                "lock-enabled",
+                "/org/cinnamon/desktop/screensaver/",
+                "b",
+            ),
+            lock_delay: key(
+                "org.cinnamon.desktop.screensaver",
+                "lock-delay",
+                "/org/cinnamon/desktop/screensaver/",
+                "u",
+            ),
+            disable: key(
+                "org.cinnamon.desktop.lockdown",
+                "disable-lock-screen",
+                "/org/cinnamon/desktop/lockdown/",
+                "b",
+            ),
+            idle_activation: None,
+            unit: 1,
+        },
+        Family::Mate => Keys {
+            idle: key(
+                "org.mate.session",
+                "idle-delay",
+                "/org/mate/desktop/session/",
+                "i",
+            ),
+            lock_enabled: key(
+                "org.mate.screensaver",
+                "lock-enabled",
+                "/org/mate/screensaver/",
+                "b",
+            ),
+            lock_delay: key(
+                "org.mate.screensaver",
+                "lock-delay",
+                "/org/mate/screensaver/",
+                "i",
+            ),
+            disable: key(
+                "org.mate.lockdown",
+                "disable-lock-screen",
+                "/org/mate/desktop/lockdown/",
+                "b",
+            ),
+            idle_activation: Some(key(
+                "org.mate.screensaver",
+                "idle-activation-enabled",
+                "/org/mate/screensaver/",
+                "b",
+            )),
+            unit: 60,
+        },
+        // GNOME, Ubuntu and Budgie share the GNOME keys.
+        _ => Keys {
+            idle: key(
+                "org.gnome.desktop.session",
+                "idle-delay",
+                "/org/gnome/desktop/session/",
+                "u",
+            ),
+            lock_enabled: key(
+                "org.gnome.desktop.screensaver",
+                "lock-enabled",
+                "/org/gnome/desktop/screensaver/",
+                "b",
+            ),
+            lock_delay: key(
+                "org.gnome.desktop.screensaver",
+                "lock-delay",
+                "/org/gnome/desktop/screensaver/",
+                "u",
+            ),
+            disable: key(
+                "org.gnome.desktop.lockdown",
+                "disable-lock-screen",
+                "/org/gnome/desktop/lockdown/",
+                "b",
+            ),
+            idle_activation: None,
+            unit: 1,
+        },
+    }
+}
+
+/// One dconf database of a profile.
+struct Source {
+    /// "user database", "system database local", ...
+    label: String,
+    path: String,
+    writable: bool,
+    /// The file's bytes; `None` when it does not exist (dconf then reads it as empty).
+    bytes: Option<Rc<[u8]>>,
+}
+
+impl Source {
+    fn db(&self) -> Option<Gvdb<'_>> {
+        self.bytes.as_deref().and_then(|b| Gvdb::new(b).ok())
+    }
+
+    fn value(&self, key: &str) -> Result<Option<Variant>, GvdbError> {
+        match self.db() {
+            Some(db) => db.root()?.value(key),
+            None => Ok(None),
+        }
+    }
+
+    fn locks(&self, key: &str) -> Result<bool, GvdbError> {
+        let Some(db) = self.db() else {
+            return Ok(false);
+        };
+        match db.root()?.table(".locks")? {
+            Some(locks) => Ok(locks.get(key)?.is_some()),
+            None => Ok(false),
+        }
+    }
+}
+
+/// The effective value of one key, or why it is unknown.
+enum Resolved {
+    Value(Value),
+    Unknown(String),
+}
+
+pub(super) fn judge(cx: &mut Context<'_>, account: &Account, desktop: &Desktop) -> LockSetting {
+    let sources = match profile_sources(cx, account) {
+        Ok(s) => s,
+        Err(reason) => return LockSetting::Unknown { reason },
+    };
+    note_uncompiled_keyfiles(cx);
+    let schemas = cx.read(SCHEMAS);
+    match &schemas {
+        Ok(_) => {
+            if cx.first_time("schemas") {
+                cx.push(evidence::file(
+                    SCHEMAS,
+                    None,
+                    "read: schema defaults and key types",
+                ));
+            }
+        }
+        Err(e) => cx.about(
+            account,
+            evidence::file(
+                SCHEMAS,
+                None,
+                format!(
+                    "{}: keys no database sets are unknown",
+                    evidence::read_failure(SCHEMAS, e)
+                ),
+            ),
+        ),
+    }
+    let schemas = schemas.ok();
+    let keys = keys_of(&desktop.family);
+    let mut read = |k: &Key| resolve(cx, account, &sources, schemas.as_deref(), desktop, k);
+
+    let idle = read(&keys.idle);
+    let enabled = read(&keys.lock_enabled);
+    let delay = read(&keys.lock_delay);
+    let disabled = read(&keys.disable);
+    let activation = keys.idle_activation.as_ref().map(&mut read);
+
+    if let Resolved::Value(Value::Bool(true)) = disabled {
+        return never(format!(
+            "{} disable-lock-screen is true (locking is disabled)",
+            keys.disable.schema
+        ));
+    }
+    if let Resolved::Value(Value::Bool(false)) = enabled {
+        return never(format!(
+            "{} lock-enabled is false",
+            keys.lock_enabled.schema
+        ));
+    }
+    if let Some(Resolved::Value(Value::Bool(false))) = activation {
+        return never("org.mate.screensaver idle-activation-enabled is false (the screensaver never starts on idle)".to_owned());
+    }
+    let idle_units = match &idle {
+        Resolved::Value(v) => number(v),
+        Resolved::Unknown(_) => None,
+    };
+    if idle_units == Some(0) {
+        return never(format!(
+            "{} idle-delay is 0 (the session never goes idle)",
+            keys.idle.schema
+        ));
+    }
+    for r in [&idle, &enabled, &delay, &disabled]
+        .into_iter()
+        .chain(activation.as_ref())
+    {
+        if let Resolved::Unknown(reason) = r {
+            return LockSetting::Unknown {
+                reason: reason.clone(),
+            };
+        }
+    }
+    let (Some(idle_units), Resolved::Value(delay_value)) = (idle_units, &delay) else {
+        return LockSetting::Unknown {
+            reason: "idle-delay or lock-delay is not a number".to_owned(),
+        };
+    };
+    let Some(delay_units) = number(delay_value) else {
+        return LockSetting::Unknown {
+            reason: "lock-delay is not a number".to_owned(),
+        };
+    };
+    // A negative MATE delay is out of its schema range; GSettings would not accept it.
+    let (Ok(idle_units), Ok(delay_units)) = (u64::try_from(idle_units), u64::try_from(delay_units))
+    else {
+        return LockSetting::Unknown {
+            reason: "idle-delay or lock-delay is negative".to_owned(),
+        };
+    };
+
+    if desktop.family == Family::Gnome
+        && let Some(reason) = gdm_missing(cx, account, desktop)
+    {
+        return reason;
+    }
+
+    let unit = if keys.unit == 60 { "min" } else { "s" };
+    LockSetting::LocksAfter {
+        seconds: (idle_units + delay_units).saturating_mul(keys.unit),
+        how: format!("idle-delay {idle_units} {unit} + lock-delay {delay_units} {unit}"),
+    }
+}
+
+fn never(reason: String) -> LockSetting {
+    LockSetting::NeverLocks { reason }
+}
+
+fn number(v: &Value) -> Option<i64> {
+    match v {
+        Value::U32(n) => Some(i64::from(*n)),
+        Value::I32(n) => Some(i64::from(*n)),
+        _ => None,
+    }
+}
+
+/// GNOME Shell creates its lock screen only when GDM answers on the system bus
+/// (`LoginManager.canLock()`): GNOME started from another display manager or `startx` shows
+/// settings that say "lock" while nothing locks. Files cannot see the bus, so: a session opened
+/// by GDM's PAM service proves GDM; a boot display manager that is not GDM, or no GDM installed
+/// at all, proves the lock is not real, and that is a failure (the machine does not lock), not
+/// an unknown. A read error leaves it unknown.
+fn gdm_missing(cx: &mut Context<'_>, account: &Account, desktop: &Desktop) -> Option<LockSetting> {
+    if let Some(service) = &desktop.service
+        && service.starts_with("gdm")
+    {
+        cx.about(
+            account,
+            evidence::derived(
+                "GDM",
+                format!("the session was opened by GDM (PAM service {service})"),
+            ),
+        );
+        return None;
+    }
+    const LINK: &str = "/etc/systemd/system/display-manager.service";
+    match cx.read_link(LINK) {
+        Ok(target) => {
+            let unit = target.rsplit('/').next().unwrap_or(&target).to_owned();
+            cx.about(account, evidence::file(LINK, None, format!("-> {target}")));
+            if unit.starts_with("gdm") {
+                return None;
+            }
+            return Some(never(format!(
+                "the display manager is {unit}, not GDM, and GNOME Shell locks the screen only when GDM is running"
+            )));
+        }
+        Err(ReadError::NotFound | ReadError::NotALink) => {}
+        Err(e) => {
+            return Some(LockSetting::Unknown {
+                reason: evidence::read_failure(LINK, &e),
+            });
+        }
+    }
+    for bin in [
+        "/usr/sbin/gdm3",
+        "/usr/sbin/gdm",
+        "/usr/bin/gdm3",
+        "/usr/bin/gdm",
+    ] {
+        match cx.present(bin) {
+            Ok(true) => {
+                cx.about(
+                    account,
+                    evidence::file(bin, None, "present (GDM installed)"),
+                );
+                return None;
+            }
+            Ok(false) => {}
+            Err(e) => {
+                return Some(LockSetting::Unknown {
+                    reason: evidence::read_failure(bin, &e),
+                });
+            }
+        }
+    }
+    cx.about(
+        account,
+        evidence::derived(
+            "GDM",
+            "not installed: no display-manager.service link, no gdm or gdm3 binary",
+        ),
+    );
+    Some(never(
+        "GDM is not installed, and GNOME Shell locks the screen only when GDM is running"
+            .to_owned(),
+    ))
+}
+
+/// The databases of the user's dconf profile, opened.
+fn profile_sources(cx: &mut Context<'_>, account: &Account) -> Result<Vec<Source>, String> {
+    // dconf's order: the mandatory profile, `$DCONF_PROFILE` (session environment, which
+    // files do not show, so not consulted), the runtime profile, then the profile named "user".
+    let candidates = [
+        format!("/run/dconf/user/{}", account.uid),
+        format!("/run/user/{}/dconf/profile", account.uid),
+        "/etc/dconf/profile/user".to_owned(),
+        "/usr/local/share/dconf/profile/user".to_owned(),
+        "/usr/share/dconf/profile/user".to_owned(),
+    ];
+    let mut lines: Option<(String, Vec<String>)> = None;
+    for path in candidates {
+        match cx.text(&path) {
+            Ok(text) => {
+                let parsed = parse_profile(&text);
+                cx.about(
+                    account,
+                    evidence::file(&path, None, format!("dconf profile: {}", parsed.join(", "))),
+                );
+                lines = Some((path, parsed));
+                break;
+            }
+            Err(ReadError::NotFound) => {}
+            Err(e) => {
+                let why = evidence::read_failure(&path, &e);
+                cx.about(account, evidence::file(&path, None, why.clone()));
+                return Err(why);
+            }
+        }
+    }
+    let lines = match lines {
+        Some((_, l)) => l,
+        None => {
+            cx.about(
+                account,
+                evidence::derived(
+                    "dconf profile",
+                    "no profile file (/etc/dconf/profile/user absent): the user database only; system databases in /etc/dconf/db are not consulted",
+                ),
+            );
+            vec!["user-db:user".to_owned()]
+        }
+    };
+
+    let mut sources = Vec::new();
+    for line in lines {
+        let Some((kind, name)) = line.split_once(':') else {
+            continue;
+        };
+        let (label, path, writable) = match kind {
+            "user-db" => (
+                "user database".to_owned(),
+                format!("{}/dconf/{name}", super::config_home(account)),
+                true,
+            ),
+            "service-db" => (
+                format!("service database {name}"),
+                format!("/run/user/{}/dconf-service/{name}", account.uid),
+                true,
+            ),
+            "system-db" => (
+                format!("system database {name}"),
+                format!("/etc/dconf/db/{name}"),
+                false,
+            ),
+            "file-db" => (format!("file database {name}"), name.to_owned(), false),
+            // dconf ignores sources it does not know, with a warning.
+            _ => continue,
+        };
+        let bytes = match cx.read(&path) {
+            Ok(b) => {
+                if let Err(e) = Gvdb::new(&b).and_then(|db| db.root()) {
+                    let why = format!("{path} ({label}) is not a readable dconf database: {e}");
+                    cx.about(account, evidence::file(&path, None, why.clone()));
+                    return Err(why);
+                }
+                Some(b)
+            }
+            Err(ReadError::NotFound) => {
+                cx.about(
+                    account,
+                    evidence::file(&path, None, format!("absent ({label}): sets nothing")),
+                );
+                None
+            }
+            Err(e) => {
+                let why = format!("{} ({label})", evidence::read_failure(&path, &e));
+                cx.about(account, evidence::file(&path, None, why.clone()));
+                return Err(why);
+            }
+        };
+        sources.push(Source {
+            label,
+            path,
+            writable,
+            bytes,
+        });
+    }
+    Ok(sources)
+}
+
+/// Profile lines without comments and blanks.
+fn parse_profile(text: &str) -> Vec<String> {
+    text.lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim())
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Keyfiles under `/etc/dconf/db/NAME.d` act only once `dconf update` compiles them into
+/// `/etc/dconf/db/NAME`, whose content is what was judged; list them so a reader of the
+/// evidence does not mistake them for the effective state.
+fn note_uncompiled_keyfiles(cx: &mut Context<'_>) {
+    if !cx.first_time("dconf keyfiles") {
+        return;
+    }
+    let Ok(names) = cx.list_dir("/etc/dconf/db") else {
+        return;
+    };
+    for dir in names.iter().filter(|n| n.ends_with(".d")) {
+        let path = format!("/etc/dconf/db/{dir}");
+        let mut files: Vec<String> = cx.list_dir(&path).unwrap_or_default();
+        if let Ok(locks) = cx.list_dir(&format!("{path}/locks")) {
+            files.retain(|f| f != "locks");
+            files.extend(locks.into_iter().map(|l| format!("locks/{l}")));
+        }
+        let db = dir.trim_end_matches(".d");
+        cx.push(evidence::directory(
+            &path,
+            format!(
+                "keyfiles {}: they count only as compiled into /etc/dconf/db/{db} by `dconf update`; the compiled database is what was judged",
+                files.join(", ")
+            ),
+        ));
+    }
+}
+
+/// One key, resolved as dconf and GSettings do, with its evidence.
+fn resolve(
+    cx: &mut Context<'_>,
+    account: &Account,
+    sources: &[Source],
+    schemas: Option<&[u8]>,
+    desktop: &Desktop,
+    key: &Key,
+) -> Resolved {
+    let schema = schemas.map(|bytes| {
+        Gvdb::new(bytes)
+            .and_then(|db| db.root())
+            .and_then(|root| root.table(key.schema))
+    });
+    // The dconf path comes from the compiled schema's `.path` (MATE's schema ids and paths
+    // differ); the built-in directory is used only when the schema cannot say.
+    let dir = match &schema {
+        Some(Ok(Some(t))) => match t.value(".path") {
+            Ok(Some(Variant {
+                value: Value::Str(_, p),
+                ..
+            })) => p,
+            _ => key.dir.to_owned(),
+        },
+        _ => key.dir.to_owned(),
+    };
+    let path = format!("{dir}{}", key.name);
+
+    // Step 1: the highest source after the first that locks the key.
+    let mut lock_level = 0;
+    for (i, s) in sources.iter().enumerate().skip(1).rev() {
+        match s.locks(&path) {
+            Ok(true) => {
+                lock_level = i;
+                break;
+            }
+            Ok(false) => {}
+            Err(e) => {
+                return unknown(
+                    cx,
+                    account,
+                    &s.path,
+                    &path,
+                    format!("locks unreadable: {e}"),
+                );
+            }
+        }
+    }
+    // Step 2: without a lock, the writable first source (the user's) wins when it has a value.
+    let mut found: Option<(&Source, Variant)> = None;
+    if lock_level == 0
+        && let Some(first) = sources.first().filter(|s| s.writable)
+    {
+        match first.value(&path) {
+            Ok(Some(v)) => found = Some((first, v)),
+            Ok(None) => {}
+            Err(e) => {
+                return unknown(
+                    cx,
+                    account,
+                    &first.path,
+                    &path,
+                    format!("unreadable value: {e}"),
+                );
+            }
+        }
+    }
+    // Step 3: the first value from the lock level (or the second source) on.
+    if found.is_none() {
+        for s in sources.iter().skip(lock_level.max(1)) {
+            match s.value(&path) {
+                Ok(Some(v)) => {
+                    found = Some((s, v));
+                    break;
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    return unknown(
+                        cx,
+                        account,
+                        &s.path,
+                        &path,
+                        format!("unreadable value: {e}"),
+                    );
+                }
+            }
+        }
+    }
+    let lock_note = match sources.get(lock_level) {
+        Some(s) if lock_level > 0 => format!("locked in {}", s.label),
+        _ => "not locked".to_owned(),
+    };
+    let expected = match &schema {
+        Some(Ok(Some(t))) => match t.value(key.name) {
+            Ok(Some(Variant {
+                value: Value::Tuple(m),
+                ..
+            })) => m
+                .first()
+                .map_or_else(|| key.ty.to_owned(), Value::type_string),
+            _ => key.ty.to_owned(),
+        },
+        _ => key.ty.to_owned(),
+    };
+
+    let discarded = match found {
+        Some((s, v)) if v.type_string == expected => {
+            cx.about(
+                account,
+                evidence::file(
+                    &s.path,
+                    Some(&path),
+                    format!("{} ({}; {lock_note})", v.value, s.label),
+                ),
+            );
+            return Resolved::Value(v.value);
+        }
+        Some((s, v)) => {
+            cx.about(
+                account,
+                evidence::file(
+                    &s.path,
+                    Some(&path),
+                    format!(
+                        "{} ({}; {lock_note}): wrong type {}, expected {expected}, so GSettings uses the schema default",
+                        v.value, s.label, v.type_string
+                    ),
+                ),
+            );
+            true
+        }
+        None => false,
+    };
+
+    // The schema default, per desktop when the schema has one for a component of
+    // XDG_CURRENT_DESKTOP (the first matching component wins, as in GLib).
+    let why_default = if discarded {
+        "the stored value has the wrong type"
+    } else if lock_level > 0 {
+        "locked without a value"
+    } else {
+        "no database sets it"
+    };
+    let entry = match schema {
+        Some(Ok(Some(t))) => t.value(key.name),
+        Some(Ok(None)) => {
+            return unknown(
+                cx,
+                account,
+                SCHEMAS,
+                &path,
+                format!("{why_default}, and schema {} is not installed", key.schema),
+            );
+        }
+        Some(Err(e)) => {
+            return unknown(
+                cx,
+                account,
+                SCHEMAS,
+                &path,
+                format!("{why_default}, and the schemas are unreadable: {e}"),
+            );
+        }
+        None => {
+            return unknown(
+                cx,
+                account,
+                SCHEMAS,
+                &path,
+                format!("{why_default}, and the schema defaults could not be read"),
+            );
+        }
+    };
+    let members = match entry {
+        Ok(Some(Variant {
+            value: Value::Tuple(m),
+            ..
+        })) => m,
+        Ok(_) => {
+            return unknown(
+                cx,
+                account,
+                SCHEMAS,
+                &path,
+                format!(
+                    "{why_default}, and schema {} has no key {}",
+                    key.schema, key.name
+                ),
+            );
+        }
+        Err(e) => {
+            return unknown(
+                cx,
+                account,
+                SCHEMAS,
+                &path,
+                format!("{why_default}, and its schema entry is unreadable: {e}"),
+            );
+        }
+    };
+    let mut members = members.into_iter();
+    let Some(mut default) = members.next() else {
+        return unknown(
+            cx,
+            account,
+            SCHEMAS,
+            &path,
+            format!("{why_default}, and its schema entry is empty"),
+        );
+    };
+    let mut default_note = "schema default".to_owned();
+    if let Some(per_desktop) = members.find_map(|m| per_desktop_defaults(&m))
+        && let Some((name, v)) = desktop
+            .components
+            .iter()
+            .find_map(|c| per_desktop.iter().find(|(n, _)| n == c).cloned())
+    {
+        default = v;
+        default_note = format!("schema default for desktop {name}");
+    }
+    cx.about(
+        account,
+        evidence::file(
+            SCHEMAS,
+            Some(&path),
+            format!("{default} ({default_note}; {why_default}; {lock_note})"),
+        ),
+    );
+    Resolved::Value(default)
+}
+
+/// The `('d', a{sv})` extra of a schema key: per-desktop defaults.
+fn per_desktop_defaults(extra: &Value) -> Option<Vec<(String, Value)>> {
+    let Value::Tuple(parts) = extra else {
+        return None;
+    };
+    let [Value::Byte(b'd'), Value::Array(_, entries)] = parts.as_slice() else {
+        return None;
+    };
+    Some(
+        entries
+            .iter()
+            .filter_map(|e| match e {
+                Value::DictEntry(k, v) => match (&**k, &**v) {
+                    (Value::Str(_, name), Value::Variant(inner)) => {
+                        Some((name.clone(), inner.value.clone()))
+                    }
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect(),
+    )
+}
+
+fn unknown(
+    cx: &mut Context<'_>,
+    account: &Account,
+    source: &str,
+    key: &str,
+    why: String,
+) -> Resolved {
+    cx.about(account, evidence::file(source, Some(key), why.clone()));
+    Resolved::Unknown(format!("{key}: {why}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn profile_comments_and_blank_lines_are_ignored() {
+        assert_eq!(
+            parse_profile("# admin\nuser-db:user\n\n  system-db:local # site\n"),
+            ["user-db:user", "system-db:local"]
+        );
+    }
+}

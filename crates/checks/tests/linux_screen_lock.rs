@@ -1,0 +1,477 @@
+//! The Linux screen-lock probe judged on fake roots under tests/fixtures/linux/screen-lock/.
+//! Their GVDB files were built by `dconf compile` and `glib-compile-schemas` (regenerate.sh).
+
+use posture_checks::screen_lock::{self, LockSetting, ScreenLockFacts};
+use posture_host::{
+    CommandError, CommandOutput, CommandSpec, Host, Platform, ReadError, RootedHost,
+};
+use posture_policy::Policy;
+use posture_schema::{Finding, Status};
+
+const FIXTURES: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../tests/fixtures/linux/screen-lock"
+);
+
+fn root(case: &str) -> RootedHost {
+    RootedHost::new(format!("{FIXTURES}/{case}"))
+}
+
+fn judge_host(host: &dyn Host) -> (ScreenLockFacts, Finding) {
+    let facts = screen_lock::gather(host);
+    let rule = Policy::embedded().rules.screen_lock;
+    let finding = screen_lock::evaluate(&facts, &rule, Platform::Linux);
+    (facts, finding)
+}
+
+fn judge(case: &str) -> (ScreenLockFacts, Finding) {
+    judge_host(&root(case))
+}
+
+fn only_setting(facts: &ScreenLockFacts) -> &LockSetting {
+    assert_eq!(facts.users.len(), 1, "{:#?}", facts.users);
+    assert_eq!(facts.users[0].user, "alice");
+    &facts.users[0].setting
+}
+
+fn evidence_has(finding: &Finding, source_end: &str, key: Option<&str>, value_part: &str) -> bool {
+    finding.evidence.iter().any(|e| {
+        e.source.ends_with(source_end)
+            && (key.is_none() || e.key.as_deref() == key)
+            && e.value.contains(value_part)
+    })
+}
+
+#[test]
+fn gnome_defaults_lock_after_five_minutes_and_pass() {
+    let (facts, f) = judge("gnome-defaults");
+    assert_eq!(
+        only_setting(&facts),
+        &LockSetting::LocksAfter {
+            seconds: 300,
+            how: "idle-delay 300 s + lock-delay 0 s".into()
+        }
+    );
+    assert_eq!(f.status, Status::Pass, "{}", f.summary);
+    assert!(evidence_has(
+        &f,
+        "/usr/share/glib-2.0/schemas/gschemas.compiled",
+        Some("/org/gnome/desktop/session/idle-delay"),
+        "uint32 300 (schema default"
+    ));
+    // The greeter session is seen and skipped; the evidence says so.
+    assert!(evidence_has(
+        &f,
+        "/run/systemd/sessions/c1",
+        None,
+        "skipped"
+    ));
+    assert!(
+        f.evidence
+            .iter()
+            .any(|e| e.subject.as_deref() == Some("alice"))
+    );
+}
+
+#[test]
+fn gnome_user_idle_delay_zero_never_locks_and_fails() {
+    let (facts, f) = judge("gnome-user-idle-never");
+    assert!(
+        matches!(only_setting(&facts), LockSetting::NeverLocks { reason } if reason.contains("idle-delay is 0"))
+    );
+    assert_eq!(f.status, Status::Fail);
+    assert!(evidence_has(
+        &f,
+        "/home/alice/.config/dconf/user",
+        Some("/org/gnome/desktop/session/idle-delay"),
+        "uint32 0 (user database; not locked)"
+    ));
+    assert!(!f.remediation.is_empty());
+}
+
+#[test]
+fn gnome_user_lock_enabled_false_fails() {
+    let (facts, f) = judge("gnome-user-lock-disabled");
+    assert!(
+        matches!(only_setting(&facts), LockSetting::NeverLocks { reason } if reason.contains("lock-enabled is false"))
+    );
+    assert_eq!(f.status, Status::Fail);
+}
+
+#[test]
+fn gnome_user_value_is_ignored_when_system_db_locks_it() {
+    let (facts, f) = judge("gnome-system-lock-wins");
+    assert!(matches!(
+        only_setting(&facts),
+        LockSetting::LocksAfter { seconds: 600, .. }
+    ));
+    assert_eq!(f.status, Status::Pass, "{}", f.summary);
+    assert!(evidence_has(
+        &f,
+        "/etc/dconf/db/local",
+        Some("/org/gnome/desktop/session/idle-delay"),
+        "uint32 600 (system database local; locked in system database local)"
+    ));
+}
+
+#[test]
+fn gnome_lock_delay_pushing_past_the_limit_fails() {
+    let (facts, f) = judge("gnome-lock-delay-over-limit");
+    assert_eq!(
+        only_setting(&facts),
+        &LockSetting::LocksAfter {
+            seconds: 1200,
+            how: "idle-delay 600 s + lock-delay 600 s".into()
+        }
+    );
+    assert_eq!(f.status, Status::Fail);
+    assert!(f.summary.contains("alice"), "{}", f.summary);
+}
+
+#[test]
+fn gnome_lockdown_disable_lock_screen_fails() {
+    let (facts, f) = judge("gnome-lockdown");
+    assert!(
+        matches!(only_setting(&facts), LockSetting::NeverLocks { reason } if reason.contains("disable-lock-screen"))
+    );
+    assert_eq!(f.status, Status::Fail);
+}
+
+#[test]
+fn gnome_system_db_is_ignored_without_a_dconf_profile() {
+    // /etc/dconf/db/local locks idle-delay to 600, but no /etc/dconf/profile/user lists it,
+    // so dconf never reads it and the user's 0 stands.
+    let (facts, f) = judge("gnome-no-profile");
+    assert!(matches!(
+        only_setting(&facts),
+        LockSetting::NeverLocks { .. }
+    ));
+    assert_eq!(f.status, Status::Fail);
+    assert!(evidence_has(&f, "dconf profile", None, "not consulted"));
+}
+
+#[test]
+fn gnome_value_of_the_wrong_type_falls_back_to_the_schema_default_not_the_next_db() {
+    // User int32 3600 (wrong type) and system uint32 3600: GSettings uses the default 300.
+    let (facts, f) = judge("gnome-wrong-type");
+    assert!(matches!(
+        only_setting(&facts),
+        LockSetting::LocksAfter { seconds: 300, .. }
+    ));
+    assert_eq!(f.status, Status::Pass, "{}", f.summary);
+    assert!(evidence_has(
+        &f,
+        "/home/alice/.config/dconf/user",
+        Some("/org/gnome/desktop/session/idle-delay"),
+        "wrong type i, expected u"
+    ));
+}
+
+#[test]
+fn gnome_keys_no_database_sets_are_unknown_without_schema_defaults() {
+    let (facts, f) = judge("gnome-no-schemas");
+    assert!(
+        matches!(only_setting(&facts), LockSetting::Unknown { reason } if reason.contains("schema defaults could not be read")),
+        "{:?}",
+        facts.users
+    );
+    assert_eq!(f.status, Status::Unknown);
+}
+
+#[test]
+fn gnome_unreadable_user_database_is_unknown() {
+    let (facts, f) = judge("gnome-unreadable-user-db");
+    assert!(
+        matches!(only_setting(&facts), LockSetting::Unknown { reason } if reason.contains("not a readable dconf database")),
+        "{:?}",
+        facts.users
+    );
+    assert_eq!(f.status, Status::Unknown);
+}
+
+/// A root whose user database cannot be read (as on a root-squashed NFS home).
+struct DeniedUserDb(RootedHost);
+
+impl Host for DeniedUserDb {
+    fn platform(&self) -> Platform {
+        Platform::Linux
+    }
+    fn read(&self, path: &str) -> Result<Vec<u8>, ReadError> {
+        if path == "/home/alice/.config/dconf/user" {
+            return Err(ReadError::PermissionDenied);
+        }
+        self.0.read(path)
+    }
+    fn list_dir(&self, path: &str) -> Result<Vec<String>, ReadError> {
+        self.0.list_dir(path)
+    }
+    fn read_link(&self, path: &str) -> Result<String, ReadError> {
+        self.0.read_link(path)
+    }
+    fn run(&self, command: &CommandSpec) -> Result<CommandOutput, CommandError> {
+        self.0.run(command)
+    }
+}
+
+#[test]
+fn gnome_user_database_denied_is_unknown_with_the_reason() {
+    let (facts, f) = judge_host(&DeniedUserDb(root("gnome-user-idle-never")));
+    assert!(
+        matches!(only_setting(&facts), LockSetting::Unknown { reason } if reason.contains("permission denied")),
+        "{:?}",
+        facts.users
+    );
+    assert_eq!(f.status, Status::Unknown);
+}
+
+#[test]
+fn gnome_without_gdm_does_not_really_lock() {
+    let (facts, f) = judge("gnome-without-gdm");
+    assert!(
+        matches!(only_setting(&facts), LockSetting::NeverLocks { reason } if reason.contains("lightdm.service, not GDM")),
+        "{:?}",
+        facts.users
+    );
+    assert_eq!(f.status, Status::Fail);
+}
+
+#[test]
+fn gnome_keyfiles_that_were_never_compiled_have_no_effect_but_are_reported() {
+    let (facts, f) = judge("gnome-uncompiled-keyfiles");
+    assert!(matches!(
+        only_setting(&facts),
+        LockSetting::LocksAfter { seconds: 300, .. }
+    ));
+    assert_eq!(f.status, Status::Pass);
+    assert!(evidence_has(
+        &f,
+        "/etc/dconf/db/local.d",
+        None,
+        "00-screensaver"
+    ));
+    assert!(evidence_has(
+        &f,
+        "/etc/dconf/db/local",
+        None,
+        "absent (system database local)"
+    ));
+}
+
+#[test]
+fn gnome_per_desktop_schema_default_applies_to_its_desktop() {
+    // logind says DESKTOP=vendor; vendor.desktop lists Vendor;GNOME; the schema's default for
+    // Vendor is 1800 s.
+    let (facts, f) = judge("gnome-per-desktop-default");
+    assert!(
+        matches!(
+            only_setting(&facts),
+            LockSetting::LocksAfter { seconds: 1800, .. }
+        ),
+        "{:?}",
+        facts.users
+    );
+    assert_eq!(f.status, Status::Fail);
+    assert!(evidence_has(
+        &f,
+        "gschemas.compiled",
+        None,
+        "schema default for desktop Vendor"
+    ));
+}
+
+#[test]
+fn kde_defaults_lock_after_five_minutes_and_five_seconds_grace() {
+    let (facts, f) = judge("kde-defaults");
+    assert_eq!(
+        only_setting(&facts),
+        &LockSetting::LocksAfter {
+            seconds: 305,
+            how: "Timeout 5 min + LockGrace 5 s".into()
+        }
+    );
+    assert_eq!(facts.users[0].desktop, "KDE Plasma");
+    assert_eq!(f.status, Status::Pass);
+}
+
+#[test]
+fn kde_autolock_false_fails() {
+    let (facts, f) = judge("kde-autolock-off");
+    assert!(
+        matches!(only_setting(&facts), LockSetting::NeverLocks { reason } if reason.contains("Autolock"))
+    );
+    assert_eq!(f.status, Status::Fail);
+}
+
+#[test]
+fn kde_user_timeout_of_thirty_minutes_fails() {
+    let (facts, f) = judge("kde-timeout-30");
+    assert!(matches!(
+        only_setting(&facts),
+        LockSetting::LocksAfter { seconds: 1805, .. }
+    ));
+    assert_eq!(f.status, Status::Fail);
+    assert!(evidence_has(
+        &f,
+        "/home/alice/.config/kscreenlockerrc",
+        Some("[Daemon] Timeout"),
+        "30"
+    ));
+}
+
+#[test]
+fn kde_user_timeout_is_ignored_when_the_system_group_is_immutable() {
+    let (facts, f) = judge("kde-system-immutable");
+    assert!(
+        matches!(
+            only_setting(&facts),
+            LockSetting::LocksAfter { seconds: 605, .. }
+        ),
+        "{:?}",
+        facts.users
+    );
+    assert_eq!(f.status, Status::Pass);
+    assert!(evidence_has(
+        &f,
+        "/etc/xdg/kscreenlockerrc",
+        Some("[Daemon] Timeout"),
+        "10 (immutable)"
+    ));
+}
+
+#[test]
+fn cinnamon_defaults_use_its_own_schema_and_pass_at_the_limit() {
+    let (facts, f) = judge("cinnamon-defaults");
+    assert_eq!(facts.users[0].desktop, "Cinnamon");
+    assert!(matches!(
+        only_setting(&facts),
+        LockSetting::LocksAfter { seconds: 900, .. }
+    ));
+    assert_eq!(f.status, Status::Pass);
+    assert!(evidence_has(
+        &f,
+        "gschemas.compiled",
+        Some("/org/cinnamon/desktop/session/idle-delay"),
+        "uint32 900"
+    ));
+}
+
+#[test]
+fn mate_idle_delay_counts_minutes_from_its_schema_path() {
+    let (facts, f) = judge("mate-idle-30-min");
+    assert_eq!(
+        only_setting(&facts),
+        &LockSetting::LocksAfter {
+            seconds: 1800,
+            how: "idle-delay 30 min + lock-delay 0 min".into()
+        }
+    );
+    assert_eq!(f.status, Status::Fail);
+    assert!(evidence_has(
+        &f,
+        "/home/alice/.config/dconf/user",
+        Some("/org/mate/desktop/session/idle-delay"),
+        "int32 30"
+    ));
+}
+
+#[test]
+fn xfce_with_xfce4_screensaver_is_judged_from_its_channel() {
+    let (facts, f) = judge("xfce-screensaver");
+    assert_eq!(
+        only_setting(&facts),
+        &LockSetting::LocksAfter {
+            seconds: 660,
+            how: "idle-activation delay 10 min + saver-activation lock delay 1 min".into()
+        }
+    );
+    assert_eq!(f.status, Status::Pass);
+}
+
+#[test]
+fn xfce_without_xfce4_screensaver_is_detected_but_unknown() {
+    let (facts, f) = judge("xfce-light-locker");
+    assert_eq!(facts.users[0].desktop, "Xfce");
+    assert!(matches!(only_setting(&facts), LockSetting::Unknown { .. }));
+    assert_eq!(f.status, Status::Unknown);
+}
+
+#[test]
+fn sway_with_a_swayidle_lock_timeout_is_judged() {
+    let (facts, f) = judge("sway-swayidle");
+    assert!(
+        matches!(
+            only_setting(&facts),
+            LockSetting::LocksAfter { seconds: 300, .. }
+        ),
+        "{:?}",
+        facts.users
+    );
+    assert_eq!(f.status, Status::Pass);
+}
+
+#[test]
+fn hyprland_without_hypridle_is_unknown_not_a_pass() {
+    let (facts, f) = judge("hyprland-no-hypridle");
+    assert_eq!(facts.users[0].desktop, "Hyprland");
+    assert!(matches!(only_setting(&facts), LockSetting::Unknown { .. }));
+    assert_eq!(f.status, Status::Unknown);
+}
+
+#[test]
+fn a_headless_machine_is_not_applicable() {
+    let (facts, f) = judge("headless");
+    assert!(facts.users.is_empty());
+    assert!(facts.no_desktop.is_some());
+    assert_eq!(f.status, Status::NotApplicable, "{}", f.summary);
+}
+
+#[test]
+fn a_user_without_a_session_is_judged_on_the_desktop_accountsservice_remembers() {
+    let (facts, f) = judge("not-logged-in-accountsservice");
+    assert_eq!(facts.users[0].desktop, "KDE Plasma");
+    assert!(matches!(
+        only_setting(&facts),
+        LockSetting::LocksAfter { seconds: 1205, .. }
+    ));
+    assert_eq!(f.status, Status::Fail);
+}
+
+#[test]
+fn a_user_without_a_session_is_judged_on_every_installed_desktop() {
+    let (facts, f) = judge("not-logged-in-every-desktop");
+    let desktops: Vec<&str> = facts.users.iter().map(|u| u.desktop.as_str()).collect();
+    assert_eq!(desktops, ["KDE Plasma", "Xfce"]);
+    // KDE passes with defaults; Xfce without xfce4-screensaver is unknown: not a pass.
+    assert_eq!(f.status, Status::Unknown);
+}
+
+#[test]
+fn every_file_is_read_once() {
+    use std::cell::RefCell;
+    struct Counting(RootedHost, RefCell<Vec<String>>);
+    impl Host for Counting {
+        fn platform(&self) -> Platform {
+            Platform::Linux
+        }
+        fn read(&self, path: &str) -> Result<Vec<u8>, ReadError> {
+            self.1.borrow_mut().push(path.to_owned());
+            self.0.read(path)
+        }
+        fn list_dir(&self, path: &str) -> Result<Vec<String>, ReadError> {
+            self.0.list_dir(path)
+        }
+        fn read_link(&self, path: &str) -> Result<String, ReadError> {
+            self.0.read_link(path)
+        }
+        fn run(&self, command: &CommandSpec) -> Result<CommandOutput, CommandError> {
+            self.0.run(command)
+        }
+    }
+    let host = Counting(root("gnome-system-lock-wins"), RefCell::new(Vec::new()));
+    let _ = screen_lock::gather(&host);
+    let mut reads = host.1.into_inner();
+    let n = reads.len();
+    reads.sort();
+    reads.dedup();
+    assert_eq!(reads.len(), n, "some file was read twice");
+}
