@@ -60,6 +60,9 @@ pub enum BlockKind {
         removable: Option<bool>,
         /// Whether its sysfs path runs through a USB bus (`.../usb2/2-1/...`).
         usb: bool,
+        /// Whether it is an SD card (`mmcblkN` whose `device/type` is `SD`; soldered eMMC says
+        /// `MMC`).
+        sd_card: bool,
     },
     /// The device could not be read, and why.
     Unresolved {
@@ -400,6 +403,10 @@ fn walk(host: &dyn Host, sys_path: &str, depth: usize, seen: &mut Vec<String>) -
                 .ok()
                 .map(|r| r.trim() == "1"),
             usb: runs_through_usb(sys_path),
+            sd_card: name.starts_with("mmcblk")
+                && host
+                    .read_text(&format!("{sys_path}/device/type"))
+                    .is_ok_and(|t| t.trim() == "SD"),
         };
     } else {
         node.lower = lower;
@@ -435,8 +442,10 @@ fn walk_slaves(
     }
 }
 
+/// Whether a sysfs attribute file is there (`Host::exists` lists directories first, which for a
+/// regular file answers "not found").
 fn is_present(host: &dyn Host, path: &str) -> bool {
-    matches!(host.exists(path), Ok(true))
+    host.read(path).is_ok()
 }
 
 /// Whether a sysfs device path runs through a USB bus: a component `usbN` (the root hub) as in

@@ -133,6 +133,14 @@ pub fn evaluate(facts: &EncryptionFacts, rule: &DiskEncryptionRule, platform: Pl
                 (EncryptionState::Unprotected { detail }, _) => {
                     (Status::Fail, format!("encryption not in force: {detail}"))
                 }
+                (EncryptionState::Unknown { reason }, VolumeRole::Swap)
+                    if !rule.require_encrypted_swap =>
+                {
+                    (
+                        Status::NotApplicable,
+                        format!("could not tell whether swap is encrypted ({reason}); reported only, the policy does not require encrypted swap"),
+                    )
+                }
                 (EncryptionState::Unknown { reason }, _) => (Status::Unknown, reason.clone()),
             };
             Subject {
@@ -289,6 +297,31 @@ mod tests {
         assert_eq!(
             evaluate(&facts, &rule(true), Platform::Linux).status,
             Status::Fail
+        );
+    }
+
+    #[test]
+    fn unknown_swap_is_reported_but_unknown_only_when_required() {
+        let facts = EncryptionFacts {
+            volumes: vec![
+                vol("/", VolumeRole::System, enc()),
+                vol(
+                    "/swapfile",
+                    VolumeRole::Swap,
+                    EncryptionState::Unknown {
+                        reason: "on ZFS".into(),
+                    },
+                ),
+            ],
+            ..Default::default()
+        };
+        assert_eq!(
+            evaluate(&facts, &rule(false), Platform::Linux).status,
+            Status::Pass
+        );
+        assert_eq!(
+            evaluate(&facts, &rule(true), Platform::Linux).status,
+            Status::Unknown
         );
     }
 

@@ -1,0 +1,225 @@
+//! The Linux removable media probe against fake roots (tests/fixtures/linux/usb/<case>/), judged
+//! with the embedded default policy (mode read_only) and the other modes.
+
+use posture_checks::removable_media::{self, StorageControl};
+use posture_host::{Platform, RootedHost, SystemHost};
+use posture_policy::{Policy, RemovableMediaMode, RemovableMediaRule};
+use posture_schema::{Finding, Status};
+
+const FIXTURES: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../tests/fixtures/linux/usb"
+);
+
+fn rule(mode: RemovableMediaMode) -> RemovableMediaRule {
+    RemovableMediaRule {
+        mode,
+        ..Policy::embedded().rules.removable_media
+    }
+}
+
+fn facts(case: &str) -> removable_media::RemovableFacts {
+    removable_media::gather(&RootedHost::new(format!("{FIXTURES}/{case}")))
+}
+
+fn judge(case: &str) -> Finding {
+    removable_media::evaluate(
+        &facts(case),
+        &Policy::embedded().rules.removable_media,
+        Platform::Linux,
+    )
+}
+
+#[test]
+fn the_default_policy_mode_is_read_only() {
+    assert_eq!(
+        Policy::embedded().rules.removable_media.mode,
+        RemovableMediaMode::ReadOnly
+    );
+}
+
+#[test]
+fn usb_storage_with_no_rule_fails_read_only_mode_and_passes_audit() {
+    let f = judge("allowed");
+    assert_eq!(f.status, Status::Fail, "{f:#?}");
+    assert!(
+        f.summary
+            .contains("no `install usb-storage /bin/false` rule"),
+        "{}",
+        f.summary
+    );
+    assert!(
+        f.remediation
+            .iter()
+            .any(|r| r.contains("install usb-storage /bin/false"))
+    );
+    let audit = removable_media::evaluate(
+        &facts("allowed"),
+        &rule(RemovableMediaMode::Audit),
+        Platform::Linux,
+    );
+    assert_eq!(audit.status, Status::Pass);
+}
+
+#[test]
+fn blacklist_alone_is_not_a_block() {
+    let f = judge("blacklist-only");
+    assert_eq!(f.status, Status::Fail, "{f:#?}");
+    assert!(f.summary.contains("blacklist usb-storage"), "{}", f.summary);
+    assert!(f.summary.contains("uas"), "{}", f.summary);
+}
+
+#[test]
+fn an_install_false_rule_with_the_module_not_loaded_blocks() {
+    let fa = facts("install-false");
+    match &fa.control {
+        StorageControl::Blocked { how } => {
+            assert!(
+                how.contains("/etc/modprobe.d/usb-storage.conf line 2"),
+                "{how}"
+            );
+            assert!(how.contains("not loaded"), "{how}");
+        }
+        other => panic!("{other:?}"),
+    }
+    for mode in [
+        RemovableMediaMode::Block,
+        RemovableMediaMode::ReadOnly,
+        RemovableMediaMode::Audit,
+    ] {
+        assert_eq!(
+            removable_media::evaluate(&fa, &rule(mode), Platform::Linux).status,
+            Status::Pass,
+            "{mode:?}"
+        );
+    }
+}
+
+#[test]
+fn a_blocking_rule_while_the_module_is_loaded_is_not_a_block() {
+    let f = judge("blocked-but-loaded");
+    assert_eq!(f.status, Status::Fail, "{f:#?}");
+    assert!(f.summary.contains("loaded now"), "{}", f.summary);
+    assert!(f.summary.contains("reboot"), "{}", f.summary);
+}
+
+#[test]
+fn a_file_in_etc_shadows_the_distro_rule_of_the_same_name() {
+    let f = judge("install-shadowed");
+    assert_eq!(f.status, Status::Fail, "{f:#?}");
+}
+
+#[test]
+fn usbguard_rejecting_class_08_with_the_daemon_running_blocks() {
+    let fa = facts("usbguard-reject");
+    match &fa.control {
+        StorageControl::Blocked { how } => {
+            assert!(
+                how.contains("reject with-interface one-of { 08:*:* }"),
+                "{how}"
+            );
+            assert!(how.contains("usbguard-daemon runs"), "{how}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(judge("usbguard-reject").status, Status::Pass);
+}
+
+#[test]
+fn usbguard_enabled_but_not_running_enforces_nothing() {
+    let f = judge("usbguard-not-running");
+    assert_eq!(f.status, Status::Fail, "{f:#?}");
+    assert!(f.summary.contains("not running"), "{}", f.summary);
+}
+
+#[test]
+fn a_writable_unencrypted_usb_stick_fails_every_mode_including_audit() {
+    let fa = facts("stick-writable");
+    assert_eq!(fa.mounted.len(), 1, "{:#?}", fa.mounted);
+    let stick = &fa.mounted[0];
+    assert_eq!(stick.mount, "/media/alice/KINGSTON");
+    assert!(stick.writable);
+    assert_eq!(stick.encrypted, Some(false));
+    assert!(
+        stick.device.contains("USB, Kingston DataTraveler_3.0"),
+        "{}",
+        stick.device
+    );
+    for mode in [
+        RemovableMediaMode::Block,
+        RemovableMediaMode::ReadOnly,
+        RemovableMediaMode::Audit,
+    ] {
+        let f = removable_media::evaluate(&fa, &rule(mode), Platform::Linux);
+        assert_eq!(f.status, Status::Fail, "{mode:?}");
+        assert!(f.summary.contains("/dev/sda1"), "{}", f.summary);
+        assert!(f.remediation.iter().any(|r| r.contains("Eject")));
+    }
+}
+
+#[test]
+fn a_luks_encrypted_stick_passes_on_its_own() {
+    let fa = facts("luks-stick");
+    assert_eq!(fa.mounted.len(), 1, "{:#?}", fa.mounted);
+    assert_eq!(fa.mounted[0].encrypted, Some(true));
+    assert!(fa.mounted[0].writable);
+    let audit = removable_media::evaluate(&fa, &rule(RemovableMediaMode::Audit), Platform::Linux);
+    assert_eq!(audit.status, Status::Pass, "{audit:#?}");
+    // In read_only mode only the control fails: the driver is loaded and nothing blocks it.
+    let f = judge("luks-stick");
+    assert_eq!(f.status, Status::Fail);
+    let device = f.subjects.iter().find(|s| s.kind == "device").unwrap();
+    assert_eq!(device.status, Status::Pass, "{device:#?}");
+}
+
+#[test]
+fn a_read_only_sd_card_passes_while_usb_storage_is_blocked() {
+    let fa = facts("sd-card-read-only");
+    assert_eq!(fa.mounted.len(), 1, "{:#?}", fa.mounted);
+    assert!(!fa.mounted[0].writable);
+    assert!(
+        fa.mounted[0].device.contains("SD card"),
+        "{}",
+        fa.mounted[0].device
+    );
+    let f = judge("sd-card-read-only");
+    assert_eq!(f.status, Status::Pass, "{f:#?}");
+}
+
+#[test]
+fn a_headless_server_whose_kernel_has_no_usb_storage_driver_is_blocked() {
+    let fa = facts("headless-server");
+    assert!(fa.mounted.is_empty());
+    match &fa.control {
+        StorageControl::Blocked { how } => assert!(how.contains("no usb-storage driver"), "{how}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(judge("headless-server").status, Status::Pass);
+}
+
+#[test]
+fn an_empty_root_is_unknown_not_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let fa = removable_media::gather(&RootedHost::new(dir.path()));
+    assert!(
+        matches!(fa.control, StorageControl::Unknown { .. }),
+        "{:?}",
+        fa.control
+    );
+    assert!(fa.mounts_unknown.is_some());
+}
+
+#[test]
+fn the_probe_runs_on_this_machine_without_panicking() {
+    if Platform::current() != Platform::Linux {
+        return;
+    }
+    let fa = removable_media::gather(&SystemHost);
+    let f = removable_media::evaluate(
+        &fa,
+        &Policy::embedded().rules.removable_media,
+        Platform::Linux,
+    );
+    eprintln!("this machine: {:?}: {}", f.status, f.summary);
+    eprintln!("control: {:?}", fa.control);
+}
