@@ -1,12 +1,183 @@
-//! `posture run`: Run in the background: check on a schedule and report to the endpoint.
+//! `posture run`: the daemon. Checks at start, every interval (±10%) and when the endpoint asks;
+//! spools every report before sending it; exits within a few seconds of SIGTERM or Ctrl-C.
+//!
+//! The scheduling, spool and delivery are `posture_client::daemon`; this file wires the config,
+//! logging, the checks and the service manager together. It runs a current-thread tokio runtime:
+//! the daemon is idle almost all the time and one thread keeps its memory small.
 
+mod logging;
+mod systemd;
+#[cfg(windows)]
+mod windows;
+
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use posture_client::config::{Config, EMBEDDED_POLICY};
+use posture_client::credentials;
+use posture_client::daemon::{CheckFn, Daemon, DaemonOptions};
+use posture_client::delivery::{Drained, RetryPolicy};
+use posture_client::spool::SpoolLimits;
+use posture_client::transport::{Transport, TransportOptions};
+use posture_policy::Policy;
+use tokio::sync::watch;
+
+use super::config::ConfigFlags;
+use crate::cli::CheckArgs;
+use crate::exit;
 
 /// Arguments of `posture run`.
 #[derive(Debug, clap::Args)]
-pub(crate) struct RunArgs {}
+pub(crate) struct RunArgs {
+    #[command(flatten)]
+    pub(crate) flags: ConfigFlags,
+    /// Judge the system mounted at DIR instead of this one (containers, tests)
+    #[arg(long, value_name = "DIR", conflicts_with = "replay")]
+    pub(crate) root: Option<PathBuf>,
+    /// Judge a recorded evidence bundle at every check instead of this machine (tests)
+    #[arg(long, value_name = "FILE")]
+    pub(crate) replay: Option<PathBuf>,
+    /// Check once, spool, try to send everything spooled, then exit
+    #[arg(long)]
+    pub(crate) once: bool,
+}
 
-/// Runs `posture run`.
-pub(crate) fn execute(_args: RunArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`posture run` is not available in this build yet")
+/// Runs the daemon until SIGTERM/Ctrl-C (or one cycle with `--once`).
+pub(crate) fn execute(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let config = args.flags.load()?;
+    logging::init(&config)?;
+    let policy = load_policy(&config)?;
+    let store = credentials::system_store(&config.state_dir.value)?;
+    let creds = match store.load() {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read the credentials; sending without a token");
+            None
+        }
+    };
+    let mut endpoint = config.endpoint.value.clone();
+    if endpoint.is_none()
+        && let Some(c) = &creds
+    {
+        endpoint = Some(
+            posture_client::config::Endpoint::parse(&c.endpoint).map_err(|e| {
+                anyhow::anyhow!(
+                    "the enrolled endpoint in {} is invalid: {e}",
+                    store.describe()
+                )
+            })?,
+        );
+    }
+    if let (Some(e), Some(c)) = (&endpoint, &creds)
+        && e.as_str() != c.endpoint
+    {
+        tracing::warn!(configured = %e, enrolled = %c.endpoint, "the configured endpoint is not the one this device enrolled with; its token may be refused");
+    }
+    let transport = match &endpoint {
+        Some(e) => {
+            let options = TransportOptions {
+                endpoint: e.clone(),
+                ca_cert: config.ca_cert.value.clone(),
+                pins: config.pinned_spki_sha256.value.clone(),
+                timeout: config.request_timeout.value,
+            };
+            Some(Transport::new(&options).context("cannot set up the connection to the endpoint")?)
+        }
+        None => None,
+    };
+    tracing::info!(
+        version = crate::report::AGENT_VERSION,
+        endpoint = endpoint.as_ref().map(ToString::to_string).as_deref().unwrap_or("none"),
+        enrolled = creds.as_ref().is_some_and(|c| c.device_id.is_some()),
+        interval_s = config.interval.value.as_secs(),
+        state_dir = %config.state_dir.value.display(),
+        "starting"
+    );
+    let check_args = CheckArgs {
+        root: args.root.clone(),
+        replay: args.replay.clone(),
+        ..CheckArgs::default()
+    };
+    let check: CheckFn = Arc::new(move || {
+        super::check::produce_report(&check_args, &policy, None).map_err(|e| format!("{e:#}"))
+    });
+    let options = DaemonOptions {
+        state_dir: config.state_dir.value.clone(),
+        interval: config.interval.value,
+        checkin_interval: config.checkin_interval.value,
+        spool_limits: SpoolLimits {
+            max_reports: config.spool_max_reports.value,
+            max_bytes: config.spool_max_bytes.value,
+        },
+        retry: RetryPolicy {
+            initial: Duration::from_secs(2).min(config.retry_max_delay.value),
+            max: config.retry_max_delay.value,
+        },
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .max_blocking_threads(2)
+        .build()?;
+    let daemon = Daemon::new(options, transport, creds, check)?;
+    if args.once {
+        let outcome = runtime.block_on(daemon.run_once());
+        runtime.shutdown_timeout(Duration::from_secs(1));
+        return Ok(match outcome {
+            None | Some(Drained::Empty) => exit::success(),
+            Some(Drained::RetryIn(_)) => exit::error(),
+        });
+    }
+    runtime.block_on(async {
+        let (stop, stopped) = watch::channel(false);
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            tracing::info!("stop requested");
+            systemd::stopping();
+            let _ = stop.send(true);
+        });
+        systemd::spawn_watchdog(stopped.clone());
+        systemd::ready();
+        daemon.run(stopped).await;
+    });
+    // A check still running on the blocking pool is abandoned, not awaited.
+    runtime.shutdown_timeout(Duration::from_millis(500));
+    Ok(exit::success())
+}
+
+fn load_policy(config: &Config) -> anyhow::Result<Policy> {
+    if config.policy.value == EMBEDDED_POLICY {
+        return Ok(Policy::embedded());
+    }
+    let path = PathBuf::from(&config.policy.value);
+    super::check::load_policy(Some(&path))
+        .with_context(|| format!("policy from {}", config.policy.origin))
+}
+
+/// SIGTERM, SIGINT or Ctrl-C.
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+            }
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

@@ -84,6 +84,39 @@ impl Daemon {
         })
     }
 
+    /// One cycle: check, spool, then send everything spooled (one attempt, no retry wait).
+    /// Returns the delivery outcome, or `None` when no endpoint is configured.
+    pub async fn run_once(self) -> Option<crate::delivery::Drained> {
+        let wake = Notify::new();
+        let device_id = self.credentials.as_ref().and_then(|c| c.device_id.clone());
+        let run = self.check.clone();
+        match tokio::task::spawn_blocking(move || run()).await {
+            Ok(Ok(mut report)) => {
+                if device_id.is_some() {
+                    report.device_id.clone_from(&device_id);
+                }
+                record(&report, &self.spool, &self.status, &wake);
+            }
+            Ok(Err(message)) => {
+                tracing::error!(error = %message, "the check failed");
+                self.status
+                    .update(|s| s.last_check_error = Some(message.clone()));
+            }
+            Err(e) => tracing::error!(error = %e, "the check panicked"),
+        }
+        let transport = self.transport?;
+        let token = self.credentials.as_ref().and_then(|c| c.token.clone());
+        let mut deliverer = Deliverer::new(
+            self.spool.clone(),
+            transport,
+            token,
+            self.options.retry,
+            self.status.clone(),
+            Arc::new(Notify::new()),
+        );
+        Some(deliverer.drain().await)
+    }
+
     /// Runs until `shutdown` turns true.
     pub async fn run(self, shutdown: watch::Receiver<bool>) {
         self.status.update(|s| {

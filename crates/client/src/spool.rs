@@ -137,12 +137,14 @@ impl Spool {
             source,
         };
         fsutil::create_private_dir(dir).map_err(io)?;
-        let lock = fs_err::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(dir.join(LOCK_FILE))
-            .map_err(io)?;
+        let mut options = fs_err::OpenOptions::new();
+        options.create(true).truncate(false).write(true);
+        #[cfg(unix)]
+        {
+            use fs_err::os::unix::fs::OpenOptionsExt as _;
+            options.mode(0o600);
+        }
+        let lock = options.open(dir.join(LOCK_FILE)).map_err(io)?;
         match lock.file().try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {

@@ -1,0 +1,42 @@
+//! systemd integration (`Type=notify`, `WatchdogSec=`); no-ops elsewhere or when not started
+//! by systemd. launchd needs nothing beyond running in the foreground and exiting on SIGTERM.
+
+use tokio::sync::watch;
+
+/// Tells systemd the daemon is up (config loaded, spool open).
+pub(super) fn ready() {
+    #[cfg(target_os = "linux")]
+    if let Err(e) = sd_notify::notify(&[sd_notify::NotifyState::Ready]) {
+        tracing::debug!(error = %e, "sd_notify READY failed");
+    }
+}
+
+/// Tells systemd the daemon is stopping.
+pub(super) fn stopping() {
+    #[cfg(target_os = "linux")]
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
+}
+
+/// When systemd asked for a watchdog, pings it at half the period until shutdown. A timer,
+/// not a busy loop: nothing runs between pings.
+pub(super) fn spawn_watchdog(shutdown: watch::Receiver<bool>) {
+    #[cfg(target_os = "linux")]
+    {
+        let Some(timeout) = sd_notify::watchdog_enabled().filter(|d| !d.is_zero()) else {
+            return;
+        };
+        let period = timeout / 2;
+        let mut shutdown = shutdown;
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(period);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => { let _ = sd_notify::notify(&[sd_notify::NotifyState::Watchdog]); }
+                    _ = shutdown.wait_for(|s| *s) => return,
+                }
+            }
+        });
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = shutdown;
+}
