@@ -160,6 +160,17 @@ fn zfs_root_is_unknown_because_dataset_encryption_is_not_in_any_file() {
 }
 
 #[test]
+fn luks_reencryption_under_way_is_not_yet_a_pass() {
+    let f = judge("luks-reencrypting");
+    assert_eq!(f.status, Status::Fail, "{f:#?}");
+    assert!(
+        subject(&f, "/").summary.contains("hotzone"),
+        "{}",
+        subject(&f, "/").summary
+    );
+}
+
+#[test]
 fn an_unresolvable_root_device_is_unknown_never_encrypted() {
     let f = judge("unresolvable-root");
     assert_eq!(f.status, Status::Unknown, "{f:#?}");

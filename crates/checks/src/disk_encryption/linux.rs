@@ -119,6 +119,7 @@ fn judge_mount(
             device: mount.source.clone(),
             state,
             removable: false,
+            in_progress: None,
         }
     } else {
         match block_judgement(host, mounts, mount, 0, &mut facts.evidence) {
@@ -142,7 +143,13 @@ fn judge_mount(
     }
     judged.push((judgement.key.clone(), point.to_owned()));
     note_fscrypt(host, point, facts);
-    let state = to_state(judgement.state);
+    let state = match judgement.in_progress {
+        Some(detail) => EncryptionState::InProgress {
+            detail,
+            percent: None,
+        },
+        None => to_state(judgement.state),
+    };
     facts
         .evidence
         .push(about(derived(&source, describe_state(&state)), point));
@@ -163,6 +170,8 @@ struct Judgement {
     state: StackEncryption,
     /// Whether a disk of the stack is removable or USB-attached.
     removable: bool,
+    /// Set when encryption is still being applied.
+    in_progress: Option<String>,
 }
 
 /// Resolves a block-backed mount and judges its stack. `None` when the mount turns out to have
@@ -197,6 +206,7 @@ fn block_judgement(
                     reason: format!("could not find the block device of {point}: {reason}"),
                 },
                 removable: false,
+                in_progress: None,
             });
         }
     };
@@ -238,6 +248,28 @@ fn block_judgement(
         results.push(member.encryption(&mut loop_file));
     }
     let state = merge(results);
+    // The top device is already CRYPT-LUKS2 while cryptsetup encrypts in place: the helper
+    // devices below it show that part of the disk may still be plain.
+    if let (StackEncryption::Encrypted { .. }, Some(helper)) =
+        (&state, members.iter().find_map(reencryption_helper))
+    {
+        evidence.push(about(
+            derived(
+                point,
+                format!("LUKS2 online reencryption in progress: {helper}"),
+            ),
+            point,
+        ));
+        return Some(Judgement {
+            key: node.sys_path.clone(),
+            device: node.dev_path(),
+            state,
+            removable,
+            in_progress: Some(format!(
+                "LUKS2 online encryption or reencryption is under way ({helper}): part of the disk may still be plain"
+            )),
+        });
+    }
     if state == StackEncryption::Memory {
         evidence.push(derived(
             point,
@@ -250,6 +282,22 @@ fn block_judgement(
         device: node.dev_path(),
         state,
         removable,
+        in_progress: None,
+    })
+}
+
+/// cryptsetup's temporary helper devices during online LUKS2 (re)encryption: `CRYPT-SUBDEV`
+/// mappings named `*-hotzone-*` or `*-overlay` (a SUBDEV for dm-integrity is permanent and
+/// named otherwise).
+fn reencryption_helper(node: &BlockNode) -> Option<String> {
+    node.nodes().into_iter().find_map(|n| match &n.kind {
+        posture_host::blockdev::BlockKind::DeviceMapper { name, uuid }
+            if uuid.starts_with("CRYPT-SUBDEV")
+                && (name.contains("-hotzone-") || name.ends_with("-overlay")) =>
+        {
+            Some(format!("/dev/mapper/{name} ({uuid})"))
+        }
+        _ => None,
     })
 }
 
