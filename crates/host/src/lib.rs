@@ -245,10 +245,10 @@ pub trait Host {
     /// Whether a path exists, as far as this host can tell: `Ok(false)` only for a definite
     /// "not found"; other failures are returned so the caller can say it could not tell.
     fn exists(&self, path: &str) -> Result<bool, ReadError> {
-        match self.list_dir(path) {
-            Ok(_) => return Ok(true),
-            Err(ReadError::NotFound) => return Ok(false),
-            Err(_) => {}
+        // A regular file fails to list with "not a directory", which maps to NotFound: only a
+        // failure to read it as a file too means it is absent.
+        if self.list_dir(path).is_ok() {
+            return Ok(true);
         }
         match self.read(path) {
             Ok(_) => Ok(true),
@@ -393,6 +393,18 @@ mod tests {
     fn normalize_never_climbs_above_the_root() {
         assert_eq!(normalize("/../../etc//passwd"), "/etc/passwd");
         assert_eq!(normalize("/"), "/");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn exists_is_true_for_files_and_directories_and_false_only_when_absent() {
+        let dir = tempfile::tempdir().unwrap();
+        fs_err::create_dir_all(dir.path().join("etc/sub")).unwrap();
+        fs_err::write(dir.path().join("etc/file"), "x").unwrap();
+        let host = RootedHost::new(dir.path());
+        assert_eq!(host.exists("/etc/file"), Ok(true));
+        assert_eq!(host.exists("/etc/sub"), Ok(true));
+        assert_eq!(host.exists("/etc/missing"), Ok(false));
     }
 
     #[test]
