@@ -71,7 +71,7 @@ fn render_human(out: &mut String, report: &Report, verbose: bool) {
         .join(" ");
     let _ = writeln!(
         out,
-        "{BOLD}{}{BOLD:#} {DIM}({} {}, judged by {} {}){DIM:#}",
+        "{BOLD}{}{BOLD:#} {} {DIM}(policy: {}; {} {}){DIM:#}",
         report.policy.name,
         report.policy.version,
         report.policy.source,

@@ -13,7 +13,9 @@ fn fixtures() -> PathBuf {
 /// The binary with a clean environment: no colour, no inherited POSTURE_* settings.
 fn posture() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_posture"));
-    cmd.env_clear().env("NO_COLOR", "1").env("PATH", "/usr/bin:/bin");
+    cmd.env_clear()
+        .env("NO_COLOR", "1")
+        .env("PATH", "/usr/bin:/bin");
     cmd
 }
 
@@ -37,7 +39,10 @@ fn expected_exit(posture: Posture) -> i32 {
 
 #[test]
 fn checking_this_machine_gives_a_well_formed_report_and_a_matching_exit_status() {
-    let out = posture().args(["--check", "--format", "json"]).output().unwrap();
+    let out = posture()
+        .args(["--check", "--format", "json"])
+        .output()
+        .unwrap();
     let report = report_of(&out);
     assert_eq!(out.status.code(), Some(expected_exit(report.posture)));
     assert_eq!(report.checks.len(), 3);
@@ -49,8 +54,14 @@ fn checking_this_machine_gives_a_well_formed_report_and_a_matching_exit_status()
 
 #[test]
 fn the_check_subcommand_and_the_check_flag_are_the_same() {
-    let a = posture().args(["check", "--format", "json"]).output().unwrap();
-    let b = posture().args(["--check", "--format", "json"]).output().unwrap();
+    let a = posture()
+        .args(["check", "--format", "json"])
+        .output()
+        .unwrap();
+    let b = posture()
+        .args(["--check", "--format", "json"])
+        .output()
+        .unwrap();
     let (ra, rb) = (report_of(&a), report_of(&b));
     assert_eq!(a.status.code(), b.status.code());
     let statuses = |r: &Report| r.checks.iter().map(|c| c.status).collect::<Vec<_>>();
@@ -61,7 +72,10 @@ fn the_check_subcommand_and_the_check_flag_are_the_same() {
 fn human_output_has_no_colour_when_no_color_is_set_and_names_whom_to_tell() {
     let out = posture().arg("--check").output().unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(!text.contains('\u{1b}'), "escape codes in NO_COLOR output:\n{text}");
+    assert!(
+        !text.contains('\u{1b}'),
+        "escape codes in NO_COLOR output:\n{text}"
+    );
     assert!(text.contains("STATUS"));
     assert!(text.contains("security@flowfuse.com"));
     assert!(text.contains("Posture: "));
@@ -71,7 +85,8 @@ fn human_output_has_no_colour_when_no_color_is_set_and_names_whom_to_tell() {
 fn a_bad_policy_file_names_file_line_column_and_field_and_exits_2() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("site-policy.toml");
-    let text = posture_policy::DEFAULT_POLICY_TOML.replace("mode = \"read_only\"", "mode = \"deny\"");
+    let text =
+        posture_policy::DEFAULT_POLICY_TOML.replace("mode = \"read_only\"", "mode = \"deny\"");
     fs_err::write(&path, &text).unwrap();
     let line = text.lines().position(|l| l.starts_with("mode =")).unwrap() + 1;
     let out = posture()
@@ -80,9 +95,13 @@ fn a_bad_policy_file_names_file_line_column_and_field_and_exits_2() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(out.stdout.is_empty(), "nothing on stdout when the policy is bad");
+    assert!(
+        out.stdout.is_empty(),
+        "nothing on stdout when the policy is bad"
+    );
     let stderr = String::from_utf8(out.stderr).unwrap();
-    let expected = format!("site-policy.toml:{line}:8: removable_media.mode: unknown variant `deny`");
+    let expected =
+        format!("site-policy.toml:{line}:8: removable_media.mode: unknown variant `deny`");
     assert!(stderr.contains(&expected), "stderr was:\n{stderr}");
     assert!(stderr.contains("hint:"), "{stderr}");
 }
@@ -103,7 +122,10 @@ fn policy_show_prints_the_embedded_policy_with_its_digest() {
     let out = posture().args(["policy", "show"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.starts_with("# source: embedded\n# digest: sha256:"), "{text}");
+    assert!(
+        text.starts_with("# source: embedded\n# digest: sha256:"),
+        "{text}"
+    );
     assert!(text.contains("max_idle_minutes = 15"));
     // What it prints is itself a valid policy.
     let body: String = text.lines().skip(2).map(|l| format!("{l}\n")).collect();
@@ -117,25 +139,44 @@ fn a_missing_root_directory_is_an_error() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8(out.stderr).unwrap().contains("/nonexistent/root"));
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("/nonexistent/root")
+    );
 }
 
 #[test]
 fn a_corrupt_bundle_is_an_error_naming_the_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bundle.json");
-    fs_err::write(&path, "{\n  \"format\": \"posture-evidence-bundle\",\n  oops\n}").unwrap();
-    let out = posture().args(["--check", "--replay"]).arg(&path).output().unwrap();
+    fs_err::write(
+        &path,
+        "{\n  \"format\": \"posture-evidence-bundle\",\n  oops\n}",
+    )
+    .unwrap();
+    let out = posture()
+        .args(["--check", "--replay"])
+        .arg(&path)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8(out.stderr).unwrap();
-    assert!(stderr.contains("bundle.json") && stderr.contains("line 3"), "{stderr}");
+    assert!(
+        stderr.contains("bundle.json") && stderr.contains("line 3"),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn no_arguments_is_a_usage_error_with_a_hint() {
     let out = posture().output().unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8(out.stderr).unwrap().contains("posture --check"));
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("posture --check")
+    );
 }
 
 #[test]
@@ -165,7 +206,10 @@ fn record_and_replay(root: &Path) {
         .unwrap();
     let (a, b) = (report_of(&live), report_of(&replayed));
     assert_eq!(live.status.code(), replayed.status.code());
-    assert_eq!(a.checks, b.checks, "replay judged differently from the live run");
+    assert_eq!(
+        a.checks, b.checks,
+        "replay judged differently from the live run"
+    );
     assert_eq!(a.device, b.device);
     assert_eq!(a.posture, b.posture);
     #[cfg(unix)]
@@ -205,4 +249,94 @@ fn recording_this_machine_replays_to_the_same_findings() {
         .output()
         .unwrap();
     assert_eq!(report_of(&live).checks, report_of(&replayed).checks);
+}
+
+fn check_root(machine: &str, extra: &[&str]) -> Output {
+    posture()
+        .arg("--check")
+        .args(extra)
+        .arg("--root")
+        .arg(fixtures().join("linux/machines").join(machine))
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_compliant_laptop_root_exits_0_with_every_check_passing() {
+    let out = check_root("compliant-gnome", &["--format", "json"]);
+    let report = report_of(&out);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(report.posture, Posture::Compliant);
+    assert_eq!(report.agent.mode, posture_schema::EvidenceMode::Root);
+    for c in &report.checks {
+        assert_eq!(
+            c.status,
+            posture_schema::Status::Pass,
+            "{}: {}",
+            c.id,
+            c.summary
+        );
+        assert!(!c.evidence.is_empty(), "{} passed without evidence", c.id);
+    }
+    assert_eq!(report.device.hostname.as_deref(), Some("alice-laptop"));
+}
+
+#[test]
+fn a_noncompliant_laptop_root_exits_1_and_says_what_failed_and_how_to_fix_it() {
+    let out = check_root("noncompliant-kde", &["--format", "json"]);
+    let report = report_of(&out);
+    assert_eq!(out.status.code(), Some(1));
+    let status = |id: &str| report.checks.iter().find(|c| c.id == id).unwrap();
+    assert_eq!(status("screen_lock").status, posture_schema::Status::Fail);
+    assert_eq!(
+        status("removable_media").status,
+        posture_schema::Status::Fail
+    );
+    assert_eq!(
+        status("disk_encryption").status,
+        posture_schema::Status::Pass
+    );
+    for c in report
+        .checks
+        .iter()
+        .filter(|c| c.status == posture_schema::Status::Fail)
+    {
+        assert!(
+            !c.remediation.is_empty(),
+            "{} failed without remediation",
+            c.id
+        );
+    }
+}
+
+#[test]
+fn a_root_with_nothing_readable_is_undecided_never_compliant() {
+    let out = check_root("bare", &["--format", "json"]);
+    let report = report_of(&out);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(report.posture, Posture::Unknown);
+}
+
+#[test]
+fn human_output_of_a_noncompliant_laptop() {
+    let out = check_root("noncompliant-kde", &[]);
+    assert_eq!(out.status.code(), Some(1));
+    insta::assert_snapshot!(String::from_utf8(out.stdout).unwrap());
+}
+
+#[test]
+fn human_output_of_a_compliant_laptop_with_evidence() {
+    let out = check_root("compliant-gnome", &["--verbose"]);
+    assert_eq!(out.status.code(), Some(0));
+    insta::assert_snapshot!(String::from_utf8(out.stdout).unwrap());
+}
+
+#[test]
+fn json_report_of_a_noncompliant_laptop() {
+    let out = check_root("noncompliant-kde", &["--format", "json"]);
+    let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    insta::assert_json_snapshot!(value, {
+        ".report_id" => "[uuid]",
+        ".generated_at" => "[timestamp]",
+    });
 }
