@@ -224,10 +224,29 @@ impl Writer {
     }
 }
 
+/// Runs a batch, again after a short pause when it lost a race with another transaction.
+async fn ingest_with_retry(
+    store: &dyn Store,
+    items: &[IngestItem],
+) -> StoreResult<Vec<IngestOutcome>> {
+    let mut attempt = 0u64;
+    loop {
+        match store.ingest(items).await {
+            Err(StoreError::Conflict(reason)) if attempt < 5 => {
+                attempt += 1;
+                metrics::counter!("posture_ingest_conflicts_total").increment(1);
+                tracing::debug!(%reason, attempt, "batch conflicted; running it again");
+                tokio::time::sleep(std::time::Duration::from_millis(attempt * 10)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
 async fn commit(store: &dyn Store, jobs: Vec<Job>) {
     let items: Vec<IngestItem> = jobs.iter().map(|j| j.item.clone()).collect();
     metrics::histogram!("posture_ingest_batch_size").record(items.len() as f64);
-    match store.ingest(&items).await {
+    match ingest_with_retry(store, &items).await {
         Ok(outcomes) => {
             for (job, outcome) in jobs.into_iter().zip(outcomes) {
                 // The requester may have gone away; the report is stored all the same.
@@ -238,8 +257,7 @@ async fn commit(store: &dyn Store, jobs: Vec<Job>) {
             // One bad report must not sink the others: retry each alone.
             tracing::warn!(error = %err, batch = jobs.len(), "batch failed; retrying reports one by one");
             for job in jobs {
-                let result = store
-                    .ingest(std::slice::from_ref(&job.item))
+                let result = ingest_with_retry(store, std::slice::from_ref(&job.item))
                     .await
                     .and_then(|mut o| {
                         o.pop().ok_or_else(|| {

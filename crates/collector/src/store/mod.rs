@@ -4,6 +4,7 @@
 //! processes may share one PostgreSQL database. Every write that the HTTP layer acknowledges is
 //! committed before the acknowledgement is sent.
 
+mod batch;
 mod postgres;
 mod sql;
 mod sqlite;
@@ -25,6 +26,10 @@ pub enum StoreError {
     /// The database cannot be reached or is too busy right now; retrying later may succeed.
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// The transaction lost a race with another one (deadlock, serialization failure); running
+    /// it again is expected to succeed.
+    #[error("transaction conflict: {0}")]
+    Conflict(String),
     /// The database answered with an error that retrying will not fix.
     #[error("database error: {0}")]
     Database(String),
@@ -59,10 +64,10 @@ impl StoreError {
                 let pg_temporary = code.starts_with("08")
                     || code.starts_with("53")
                     || code.starts_with("57P")
-                    || code == "55000"
-                    || code == "40001"
-                    || code == "40P01";
-                if sqlite_temporary || pg_temporary {
+                    || code == "55000";
+                if code == "40001" || code == "40P01" {
+                    Self::Conflict(err.to_string())
+                } else if sqlite_temporary || pg_temporary {
                     Self::Unavailable(err.to_string())
                 } else {
                     Self::Database(err.to_string())
@@ -75,7 +80,7 @@ impl StoreError {
     /// Whether the failure is temporary (the HTTP layer answers 503 with `Retry-After`).
     #[must_use]
     pub fn is_temporary(&self) -> bool {
-        matches!(self, Self::Unavailable(_))
+        matches!(self, Self::Unavailable(_) | Self::Conflict(_))
     }
 }
 

@@ -94,14 +94,9 @@ macro_rules! impl_store {
                     .begin_with($begin)
                     .await
                     .map_err(StoreError::from_sqlx)?;
-                let mut outcomes = Vec::with_capacity(items.len());
-                for item in items {
-                    outcomes.push(
-                        ingest_one(&mut tx, item)
-                            .await
-                            .map_err(StoreError::from_sqlx)?,
-                    );
-                }
+                let outcomes = ingest_batch(&mut tx, items)
+                    .await
+                    .map_err(StoreError::from_sqlx)?;
                 tx.commit().await.map_err(StoreError::from_sqlx)?;
                 Ok(outcomes)
             }
@@ -565,155 +560,244 @@ macro_rules! impl_store {
             })
         }
 
-        async fn ingest_one(
+        /// Stores a batch with a fixed number of statements: insert the reports, look up what
+        /// already existed, read the devices, then write devices, findings and daily rows.
+        async fn ingest_batch(
             tx: &mut sqlx::Transaction<'static, $db>,
-            item: &IngestItem,
-        ) -> Result<IngestOutcome, sqlx::Error> {
-            let inserted = sqlx::query(
-                "INSERT INTO reports (report_id, device_id, generated_at, received_at, posture, body) \
-                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (report_id) DO NOTHING",
-            )
-            .bind(&item.report_id)
-            .bind(&item.device_id)
-            .bind(item.generated_at)
-            .bind(item.received_at)
-            .bind(&item.posture)
-            .bind(&item.body)
-            .execute(&mut **tx)
-            .await?
-            .rows_affected()
-                == 1;
-            if !inserted {
-                let owner = sqlx::query_scalar::<_, String>(
-                    "SELECT device_id FROM reports WHERE report_id = $1",
-                )
-                .bind(&item.report_id)
-                .fetch_optional(&mut **tx)
-                .await?;
-                if owner.as_deref() != Some(item.device_id.as_str()) {
-                    return Ok(IngestOutcome::ForeignReportId);
+            items: &[IngestItem],
+        ) -> Result<Vec<IngestOutcome>, sqlx::Error> {
+            use std::collections::{HashMap, HashSet};
+            use $crate::store::batch::{DeviceState, distinct_reports, plan};
+            // Keeps every statement far below SQLite's 32766 and PostgreSQL's 65535 parameters.
+            const ROWS_PER_STATEMENT: usize = 500;
+
+            let rows = distinct_reports(items);
+            let mut inserted = HashSet::new();
+            for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+                let mut q = sqlx::QueryBuilder::<$db>::new(
+                    "INSERT INTO reports (report_id, device_id, generated_at, received_at, posture, body) ",
+                );
+                q.push_values(chunk, |mut b, item| {
+                    b.push_bind(item.report_id.clone())
+                        .push_bind(item.device_id.clone())
+                        .push_bind(item.generated_at)
+                        .push_bind(item.received_at)
+                        .push_bind(item.posture.clone())
+                        .push_bind(item.body.clone());
+                });
+                q.push(" ON CONFLICT (report_id) DO NOTHING RETURNING report_id");
+                for row in q.build().fetch_all(&mut **tx).await? {
+                    inserted.insert(row.try_get::<String, _>("report_id")?);
                 }
-                let check_now = sqlx::query_scalar::<_, Option<i64>>(
-                    "UPDATE devices SET last_seen_at = $2 WHERE id = $1 \
-                     RETURNING check_now_requested_at",
-                )
-                .bind(&item.device_id)
-                .bind(item.received_at)
-                .fetch_optional(&mut **tx)
-                .await?
-                .flatten();
-                return Ok(IngestOutcome::Duplicate { check_now });
             }
 
-            let row = sqlx::query(
-                "SELECT latest_generated_at, posture, noncompliant_since, check_now_requested_at \
-                 FROM devices WHERE id = $1",
-            )
-            .bind(&item.device_id)
-            .fetch_one(&mut **tx)
-            .await?;
-            let latest_generated_at: Option<i64> = row.try_get("latest_generated_at")?;
-            let previous_posture: Option<String> = row.try_get("posture")?;
-            let noncompliant_since: Option<i64> = row.try_get("noncompliant_since")?;
-            let requested: Option<i64> = row.try_get("check_now_requested_at")?;
+            let existing: Vec<&str> = rows
+                .iter()
+                .map(|i| i.report_id.as_str())
+                .filter(|id| !inserted.contains(*id))
+                .collect();
+            let mut owners = HashMap::new();
+            for chunk in existing.chunks(ROWS_PER_STATEMENT) {
+                let mut q = sqlx::QueryBuilder::<$db>::new(
+                    "SELECT report_id, device_id FROM reports WHERE report_id IN (",
+                );
+                let mut list = q.separated(", ");
+                for id in chunk {
+                    list.push_bind((*id).to_owned());
+                }
+                q.push(")");
+                for row in q.build().fetch_all(&mut **tx).await? {
+                    owners.insert(
+                        row.try_get::<String, _>("report_id")?,
+                        row.try_get::<String, _>("device_id")?,
+                    );
+                }
+            }
 
-            // A check-now request is answered by a report generated after it (allowing for an
-            // agent clock that runs a little behind).
-            let check_now = requested.filter(|r| {
-                item.generated_at < r - $crate::store::CHECK_NOW_CLOCK_SKEW_MS
-            });
-            let is_latest = latest_generated_at.is_none_or(|g| item.generated_at >= g);
+            let mut device_ids: Vec<&str> = items.iter().map(|i| i.device_id.as_str()).collect();
+            device_ids.sort_unstable();
+            device_ids.dedup();
+            let mut states = HashMap::new();
+            for chunk in device_ids.chunks(ROWS_PER_STATEMENT) {
+                let mut q = sqlx::QueryBuilder::<$db>::new(
+                    "SELECT id, latest_generated_at, posture, noncompliant_since, \
+                     check_now_requested_at FROM devices WHERE id IN (",
+                );
+                let mut list = q.separated(", ");
+                for id in chunk {
+                    list.push_bind((*id).to_owned());
+                }
+                q.push(")");
+                for row in q.build().fetch_all(&mut **tx).await? {
+                    states.insert(
+                        row.try_get::<String, _>("id")?,
+                        DeviceState {
+                            latest_generated_at: row.try_get("latest_generated_at")?,
+                            posture: row.try_get("posture")?,
+                            noncompliant_since: row.try_get("noncompliant_since")?,
+                            check_now: row.try_get("check_now_requested_at")?,
+                        },
+                    );
+                }
+            }
 
-            if is_latest {
-                let since = if item.posture == "noncompliant" {
-                    match (previous_posture.as_deref(), noncompliant_since) {
-                        (Some("noncompliant"), Some(since)) => Some(since),
-                        _ => Some(item.generated_at),
+            let plan = plan(
+                items,
+                &inserted,
+                &owners,
+                states,
+                $crate::store::CHECK_NOW_CLOCK_SKEW_MS,
+            );
+
+            // Devices: one UPDATE … FROM a VALUES list. CASTs give PostgreSQL the column types;
+            // SQLite accepts them as affinities.
+            for chunk in plan.devices.chunks(ROWS_PER_STATEMENT / 4) {
+                let mut q = sqlx::QueryBuilder::<$db>::new(
+                    "WITH v (id, last_seen_at, check_now, is_latest, report_id, generated_at, \
+                         received_at, posture, since, hostname, os_family, os_name, os_version, \
+                         hw_vendor, hw_model, hw_serial, users) AS (VALUES ",
+                );
+                for (n, d) in chunk.iter().enumerate() {
+                    if n > 0 {
+                        q.push(", ");
                     }
-                } else {
-                    None
-                };
-                let inv = &item.inventory;
-                sqlx::query(
-                    "UPDATE devices SET latest_report_id = $2, latest_generated_at = $3, \
-                         latest_received_at = $4, posture = $5, noncompliant_since = $6, \
-                         last_seen_at = $4, check_now_requested_at = $7, hostname = $8, \
-                         os_family = $9, os_name = $10, os_version = $11, hw_vendor = $12, \
-                         hw_model = $13, hw_serial = $14, users = $15 \
-                     WHERE id = $1",
-                )
-                .bind(&item.device_id)
-                .bind(&item.report_id)
-                .bind(item.generated_at)
-                .bind(item.received_at)
-                .bind(&item.posture)
-                .bind(since)
-                .bind(check_now)
-                .bind(&inv.hostname)
-                .bind(&inv.os_family)
-                .bind(&inv.os_name)
-                .bind(&inv.os_version)
-                .bind(&inv.hw_vendor)
-                .bind(&inv.hw_model)
-                .bind(&inv.hw_serial)
-                .bind(&inv.users)
-                .execute(&mut **tx)
-                .await?;
-                for f in &item.findings {
-                    sqlx::query(
-                        "INSERT INTO latest_findings (device_id, check_id, report_id, title, clause, \
-                             status, summary, status_since) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-                         ON CONFLICT (device_id, check_id) DO UPDATE SET \
-                             report_id = excluded.report_id, title = excluded.title, \
-                             clause = excluded.clause, summary = excluded.summary, \
-                             status_since = CASE WHEN latest_findings.status = excluded.status \
-                                 THEN latest_findings.status_since ELSE excluded.status_since END, \
-                             status = excluded.status",
-                    )
-                    .bind(&item.device_id)
-                    .bind(&f.check_id)
-                    .bind(&item.report_id)
-                    .bind(&f.title)
-                    .bind(&f.clause)
-                    .bind(&f.status)
-                    .bind(&f.summary)
-                    .bind(item.generated_at)
-                    .execute(&mut **tx)
-                    .await?;
+                    let latest = d.latest.map(|(item, _)| item);
+                    let inv = latest.map(|i| &i.inventory);
+                    q.push("(CAST(");
+                    q.push_bind(d.device_id.to_owned());
+                    q.push(" AS TEXT), CAST(");
+                    q.push_bind(d.last_seen_at);
+                    q.push(" AS BIGINT), CAST(");
+                    q.push_bind(d.check_now);
+                    q.push(" AS BIGINT), CAST(");
+                    q.push_bind(i64::from(latest.is_some()));
+                    q.push(" AS BIGINT), CAST(");
+                    q.push_bind(latest.map(|i| i.report_id.clone()));
+                    q.push(" AS TEXT), CAST(");
+                    q.push_bind(latest.map(|i| i.generated_at));
+                    q.push(" AS BIGINT), CAST(");
+                    q.push_bind(latest.map(|i| i.received_at));
+                    q.push(" AS BIGINT), CAST(");
+                    q.push_bind(latest.map(|i| i.posture.clone()));
+                    q.push(" AS TEXT), CAST(");
+                    q.push_bind(d.latest.and_then(|(_, since)| since));
+                    q.push(" AS BIGINT)");
+                    for text in [
+                        inv.and_then(|i| i.hostname.clone()),
+                        inv.and_then(|i| i.os_family.clone()),
+                        inv.and_then(|i| i.os_name.clone()),
+                        inv.and_then(|i| i.os_version.clone()),
+                        inv.and_then(|i| i.hw_vendor.clone()),
+                        inv.and_then(|i| i.hw_model.clone()),
+                        inv.and_then(|i| i.hw_serial.clone()),
+                        inv.and_then(|i| i.users.clone()),
+                    ] {
+                        q.push(", CAST(");
+                        q.push_bind(text);
+                        q.push(" AS TEXT)");
+                    }
+                    q.push(")");
                 }
-                // Checks the latest report no longer carries are no longer findings.
-                sqlx::query("DELETE FROM latest_findings WHERE device_id = $1 AND report_id <> $2")
-                    .bind(&item.device_id)
-                    .bind(&item.report_id)
-                    .execute(&mut **tx)
-                    .await?;
-            } else {
-                sqlx::query(
-                    "UPDATE devices SET last_seen_at = $2, check_now_requested_at = $3 WHERE id = $1",
-                )
-                .bind(&item.device_id)
-                .bind(item.received_at)
-                .bind(check_now)
-                .execute(&mut **tx)
-                .await?;
+                q.push(
+                    ") UPDATE devices SET \
+                     last_seen_at = v.last_seen_at, \
+                     check_now_requested_at = v.check_now, \
+                     latest_report_id = CASE WHEN v.is_latest = 1 THEN v.report_id ELSE devices.latest_report_id END, \
+                     latest_generated_at = CASE WHEN v.is_latest = 1 THEN v.generated_at ELSE devices.latest_generated_at END, \
+                     latest_received_at = CASE WHEN v.is_latest = 1 THEN v.received_at ELSE devices.latest_received_at END, \
+                     posture = CASE WHEN v.is_latest = 1 THEN v.posture ELSE devices.posture END, \
+                     noncompliant_since = CASE WHEN v.is_latest = 1 THEN v.since ELSE devices.noncompliant_since END, \
+                     hostname = CASE WHEN v.is_latest = 1 THEN v.hostname ELSE devices.hostname END, \
+                     os_family = CASE WHEN v.is_latest = 1 THEN v.os_family ELSE devices.os_family END, \
+                     os_name = CASE WHEN v.is_latest = 1 THEN v.os_name ELSE devices.os_name END, \
+                     os_version = CASE WHEN v.is_latest = 1 THEN v.os_version ELSE devices.os_version END, \
+                     hw_vendor = CASE WHEN v.is_latest = 1 THEN v.hw_vendor ELSE devices.hw_vendor END, \
+                     hw_model = CASE WHEN v.is_latest = 1 THEN v.hw_model ELSE devices.hw_model END, \
+                     hw_serial = CASE WHEN v.is_latest = 1 THEN v.hw_serial ELSE devices.hw_serial END, \
+                     users = CASE WHEN v.is_latest = 1 THEN v.users ELSE devices.users END \
+                     FROM v WHERE devices.id = v.id",
+                );
+                q.build().execute(&mut **tx).await?;
             }
 
-            sqlx::query(
-                "INSERT INTO daily_posture (day, device_id, posture, generated_at) \
-                 VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (day, device_id) DO UPDATE SET posture = excluded.posture, \
-                     generated_at = excluded.generated_at \
-                 WHERE excluded.generated_at >= daily_posture.generated_at",
-            )
-            .bind(&item.generated_day)
-            .bind(&item.device_id)
-            .bind(&item.posture)
-            .bind(item.generated_at)
-            .execute(&mut **tx)
-            .await?;
+            // Latest findings of devices whose latest report changed: upsert, then drop checks
+            // the new latest report no longer has.
+            let latest: Vec<&IngestItem> = plan
+                .devices
+                .iter()
+                .filter_map(|d| d.latest.map(|(item, _)| item))
+                .collect();
+            let findings: Vec<(&IngestItem, &FindingSummary)> = latest
+                .iter()
+                .flat_map(|item| {
+                    let mut seen = HashSet::new();
+                    item.findings
+                        .iter()
+                        .filter(move |f| seen.insert(f.check_id.as_str()))
+                        .map(move |f| (*item, f))
+                })
+                .collect();
+            for chunk in findings.chunks(ROWS_PER_STATEMENT) {
+                let mut q = sqlx::QueryBuilder::<$db>::new(
+                    "INSERT INTO latest_findings (device_id, check_id, report_id, title, clause, \
+                         status, summary, status_since) ",
+                );
+                q.push_values(chunk, |mut b, (item, f)| {
+                    b.push_bind(item.device_id.clone())
+                        .push_bind(f.check_id.clone())
+                        .push_bind(item.report_id.clone())
+                        .push_bind(f.title.clone())
+                        .push_bind(f.clause.clone())
+                        .push_bind(f.status.clone())
+                        .push_bind(f.summary.clone())
+                        .push_bind(item.generated_at);
+                });
+                q.push(
+                    " ON CONFLICT (device_id, check_id) DO UPDATE SET \
+                         report_id = excluded.report_id, title = excluded.title, \
+                         clause = excluded.clause, summary = excluded.summary, \
+                         status_since = CASE WHEN latest_findings.status = excluded.status \
+                             THEN latest_findings.status_since ELSE excluded.status_since END, \
+                         status = excluded.status",
+                );
+                q.build().execute(&mut **tx).await?;
+            }
+            for chunk in latest.chunks(ROWS_PER_STATEMENT) {
+                let mut q = sqlx::QueryBuilder::<$db>::new(
+                    "DELETE FROM latest_findings WHERE device_id IN (",
+                );
+                let mut list = q.separated(", ");
+                for item in chunk {
+                    list.push_bind(item.device_id.clone());
+                }
+                q.push(") AND report_id NOT IN (");
+                let mut list = q.separated(", ");
+                for item in chunk {
+                    list.push_bind(item.report_id.clone());
+                }
+                q.push(")");
+                q.build().execute(&mut **tx).await?;
+            }
 
-            Ok(IngestOutcome::Stored { check_now })
+            for chunk in plan.daily.chunks(ROWS_PER_STATEMENT) {
+                let mut q = sqlx::QueryBuilder::<$db>::new(
+                    "INSERT INTO daily_posture (day, device_id, posture, generated_at) ",
+                );
+                q.push_values(chunk, |mut b, item| {
+                    b.push_bind(item.generated_day.clone())
+                        .push_bind(item.device_id.clone())
+                        .push_bind(item.posture.clone())
+                        .push_bind(item.generated_at);
+                });
+                q.push(
+                    " ON CONFLICT (day, device_id) DO UPDATE SET posture = excluded.posture, \
+                         generated_at = excluded.generated_at \
+                     WHERE excluded.generated_at >= daily_posture.generated_at",
+                );
+                q.build().execute(&mut **tx).await?;
+            }
+
+            Ok(plan.outcomes)
         }
     };
 }
