@@ -914,6 +914,14 @@ mod tests {
     }
 
     #[test]
+    fn every_key_has_its_posture_variable_in_the_same_order() {
+        assert_eq!(KEYS.len(), env::CONFIG_VARS.len());
+        for (key, var) in KEYS.iter().zip(env::CONFIG_VARS) {
+            assert_eq!(format!("POSTURE_{}", key.to_uppercase()), *var);
+        }
+    }
+
+    #[test]
     fn pins_accept_base64_and_hex() {
         let hex = "00".repeat(31) + "ff";
         let p = SpkiPin::parse(&hex).unwrap();
