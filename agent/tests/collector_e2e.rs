@@ -98,7 +98,9 @@ impl Drop for Collector {
 fn http(port: u16, method: &str, path: &str, token: &str) -> (u16, Value) {
     use std::io::{Read as _, Write as _};
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     write!(
         stream,
         "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n\
@@ -110,7 +112,10 @@ fn http(port: u16, method: &str, path: &str, token: &str) -> (u16, Value) {
     let text = String::from_utf8_lossy(&raw);
     let (head, body) = text.split_once("\r\n\r\n").unwrap();
     let status: u16 = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
         dechunk(body)
     } else {
         body.to_owned()
@@ -173,10 +178,20 @@ fn an_enrolled_agent_reports_and_answers_a_check_now_request() {
 
     // A wrong enrollment secret is refused with a non-zero exit.
     let refused = posture(dir.path())
-        .args(["enroll", "--endpoint", &collector.url(), "--secret", "not-the-secret"])
+        .args([
+            "enroll",
+            "--endpoint",
+            &collector.url(),
+            "--secret",
+            "not-the-secret",
+        ])
         .output()
         .unwrap();
-    assert_ne!(refused.status.code(), Some(0), "enrolled with a wrong secret");
+    assert_ne!(
+        refused.status.code(),
+        Some(0),
+        "enrolled with a wrong secret"
+    );
 
     let enrolled = posture(dir.path())
         .args(["enroll", "--endpoint", &collector.url()])
@@ -242,11 +257,20 @@ fn an_enrolled_agent_reports_and_answers_a_check_now_request() {
     });
     let out = stop(agent);
     let log = String::from_utf8_lossy(&out.stderr);
-    assert!(fresh.is_some(), "no fresh report after check-now; agent log:\n{log}");
-    assert!(!log.contains(&collector.enroll_secret), "secret in the agent log");
+    assert!(
+        fresh.is_some(),
+        "no fresh report after check-now; agent log:\n{log}"
+    );
+    assert!(
+        !log.contains(&collector.enroll_secret),
+        "secret in the agent log"
+    );
 
     // `posture status` knows the device is enrolled and has nothing left to send.
     let status = posture(dir.path()).arg("status").output().unwrap();
     let text = String::from_utf8_lossy(&status.stdout);
-    assert!(text.contains(&id) || text.to_lowercase().contains("enrolled"), "{text}");
+    assert!(
+        text.contains(&id) || text.to_lowercase().contains("enrolled"),
+        "{text}"
+    );
 }

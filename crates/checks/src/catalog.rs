@@ -492,12 +492,7 @@ pub fn macos_console(host: &dyn Host, ev: &mut Vec<Evidence>) -> Result<Console,
             Ok(console)
         }
         None => {
-            let why = format!(
-                "{} printed something unrecognised: {}",
-                spec.display(),
-                evidence::first_line(&out.stdout)
-            );
-            ev.push(evidence::command(&spec, None, why.clone()));
+            let why = evidence::unrecognised(&spec, &out.stdout, ev, None);
             Err(why)
         }
     }
@@ -589,12 +584,7 @@ pub fn windows_interactive_users(
     let spec = windows_loaded_hives();
     let out = evidence::run_ok(host, &spec, ev)?;
     let Some(sids) = parse_loaded_hives(&out.stdout) else {
-        let why = format!(
-            "{} printed something unrecognised: {}",
-            spec.display(),
-            evidence::first_line(&out.stdout)
-        );
-        ev.push(evidence::command(&spec, None, why.clone()));
+        let why = evidence::unrecognised(&spec, &out.stdout, ev, None);
         return Err(why);
     };
     ev.push(evidence::command(

@@ -108,6 +108,27 @@ pub fn run_ok(
     }
 }
 
+/// Records that a command's output was not what its parser knows, and returns that reason for an
+/// `unknown` verdict: output that cannot be read is never taken as a pass.
+pub fn unrecognised(
+    spec: &CommandSpec,
+    stdout: &str,
+    evidence: &mut Vec<Evidence>,
+    subject: Option<&str>,
+) -> String {
+    let why = format!(
+        "{} printed something unrecognised: {}",
+        spec.display(),
+        first_line(stdout)
+    );
+    let record = command(spec, None, why.clone());
+    evidence.push(match subject {
+        Some(s) => about(record, s),
+        None => record,
+    });
+    why
+}
+
 /// Describes a command failure for evidence and summaries.
 #[must_use]
 pub fn command_failure(spec: &CommandSpec, err: &CommandError) -> String {

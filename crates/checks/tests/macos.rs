@@ -1,50 +1,38 @@
 //! macOS evidence bundles under `tests/fixtures/macos/`, one per state, judged through a
 //! `ReplayHost` exactly as `posture --check --replay FILE` judges them.
 
-use posture_checks::{assess, disk_encryption, removable_media, screen_lock};
-use posture_host::{EvidenceBundle, Platform, ReplayHost};
+use posture_checks::assess;
+use posture_host::{Platform, ReplayHost};
 use posture_policy::{Policy, RemovableMediaMode};
 use posture_schema::{Finding, Status};
 
+mod support;
+
+use support::{Bundles, expect, says};
+
+const BUNDLES: Bundles = Bundles {
+    platform: Platform::Macos,
+    dir: "macos",
+};
+
 fn fixture_dir() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/macos")
+    BUNDLES.fixture_dir()
 }
 
 fn host(name: &str) -> ReplayHost {
-    let path = fixture_dir().join(format!("{name}.json"));
-    let text = fs_err::read_to_string(&path).unwrap();
-    let bundle = EvidenceBundle::from_json(&path.display().to_string(), &text).unwrap();
-    assert_eq!(bundle.platform, Platform::Macos);
-    ReplayHost::new(bundle)
+    BUNDLES.host(name)
 }
 
 fn screen_lock(name: &str) -> Finding {
-    let h = host(name);
-    let rule = Policy::embedded().rules.screen_lock;
-    screen_lock::evaluate(&screen_lock::gather(&h), &rule, Platform::Macos)
+    BUNDLES.screen_lock(name)
 }
 
 fn disk(name: &str) -> Finding {
-    let h = host(name);
-    let rule = Policy::embedded().rules.disk_encryption;
-    disk_encryption::evaluate(&disk_encryption::gather(&h), &rule, Platform::Macos)
+    BUNDLES.disk(name)
 }
 
 fn removable(name: &str, mode: RemovableMediaMode) -> Finding {
-    let h = host(name);
-    let mut rule = Policy::embedded().rules.removable_media;
-    rule.mode = mode;
-    removable_media::evaluate(&removable_media::gather(&h), &rule, Platform::Macos)
-}
-
-fn says(f: &Finding, text: &str) -> bool {
-    f.summary.contains(text) || f.subjects.iter().any(|s| s.summary.contains(text))
-}
-
-#[track_caller]
-fn expect(f: &Finding, status: Status, reason: &str) {
-    assert_eq!(f.status, status, "{f:#?}");
-    assert!(says(f, reason), "expected {reason:?} in {f:#?}");
+    BUNDLES.removable(name, mode)
 }
 
 // FileVault

@@ -133,12 +133,7 @@ pub(super) fn gather(host: &dyn Host) -> EncryptionFacts {
                 state_of(&status)
             }
             None => {
-                let reason = format!(
-                    "{} printed something unrecognised: {}",
-                    spec.display(),
-                    evidence::first_line(&out.stdout)
-                );
-                ev.push(evidence::command(&spec, None, reason.clone()));
+                let reason = evidence::unrecognised(&spec, &out.stdout, &mut ev, None);
                 EncryptionState::Unknown { reason }
             }
         },

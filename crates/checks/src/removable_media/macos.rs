@@ -170,12 +170,7 @@ fn mounted_external(
     let spec = catalog::macos_mounts();
     let out = evidence::run_ok(host, &spec, ev)?;
     let Some(mounts) = parse_mount(&out.stdout) else {
-        let why = format!(
-            "{} printed something unrecognised: {}",
-            spec.display(),
-            evidence::first_line(&out.stdout)
-        );
-        ev.push(evidence::command(&spec, None, why.clone()));
+        let why = evidence::unrecognised(&spec, &out.stdout, ev, None);
         return Err(why);
     };
     let candidates: Vec<&Mount> = mounts

@@ -203,15 +203,7 @@ fn judge_user(host: &dyn Host, user: &ConsoleUser, ev: &mut Vec<Evidence>) -> Lo
                     (d, format!("password after {d} s"))
                 }
                 None => {
-                    let reason = format!(
-                        "{} printed something unrecognised: {}",
-                        spec.display(),
-                        evidence::first_line(&text)
-                    );
-                    ev.push(evidence::about(
-                        evidence::command(&spec, None, reason.clone()),
-                        subject,
-                    ));
+                    let reason = evidence::unrecognised(&spec, &text, ev, Some(subject));
                     match (&managed.ask_for_password, &managed.ask_delay) {
                         (Some((true, path)), Some((d, _))) => (
                             *d,
@@ -242,15 +234,7 @@ fn judge_user(host: &dyn Host, user: &ConsoleUser, ev: &mut Vec<Evidence>) -> Lo
                     Some((v, format!("screen saver {}", minutes(v))))
                 }
                 Err(_) => {
-                    let reason = format!(
-                        "{} printed something unrecognised: {}",
-                        spec.display(),
-                        evidence::first_line(&out.stdout)
-                    );
-                    ev.push(evidence::about(
-                        evidence::command(&spec, None, reason.clone()),
-                        subject,
-                    ));
+                    let reason = evidence::unrecognised(&spec, &out.stdout, ev, Some(subject));
                     return LockSetting::Unknown { reason };
                 }
             },
@@ -299,12 +283,7 @@ fn judge_user(host: &dyn Host, user: &ConsoleUser, ev: &mut Vec<Evidence>) -> Lo
         Err(reason) => return LockSetting::Unknown { reason },
     };
     let Some(sources) = parse_pmset_custom(&out.stdout) else {
-        let reason = format!(
-            "{} printed something unrecognised: {}",
-            spec.display(),
-            evidence::first_line(&out.stdout)
-        );
-        ev.push(evidence::command(&spec, None, reason.clone()));
+        let reason = evidence::unrecognised(&spec, &out.stdout, ev, None);
         return LockSetting::Unknown { reason };
     };
     let mut worst: Option<(u64, String)> = None;

@@ -137,12 +137,7 @@ fn power_setting(
     let spec = catalog::windows_power_setting(subgroup, setting);
     let out = evidence::run_ok(host, &spec, ev)?;
     let Some((ac, dc)) = parse_powercfg(&out.stdout, setting) else {
-        let why = format!(
-            "{} printed something unrecognised: {}",
-            spec.display(),
-            evidence::first_line(&out.stdout)
-        );
-        ev.push(evidence::command(&spec, None, why.clone()));
+        let why = evidence::unrecognised(&spec, &out.stdout, ev, None);
         return Err(why);
     };
     ev.push(evidence::command(
