@@ -106,6 +106,17 @@ pub(crate) fn execute(args: StatusArgs) -> anyhow::Result<ExitCode> {
                 status.corrupt_total
             ),
         ),
+        (
+            "daemon footprint",
+            match (status.daemon_rss_bytes, status.daemon_cpu_ms) {
+                (Some(rss), Some(cpu)) => format!(
+                    "{:.1} MiB resident, {:.2} s CPU since start (at the last check)",
+                    rss as f64 / (1024.0 * 1024.0),
+                    cpu as f64 / 1000.0
+                ),
+                _ => "not measured".to_owned(),
+            },
+        ),
         ("state directory", state_dir.display().to_string()),
     ];
     for (key, value) in rows {

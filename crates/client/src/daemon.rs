@@ -252,11 +252,21 @@ fn record(report: &Report, spool: &SharedSpool, status: &StatusBook, wake: &Noti
             ))
         }
     };
+    let footprint = crate::footprint::measure();
+    if let Some(f) = footprint {
+        tracing::debug!(
+            rss_bytes = f.rss_bytes,
+            cpu_ms = f.cpu_ms,
+            "daemon footprint after the check"
+        );
+    }
     status.update(|s| {
         s.last_check_at = Some(now_rfc3339());
         s.last_posture = Some(posture.to_owned());
         s.last_report_id = Some(report.report_id.clone());
         s.last_check_error = error;
+        s.daemon_rss_bytes = footprint.map(|f| f.rss_bytes);
+        s.daemon_cpu_ms = footprint.map(|f| f.cpu_ms);
     });
 }
 
