@@ -43,10 +43,38 @@ pub(crate) struct RunArgs {
     /// Check once, spool, try to send everything spooled, then exit
     #[arg(long)]
     pub(crate) once: bool,
+    /// Run under the Windows service control manager (the service registration passes it)
+    #[arg(long, hide = true, conflicts_with = "once")]
+    pub(crate) windows_service: bool,
 }
 
 /// Runs the daemon until SIGTERM/Ctrl-C (or one cycle with `--once`).
 pub(crate) fn execute(args: RunArgs) -> anyhow::Result<ExitCode> {
+    if args.windows_service {
+        return service_entry(args);
+    }
+    run_daemon(args, None)
+}
+
+/// Hands the process to the Windows service control manager, which stops the daemon through
+/// the same path a signal takes elsewhere.
+#[cfg(windows)]
+fn service_entry(args: RunArgs) -> anyhow::Result<ExitCode> {
+    windows::run_as_service(args).context("cannot start as a Windows service")?;
+    Ok(exit::success())
+}
+
+#[cfg(not(windows))]
+fn service_entry(_args: RunArgs) -> anyhow::Result<ExitCode> {
+    anyhow::bail!("--windows-service is only for the Windows service control manager")
+}
+
+/// Runs the daemon until a signal (or `external_stop`, the service manager's stop request)
+/// asks it to stop, or for one cycle with `--once`.
+pub(crate) fn run_daemon(
+    args: RunArgs,
+    external_stop: Option<tokio::sync::oneshot::Receiver<()>>,
+) -> anyhow::Result<ExitCode> {
     let config = args.flags.load()?;
     logging::init(&config)?;
     let policy = load_policy(&config)?;
@@ -133,7 +161,12 @@ pub(crate) fn execute(args: RunArgs) -> anyhow::Result<ExitCode> {
     runtime.block_on(async {
         let (stop, stopped) = watch::channel(false);
         tokio::spawn(async move {
-            wait_for_signal().await;
+            match external_stop {
+                Some(service_stop) => {
+                    let _ = service_stop.await;
+                }
+                None => wait_for_signal().await,
+            }
             tracing::info!("stop requested");
             systemd::stopping();
             let _ = stop.send(true);

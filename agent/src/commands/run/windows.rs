@@ -2,13 +2,14 @@
 //!
 //! Not compiled on the Linux build machine (no Windows target is installed there). The service
 //! control manager starts `posture.exe run --windows-service`; this shim registers the control
-//! handler, reports Running, and turns Stop/Shutdown into the same shutdown signal SIGTERM gives
-//! on Unix. Wiring it into the command line is left for the Windows packaging work.
-
-#![allow(dead_code)]
+//! handler, reports Running, runs the daemon on its own thread, and turns Stop/Shutdown into the
+//! stop request a signal gives on Unix.
 
 use std::ffi::OsString;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
+
+use super::RunArgs;
 
 use windows_service::service::{
     ServiceControl, ServiceControlAccept, ServiceExitCode, ServiceState, ServiceStatus, ServiceType,
@@ -21,16 +22,31 @@ pub(super) const SERVICE_NAME: &str = "posture";
 
 define_windows_service!(ffi_service_main, service_main);
 
+/// The command line's arguments, handed to `service_main`, whose signature the service control
+/// manager fixes.
+static ARGS: Mutex<Option<RunArgs>> = Mutex::new(None);
+
 /// Hands the process to the service control manager; returns when the service stops.
-pub(super) fn run_as_service() -> windows_service::Result<()> {
+pub(super) fn run_as_service(args: RunArgs) -> windows_service::Result<()> {
+    *ARGS.lock().unwrap_or_else(PoisonError::into_inner) = Some(args);
     service_dispatcher::start(SERVICE_NAME, ffi_service_main)
 }
 
 fn service_main(_arguments: Vec<OsString>) {
-    let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+    let Some(args) = ARGS.lock().unwrap_or_else(PoisonError::into_inner).take() else {
+        return;
+    };
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let stop_tx = Mutex::new(Some(stop_tx));
     let handler = move |control| match control {
         ServiceControl::Stop | ServiceControl::Shutdown => {
-            let _ = stop_tx.send(());
+            if let Some(tx) = stop_tx
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take()
+            {
+                let _ = tx.send(());
+            }
             ServiceControlHandlerResult::NoError
         }
         ServiceControl::Interrogate => ServiceControlHandlerResult::NoError,
@@ -54,8 +70,9 @@ fn service_main(_arguments: Vec<OsString>) {
         ServiceState::Running,
         ServiceControlAccept::STOP | ServiceControlAccept::SHUTDOWN,
     );
-    // The daemon runs on its own thread; a Stop from the SCM ends the process after it stops.
-    let _ = stop_rx.recv();
+    // The daemon runs on its own thread until the stop request above reaches it.
+    let daemon = std::thread::spawn(move || super::run_daemon(args, Some(stop_rx)));
+    let _ = daemon.join();
     report(ServiceState::StopPending, ServiceControlAccept::empty());
     report(ServiceState::Stopped, ServiceControlAccept::empty());
 }
