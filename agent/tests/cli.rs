@@ -344,7 +344,14 @@ fn json_report_of_a_noncompliant_laptop() {
 #[cfg(not(windows))]
 #[test]
 fn the_windows_service_entry_point_is_refused_outside_windows() {
-    let out = posture().args(["run", "--windows-service"]).output().unwrap();
+    let out = posture()
+        .args(["run", "--windows-service"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8(out.stderr).unwrap().contains("Windows service control manager"));
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("Windows service control manager")
+    );
 }
