@@ -2,9 +2,9 @@
 //! `ReplayHost` exactly as `posture --check --replay FILE` judges them.
 
 use posture_checks::assess;
-use posture_host::{Platform, ReplayHost};
+use posture_host::Platform;
 use posture_policy::{Policy, RemovableMediaMode};
-use posture_schema::{Finding, Status};
+use posture_schema::Status;
 
 mod support;
 
@@ -15,36 +15,20 @@ const BUNDLES: Bundles = Bundles {
     dir: "macos",
 };
 
-fn fixture_dir() -> std::path::PathBuf {
-    BUNDLES.fixture_dir()
-}
-
-fn host(name: &str) -> ReplayHost {
-    BUNDLES.host(name)
-}
-
-fn screen_lock(name: &str) -> Finding {
-    BUNDLES.screen_lock(name)
-}
-
-fn disk(name: &str) -> Finding {
-    BUNDLES.disk(name)
-}
-
-fn removable(name: &str, mode: RemovableMediaMode) -> Finding {
-    BUNDLES.removable(name, mode)
-}
-
 // FileVault
 
 #[test]
 fn filevault_on_passes() {
-    expect(&disk("filevault_on"), Status::Pass, "encrypted (FileVault)");
+    expect(
+        &BUNDLES.disk("filevault_on"),
+        Status::Pass,
+        "encrypted (FileVault)",
+    );
 }
 
 #[test]
 fn filevault_off_fails_with_the_macos_remediation() {
-    let f = disk("filevault_off");
+    let f = BUNDLES.disk("filevault_off");
     expect(&f, Status::Fail, "FileVault is off");
     assert!(
         f.remediation
@@ -56,7 +40,7 @@ fn filevault_off_fails_with_the_macos_remediation() {
 #[test]
 fn filevault_encryption_in_progress_fails_with_the_percentage() {
     expect(
-        &disk("filevault_encrypting"),
+        &BUNDLES.disk("filevault_encrypting"),
         Status::Fail,
         "FileVault encryption in progress (42% done)",
     );
@@ -65,7 +49,7 @@ fn filevault_encryption_in_progress_fails_with_the_percentage() {
 #[test]
 fn filevault_deferred_enablement_fails_as_not_yet_encrypted() {
     expect(
-        &disk("filevault_deferred"),
+        &BUNDLES.disk("filevault_deferred"),
         Status::Fail,
         "deferred until jdoe",
     );
@@ -74,7 +58,7 @@ fn filevault_deferred_enablement_fails_as_not_yet_encrypted() {
 #[test]
 fn filevault_decryption_in_progress_fails() {
     expect(
-        &disk("filevault_decrypting"),
+        &BUNDLES.disk("filevault_decrypting"),
         Status::Fail,
         "FileVault decryption in progress (35% done)",
     );
@@ -82,7 +66,7 @@ fn filevault_decryption_in_progress_fails() {
 
 #[test]
 fn filevault_command_failure_is_unknown_with_the_reason() {
-    let f = disk("filevault_command_failed");
+    let f = BUNDLES.disk("filevault_command_failed");
     expect(
         &f,
         Status::Unknown,
@@ -100,7 +84,7 @@ fn filevault_command_failure_is_unknown_with_the_reason() {
 #[test]
 fn password_immediately_after_a_five_minute_screen_saver_passes() {
     expect(
-        &screen_lock("screen_lock_immediate_5min"),
+        &BUNDLES.screen_lock("screen_lock_immediate_5min"),
         Status::Pass,
         "locks after 5 min (screen saver 5 min + password after 0 s)",
     );
@@ -109,7 +93,7 @@ fn password_immediately_after_a_five_minute_screen_saver_passes() {
 #[test]
 fn password_five_seconds_after_the_screen_saver_passes() {
     expect(
-        &screen_lock("screen_lock_after_5_seconds"),
+        &BUNDLES.screen_lock("screen_lock_after_5_seconds"),
         Status::Pass,
         "screen saver 10 min + password after 5 s",
     );
@@ -117,7 +101,7 @@ fn password_five_seconds_after_the_screen_saver_passes() {
 
 #[test]
 fn a_lock_screen_without_password_fails() {
-    let f = screen_lock("screen_lock_password_not_required");
+    let f = BUNDLES.screen_lock("screen_lock_password_not_required");
     expect(&f, Status::Fail, "screenLock is off");
     assert!(f.remediation.iter().any(|r| r.contains("Require password")));
 }
@@ -125,7 +109,7 @@ fn a_lock_screen_without_password_fails() {
 #[test]
 fn screen_saver_never_and_display_sleep_never_fails() {
     expect(
-        &screen_lock("screen_lock_never_idle"),
+        &BUNDLES.screen_lock("screen_lock_never_idle"),
         Status::Fail,
         "neither the screen saver, the display nor the system ever goes to sleep",
     );
@@ -134,7 +118,7 @@ fn screen_saver_never_and_display_sleep_never_fails() {
 #[test]
 fn display_sleep_only_on_battery_fails_because_the_worst_power_source_counts() {
     expect(
-        &screen_lock("screen_lock_battery_only"),
+        &BUNDLES.screen_lock("screen_lock_battery_only"),
         Status::Fail,
         "on AC Power neither",
     );
@@ -142,7 +126,7 @@ fn display_sleep_only_on_battery_fails_because_the_worst_power_source_counts() {
 
 #[test]
 fn a_profile_idle_time_overrides_the_users_laxer_one() {
-    let f = screen_lock("screen_lock_managed_overrides_user");
+    let f = BUNDLES.screen_lock("screen_lock_managed_overrides_user");
     expect(
         &f,
         Status::Pass,
@@ -154,7 +138,7 @@ fn a_profile_idle_time_overrides_the_users_laxer_one() {
 #[test]
 fn at_the_login_window_screen_lock_is_not_applicable() {
     expect(
-        &screen_lock("screen_lock_login_window"),
+        &BUNDLES.screen_lock("screen_lock_login_window"),
         Status::NotApplicable,
         "login window",
     );
@@ -165,12 +149,12 @@ fn at_the_login_window_screen_lock_is_not_applicable() {
 #[test]
 fn mount_controls_deny_passes() {
     expect(
-        &removable("removable_deny", RemovableMediaMode::ReadOnly),
+        &BUNDLES.removable("removable_deny", RemovableMediaMode::ReadOnly),
         Status::Pass,
         "harddisk-external [deny]",
     );
     expect(
-        &removable("removable_deny", RemovableMediaMode::Block),
+        &BUNDLES.removable("removable_deny", RemovableMediaMode::Block),
         Status::Pass,
         "blocked",
     );
@@ -179,12 +163,12 @@ fn mount_controls_deny_passes() {
 #[test]
 fn mount_controls_read_only_passes_read_only_mode_and_fails_block_mode() {
     expect(
-        &removable("removable_read_only", RemovableMediaMode::ReadOnly),
+        &BUNDLES.removable("removable_read_only", RemovableMediaMode::ReadOnly),
         Status::Pass,
         "read-only",
     );
     expect(
-        &removable("removable_read_only", RemovableMediaMode::Block),
+        &BUNDLES.removable("removable_read_only", RemovableMediaMode::Block),
         Status::Fail,
         "requires it blocked",
     );
@@ -192,7 +176,7 @@ fn mount_controls_read_only_passes_read_only_mode_and_fails_block_mode() {
 
 #[test]
 fn no_mount_controls_fails() {
-    let f = removable("removable_none", RemovableMediaMode::ReadOnly);
+    let f = BUNDLES.removable("removable_none", RemovableMediaMode::ReadOnly);
     expect(
         &f,
         Status::Fail,
@@ -203,7 +187,7 @@ fn no_mount_controls_fails() {
 
 #[test]
 fn an_unencrypted_external_volume_mounted_writable_fails_even_under_deny() {
-    let f = removable(
+    let f = BUNDLES.removable(
         "removable_unencrypted_stick_mounted",
         RemovableMediaMode::ReadOnly,
     );
@@ -221,10 +205,10 @@ fn an_unencrypted_external_volume_mounted_writable_fails_even_under_deny() {
 fn every_bundle_judges_without_unrecorded_evidence_and_fills_the_inventory() {
     let policy = Policy::embedded();
     let mut count = 0;
-    for entry in fs_err::read_dir(fixture_dir()).unwrap() {
+    for entry in fs_err::read_dir(BUNDLES.fixture_dir()).unwrap() {
         let path = entry.unwrap().path();
         let name = path.file_stem().unwrap().to_string_lossy().into_owned();
-        let a = assess(&host(&name), &policy);
+        let a = assess(&BUNDLES.host(&name), &policy);
         for f in &a.findings {
             let text = format!("{f:?}");
             assert!(!text.contains("not recorded"), "{name}: {f:#?}");

@@ -2,9 +2,9 @@
 //! `ReplayHost` exactly as `posture --check --replay FILE` judges them.
 
 use posture_checks::assess;
-use posture_host::{Platform, ReplayHost};
+use posture_host::Platform;
 use posture_policy::{Policy, RemovableMediaMode};
-use posture_schema::{Finding, Status};
+use posture_schema::Status;
 
 mod support;
 
@@ -15,32 +15,12 @@ const BUNDLES: Bundles = Bundles {
     dir: "windows",
 };
 
-fn fixture_dir() -> std::path::PathBuf {
-    BUNDLES.fixture_dir()
-}
-
-fn host(name: &str) -> ReplayHost {
-    BUNDLES.host(name)
-}
-
-fn screen_lock(name: &str) -> Finding {
-    BUNDLES.screen_lock(name)
-}
-
-fn disk(name: &str) -> Finding {
-    BUNDLES.disk(name)
-}
-
-fn removable(name: &str, mode: RemovableMediaMode) -> Finding {
-    BUNDLES.removable(name, mode)
-}
-
 // BitLocker
 
 #[test]
 fn a_fully_encrypted_protected_os_volume_passes() {
     expect(
-        &disk("bitlocker_on"),
+        &BUNDLES.disk("bitlocker_on"),
         Status::Pass,
         "encrypted (BitLocker XTS-AES 256)",
     );
@@ -48,7 +28,7 @@ fn a_fully_encrypted_protected_os_volume_passes() {
 
 #[test]
 fn fully_encrypted_with_protection_suspended_fails() {
-    let f = disk("bitlocker_suspended");
+    let f = BUNDLES.disk("bitlocker_suspended");
     expect(&f, Status::Fail, "protection is suspended");
     assert!(
         f.remediation
@@ -60,7 +40,7 @@ fn fully_encrypted_with_protection_suspended_fails() {
 #[test]
 fn encryption_in_progress_fails_with_the_percentage() {
     expect(
-        &disk("bitlocker_encrypting"),
+        &BUNDLES.disk("bitlocker_encrypting"),
         Status::Fail,
         "BitLocker encryption in progress (37% done)",
     );
@@ -68,7 +48,7 @@ fn encryption_in_progress_fails_with_the_percentage() {
 
 #[test]
 fn an_unencrypted_fixed_data_volume_fails_though_the_os_volume_is_protected() {
-    let f = disk("bitlocker_data_volume_unencrypted");
+    let f = BUNDLES.disk("bitlocker_data_volume_unencrypted");
     expect(&f, Status::Fail, "not protected by encryption: D:");
     assert!(
         f.subjects
@@ -90,7 +70,7 @@ fn an_unencrypted_fixed_data_volume_fails_though_the_os_volume_is_protected() {
 #[test]
 fn access_denied_is_unknown_with_the_reason() {
     expect(
-        &disk("bitlocker_access_denied"),
+        &BUNDLES.disk("bitlocker_access_denied"),
         Status::Unknown,
         "only as Administrator or SYSTEM",
     );
@@ -101,7 +81,7 @@ fn access_denied_is_unknown_with_the_reason() {
 #[test]
 fn a_machine_inactivity_limit_of_900_seconds_passes() {
     expect(
-        &screen_lock("screen_lock_inactivity_900"),
+        &BUNDLES.screen_lock("screen_lock_inactivity_900"),
         Status::Pass,
         "machine inactivity limit 900 s",
     );
@@ -110,7 +90,7 @@ fn a_machine_inactivity_limit_of_900_seconds_passes() {
 #[test]
 fn a_secure_screen_saver_at_600_seconds_passes() {
     expect(
-        &screen_lock("screen_lock_secure_saver_600"),
+        &BUNDLES.screen_lock("screen_lock_secure_saver_600"),
         Status::Pass,
         "secure screen saver C:\\Windows\\system32\\scrnsave.scr after 600 s (user settings) + 5 s grace",
     );
@@ -118,7 +98,7 @@ fn a_secure_screen_saver_at_600_seconds_passes() {
 
 #[test]
 fn a_screen_saver_without_password_fails() {
-    let f = screen_lock("screen_lock_saver_not_secure");
+    let f = BUNDLES.screen_lock("screen_lock_saver_not_secure");
     expect(&f, Status::Fail, "locks only after 30 min");
     assert!(
         f.remediation
@@ -130,7 +110,7 @@ fn a_screen_saver_without_password_fails() {
 #[test]
 fn the_policy_screen_saver_overrides_the_users() {
     expect(
-        &screen_lock("screen_lock_policy_overrides_user"),
+        &BUNDLES.screen_lock("screen_lock_policy_overrides_user"),
         Status::Pass,
         "after 600 s (policy)",
     );
@@ -139,7 +119,7 @@ fn the_policy_screen_saver_overrides_the_users() {
 #[test]
 fn nothing_configured_fails() {
     expect(
-        &screen_lock("screen_lock_nothing_configured"),
+        &BUNDLES.screen_lock("screen_lock_nothing_configured"),
         Status::Fail,
         "never sleeps with sign-in on wake",
     );
@@ -148,7 +128,7 @@ fn nothing_configured_fails() {
 #[test]
 fn sleep_after_ten_minutes_with_sign_in_on_wake_passes() {
     expect(
-        &screen_lock("screen_lock_sleep_with_sign_in"),
+        &BUNDLES.screen_lock("screen_lock_sleep_with_sign_in"),
         Status::Pass,
         "sleep after 600 s on AC power with sign-in on wake",
     );
@@ -159,7 +139,7 @@ fn sleep_after_ten_minutes_with_sign_in_on_wake_passes() {
 #[test]
 fn deny_all_passes() {
     expect(
-        &removable("removable_deny_all", RemovableMediaMode::Block),
+        &BUNDLES.removable("removable_deny_all", RemovableMediaMode::Block),
         Status::Pass,
         "Deny_All = 1",
     );
@@ -168,12 +148,12 @@ fn deny_all_passes() {
 #[test]
 fn removable_disks_deny_write_passes_read_only_mode_only() {
     expect(
-        &removable("removable_deny_write", RemovableMediaMode::ReadOnly),
+        &BUNDLES.removable("removable_deny_write", RemovableMediaMode::ReadOnly),
         Status::Pass,
         "Deny_Write = 1",
     );
     expect(
-        &removable("removable_deny_write", RemovableMediaMode::Block),
+        &BUNDLES.removable("removable_deny_write", RemovableMediaMode::Block),
         Status::Fail,
         "requires it blocked",
     );
@@ -182,7 +162,7 @@ fn removable_disks_deny_write_passes_read_only_mode_only() {
 #[test]
 fn a_disabled_usbstor_driver_passes() {
     expect(
-        &removable("removable_usbstor_disabled", RemovableMediaMode::Block),
+        &BUNDLES.removable("removable_usbstor_disabled", RemovableMediaMode::Block),
         Status::Pass,
         "Start = 4",
     );
@@ -191,7 +171,7 @@ fn a_disabled_usbstor_driver_passes() {
 #[test]
 fn rdv_deny_write_access_passes_read_only_mode() {
     expect(
-        &removable("removable_rdv_deny_write", RemovableMediaMode::ReadOnly),
+        &BUNDLES.removable("removable_rdv_deny_write", RemovableMediaMode::ReadOnly),
         Status::Pass,
         "only BitLocker-protected removable drives are writable",
     );
@@ -199,7 +179,7 @@ fn rdv_deny_write_access_passes_read_only_mode() {
 
 #[test]
 fn no_restriction_fails() {
-    let f = removable("removable_nothing", RemovableMediaMode::ReadOnly);
+    let f = BUNDLES.removable("removable_nothing", RemovableMediaMode::ReadOnly);
     expect(&f, Status::Fail, "USB mass storage is writable");
     assert!(
         f.remediation
@@ -214,10 +194,10 @@ fn no_restriction_fails() {
 fn every_bundle_judges_without_unrecorded_evidence_and_fills_the_inventory() {
     let policy = Policy::embedded();
     let mut count = 0;
-    for entry in fs_err::read_dir(fixture_dir()).unwrap() {
+    for entry in fs_err::read_dir(BUNDLES.fixture_dir()).unwrap() {
         let path = entry.unwrap().path();
         let name = path.file_stem().unwrap().to_string_lossy().into_owned();
-        let a = assess(&host(&name), &policy);
+        let a = assess(&BUNDLES.host(&name), &policy);
         for f in &a.findings {
             let text = format!("{f:?}");
             assert!(!text.contains("not recorded"), "{name}: {f:#?}");
