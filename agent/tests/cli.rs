@@ -29,6 +29,25 @@ fn report_of(out: &Output) -> Report {
     })
 }
 
+/// Runs the binary with `args` and checks it fails with status 2, saying `needle` on stderr and
+/// nothing on stdout.
+#[track_caller]
+fn fails_saying(args: &[&str], needle: &str) -> String {
+    let out = posture().args(args).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        out.stdout.is_empty(),
+        "stdout on failure: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains(needle),
+        "expected {needle:?} in stderr:\n{stderr}"
+    );
+    stderr
+}
+
 fn expected_exit(posture: Posture) -> i32 {
     match posture {
         Posture::Compliant => 0,
@@ -89,32 +108,18 @@ fn a_bad_policy_file_names_file_line_column_and_field_and_exits_2() {
         posture_policy::DEFAULT_POLICY_TOML.replace("mode = \"read_only\"", "mode = \"deny\"");
     fs_err::write(&path, &text).unwrap();
     let line = text.lines().position(|l| l.starts_with("mode =")).unwrap() + 1;
-    let out = posture()
-        .args(["--check", "--policy"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        out.stdout.is_empty(),
-        "nothing on stdout when the policy is bad"
-    );
-    let stderr = String::from_utf8(out.stderr).unwrap();
     let expected =
         format!("site-policy.toml:{line}:8: removable_media.mode: unknown variant `deny`");
-    assert!(stderr.contains(&expected), "stderr was:\n{stderr}");
+    let stderr = fails_saying(&["--check", "--policy", path.to_str().unwrap()], &expected);
     assert!(stderr.contains("hint:"), "{stderr}");
 }
 
 #[test]
 fn a_missing_policy_file_is_an_error_naming_the_path() {
-    let out = posture()
-        .args(["--check", "--policy", "/nonexistent/policy.toml"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8(out.stderr).unwrap();
-    assert!(stderr.contains("/nonexistent/policy.toml"), "{stderr}");
+    fails_saying(
+        &["--check", "--policy", "/nonexistent/policy.toml"],
+        "/nonexistent/policy.toml",
+    );
 }
 
 #[test]
@@ -134,15 +139,9 @@ fn policy_show_prints_the_embedded_policy_with_its_digest() {
 
 #[test]
 fn a_missing_root_directory_is_an_error() {
-    let out = posture()
-        .args(["--check", "--root", "/nonexistent/root"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        String::from_utf8(out.stderr)
-            .unwrap()
-            .contains("/nonexistent/root")
+    fails_saying(
+        &["--check", "--root", "/nonexistent/root"],
+        "/nonexistent/root",
     );
 }
 
@@ -150,55 +149,40 @@ fn a_missing_root_directory_is_an_error() {
 fn a_corrupt_bundle_is_an_error_naming_the_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bundle.json");
-    fs_err::write(
-        &path,
-        "{\n  \"format\": \"posture-evidence-bundle\",\n  oops\n}",
-    )
-    .unwrap();
-    let out = posture()
-        .args(["--check", "--replay"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8(out.stderr).unwrap();
-    assert!(
-        stderr.contains("bundle.json") && stderr.contains("line 3"),
-        "{stderr}"
+    let text = "{\n  \"format\": \"posture-evidence-bundle\",\n  oops\n}";
+    fs_err::write(&path, text).unwrap();
+    let stderr = fails_saying(
+        &["--check", "--replay", path.to_str().unwrap()],
+        "bundle.json",
     );
+    assert!(stderr.contains("line 3"), "{stderr}");
 }
 
 #[test]
 fn no_arguments_is_a_usage_error_with_a_hint() {
-    let out = posture().output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        String::from_utf8(out.stderr)
-            .unwrap()
-            .contains("posture --check")
-    );
+    fails_saying(&[], "posture --check");
 }
 
 #[test]
 fn root_and_replay_cannot_be_combined() {
-    let out = posture()
-        .args(["--check", "--root", "/", "--replay", "x.json"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    fails_saying(
+        &["--check", "--root", "/", "--replay", "x.json"],
+        "cannot be used with",
+    );
 }
 
-/// Records a run on `root`, replays the bundle, and checks both runs found the same.
-fn record_and_replay(root: &Path) {
+/// Records a run on `root` (this machine when `None`), replays the bundle, and checks both runs
+/// found the same.
+fn record_and_replay(root: Option<&Path>) {
     let dir = tempfile::tempdir().unwrap();
     let bundle = dir.path().join("bundle.json");
-    let live = posture()
-        .args(["--check", "--format", "json", "--root"])
-        .arg(root)
-        .arg("--record")
-        .arg(&bundle)
-        .output()
-        .unwrap();
+    let mut live = posture();
+    live.args(["--check", "--format", "json", "--record"])
+        .arg(&bundle);
+    if let Some(root) = root {
+        live.arg("--root").arg(root);
+    }
+    let live = live.output().unwrap();
     let replayed = posture()
         .args(["--check", "--format", "json", "--replay"])
         .arg(&bundle)
@@ -227,7 +211,7 @@ fn a_recorded_bundle_replays_to_the_same_findings_for_every_machine_fixture() {
     for entry in fs_err::read_dir(&machines).unwrap() {
         let root = entry.unwrap().path();
         if root.is_dir() {
-            record_and_replay(&root);
+            record_and_replay(Some(&root));
             seen += 1;
         }
     }
@@ -236,19 +220,7 @@ fn a_recorded_bundle_replays_to_the_same_findings_for_every_machine_fixture() {
 
 #[test]
 fn recording_this_machine_replays_to_the_same_findings() {
-    let dir = tempfile::tempdir().unwrap();
-    let bundle = dir.path().join("self.json");
-    let live = posture()
-        .args(["--check", "--format", "json", "--record"])
-        .arg(&bundle)
-        .output()
-        .unwrap();
-    let replayed = posture()
-        .args(["--check", "--format", "json", "--replay"])
-        .arg(&bundle)
-        .output()
-        .unwrap();
-    assert_eq!(report_of(&live).checks, report_of(&replayed).checks);
+    record_and_replay(None);
 }
 
 fn check_root(machine: &str, extra: &[&str]) -> Output {
@@ -344,14 +316,8 @@ fn json_report_of_a_noncompliant_laptop() {
 #[cfg(not(windows))]
 #[test]
 fn the_windows_service_entry_point_is_refused_outside_windows() {
-    let out = posture()
-        .args(["run", "--windows-service"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        String::from_utf8(out.stderr)
-            .unwrap()
-            .contains("Windows service control manager")
+    fails_saying(
+        &["run", "--windows-service"],
+        "Windows service control manager",
     );
 }
