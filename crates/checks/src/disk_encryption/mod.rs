@@ -275,54 +275,36 @@ mod tests {
         assert!(f.summary.contains("/home"));
     }
 
-    #[test]
-    fn plain_swap_is_reported_but_fails_only_when_required() {
+    /// The verdicts for an encrypted root plus one swap in `state`, without and with
+    /// `require_encrypted_swap`.
+    fn with_swap(state: EncryptionState) -> (Status, Status) {
         let facts = EncryptionFacts {
             volumes: vec![
                 vol("/", VolumeRole::System, enc()),
-                vol(
-                    "/dev/sda3",
-                    VolumeRole::Swap,
-                    EncryptionState::NotEncrypted {
-                        detail: "raw partition".into(),
-                    },
-                ),
+                vol("/swap", VolumeRole::Swap, state),
             ],
             ..Default::default()
         };
-        assert_eq!(
+        (
             evaluate(&facts, &rule(false), Platform::Linux).status,
-            Status::Pass
-        );
-        assert_eq!(
             evaluate(&facts, &rule(true), Platform::Linux).status,
-            Status::Fail
-        );
+        )
+    }
+
+    #[test]
+    fn plain_swap_is_reported_but_fails_only_when_required() {
+        let plain = EncryptionState::NotEncrypted {
+            detail: "raw partition".into(),
+        };
+        assert_eq!(with_swap(plain), (Status::Pass, Status::Fail));
     }
 
     #[test]
     fn unknown_swap_is_reported_but_unknown_only_when_required() {
-        let facts = EncryptionFacts {
-            volumes: vec![
-                vol("/", VolumeRole::System, enc()),
-                vol(
-                    "/swapfile",
-                    VolumeRole::Swap,
-                    EncryptionState::Unknown {
-                        reason: "on ZFS".into(),
-                    },
-                ),
-            ],
-            ..Default::default()
+        let unknown = EncryptionState::Unknown {
+            reason: "on ZFS".into(),
         };
-        assert_eq!(
-            evaluate(&facts, &rule(false), Platform::Linux).status,
-            Status::Pass
-        );
-        assert_eq!(
-            evaluate(&facts, &rule(true), Platform::Linux).status,
-            Status::Unknown
-        );
+        assert_eq!(with_swap(unknown), (Status::Pass, Status::Unknown));
     }
 
     #[test]
