@@ -2,6 +2,12 @@
 //! binary. The agent enrolls with the collector's enrollment secret, `posture run` reports, the
 //! admin API shows the device's posture, an administrator asks for a check now, and a fresh
 //! report arrives. Every wait is bounded.
+//!
+//! Linux only: the collector is a Linux server (a Linux-only dev-dependency of the agent, since its
+//! bundled SQLite needs a C library the macOS and Windows check-only builds here do not have), and
+//! the agent is stopped with SIGTERM.
+
+#![cfg(target_os = "linux")]
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

@@ -2,6 +2,11 @@
 //!
 //! Checks replay a recorded evidence bundle so they are fast and deterministic; the endpoint is
 //! an axum server on 127.0.0.1 inside the test. Every wait is bounded.
+//!
+//! Unix only: the daemon is stopped with SIGTERM. On Windows it runs as a service and the service
+//! control manager's Stop takes that path instead.
+
+#![cfg(unix)]
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};

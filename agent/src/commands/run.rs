@@ -6,6 +6,9 @@
 //! the daemon is idle almost all the time and one thread keeps its memory small.
 
 mod logging;
+// Windows only, but tested everywhere: what the service answers, decided outside the shim.
+#[cfg(any(windows, test))]
+mod service;
 mod systemd;
 #[cfg(windows)]
 mod windows;

@@ -30,11 +30,11 @@ pub fn measure() -> Option<Footprint> {
     })
 }
 
-#[cfg(test)]
+// Compared with procfs, so Linux only.
+#[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
 
-    #[cfg(target_os = "linux")]
     #[test]
     fn this_process_has_a_resident_set_and_the_figure_matches_procfs_roughly() {
         let f = measure().expect("Linux reports a process's memory");

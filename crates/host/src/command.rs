@@ -1,5 +1,6 @@
 //! Running a catalog command with a timeout and capped output, without a shell.
 
+use std::ffi::OsString;
 use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -22,16 +23,7 @@ pub(crate) fn run(spec: &CommandSpec) -> Result<CommandOutput, CommandError> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .env_clear()
-        .env("LANG", "C")
-        .env("LC_ALL", "C");
-    if cfg!(windows) {
-        // Windows programs need SystemRoot to start at all.
-        if let Some(root) = std::env::var_os("SystemRoot") {
-            command.env("SystemRoot", root);
-        }
-    } else {
-        command.env("PATH", "/usr/bin:/bin:/usr/sbin:/sbin");
-    }
+        .envs(child_env(cfg!(windows), std::env::var_os("SystemRoot")));
     let mut child = command.spawn().map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => CommandError::NotFound,
         std::io::ErrorKind::PermissionDenied => CommandError::PermissionDenied,
@@ -83,9 +75,72 @@ fn capture<R: Read + Send + 'static>(mut stream: R) -> std::thread::JoinHandle<V
     })
 }
 
+/// The whole environment of a catalog command: `LANG=C` and `LC_ALL=C` so that output is in the
+/// format the parsers expect, plus a fixed `PATH` on Unix, or on Windows the parent's
+/// `SystemRoot`, without which Windows programs do not start at all.
+fn child_env(windows: bool, system_root: Option<OsString>) -> Vec<(&'static str, OsString)> {
+    let mut env = vec![
+        ("LANG", OsString::from("C")),
+        ("LC_ALL", OsString::from("C")),
+    ];
+    if windows {
+        if let Some(root) = system_root {
+            env.push(("SystemRoot", root));
+        }
+    } else {
+        env.push(("PATH", OsString::from("/usr/bin:/bin:/usr/sbin:/sbin")));
+    }
+    env
+}
+
 fn looks_like_windows_absolute(program: &str) -> bool {
     let b = program.as_bytes();
     b.len() > 2 && b[0].is_ascii_alphabetic() && b[1] == b':' && (b[2] == b'\\' || b[2] == b'/')
+}
+
+/// The decisions of the runner that do not start a process: tested on every platform.
+#[cfg(test)]
+mod pure_tests {
+    use super::*;
+
+    #[test]
+    fn windows_commands_get_system_root_and_no_unix_path() {
+        let env = child_env(true, Some(OsString::from(r"C:\Windows")));
+        assert_eq!(
+            env,
+            vec![
+                ("LANG", OsString::from("C")),
+                ("LC_ALL", OsString::from("C")),
+                ("SystemRoot", OsString::from(r"C:\Windows")),
+            ]
+        );
+        assert!(!child_env(true, None).iter().any(|(k, _)| *k == "PATH"));
+    }
+
+    #[test]
+    fn unix_commands_get_a_fixed_path_and_never_system_root() {
+        let env = child_env(false, Some(OsString::from(r"C:\Windows")));
+        assert_eq!(
+            env,
+            vec![
+                ("LANG", OsString::from("C")),
+                ("LC_ALL", OsString::from("C")),
+                ("PATH", OsString::from("/usr/bin:/bin:/usr/sbin:/sbin")),
+            ]
+        );
+    }
+
+    #[test]
+    fn drive_letter_paths_are_absolute_and_relative_windows_paths_are_not() {
+        assert!(looks_like_windows_absolute(
+            r"C:\Windows\System32\powercfg.exe"
+        ));
+        assert!(looks_like_windows_absolute("c:/Windows/System32/reg.exe"));
+        assert!(!looks_like_windows_absolute("powercfg.exe"));
+        assert!(!looks_like_windows_absolute(r"C:powercfg.exe"));
+        assert!(!looks_like_windows_absolute(r"\Windows\System32\reg.exe"));
+        assert!(!looks_like_windows_absolute("C:"));
+    }
 }
 
 #[cfg(all(test, unix))]
