@@ -38,28 +38,32 @@ fn status_word(status: Status) -> &'static str {
 pub(crate) fn json(report: &Report) -> anyhow::Result<()> {
     let mut text = serde_json::to_string_pretty(report)?;
     text.push('\n');
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
-        _ => Ok(()),
-    }
+    emit(&text)
 }
 
 /// Prints the report as a table for people: one row per check, then the details of every check
 /// that did not pass, with how to fix it, then the overall verdict and whom to tell.
-pub(crate) fn human(report: &Report, verbose: bool) {
+pub(crate) fn human(report: &Report, verbose: bool) -> anyhow::Result<()> {
     let mut out = String::new();
     render_human(&mut out, report, verbose);
-    emit(&out);
+    emit(&out)
 }
 
 /// Writes to stdout through anstream (which drops colour when it must). A closed pipe
-/// (`posture --check | head`) is not an error worth reporting.
-fn emit(text: &str) {
+/// (`posture --check | head`) is not an error worth reporting: the reader had what it wanted.
+/// Any other failure (a full disk, `> /dev/full`) is: the output is lost, so the command fails
+/// with status 2 and says so on stderr.
+fn emit(text: &str) -> anyhow::Result<()> {
     let mut stdout = anstream::stdout().lock();
-    let _ = stdout
+    match stdout
         .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush());
+        .and_then(|()| stdout.flush())
+    {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(anyhow::Error::new(e).context("could not write to standard output"))
+        }
+        _ => Ok(()),
+    }
 }
 
 fn render_human(out: &mut String, report: &Report, verbose: bool) {
@@ -206,7 +210,7 @@ fn details(out: &mut String, c: &Finding, verbose: bool) {
 }
 
 /// Prints a policy with where it came from.
-pub(crate) fn policy(policy: &Policy) {
+pub(crate) fn policy(policy: &Policy) -> anyhow::Result<()> {
     let mut out = format!(
         "# source: {}\n# digest: {}\n{}",
         policy.source, policy.digest, policy.text
@@ -214,7 +218,7 @@ pub(crate) fn policy(policy: &Policy) {
     if !out.ends_with('\n') {
         out.push('\n');
     }
-    emit(&out);
+    emit(&out)
 }
 
 /// Prints an error and its causes to stderr.

@@ -2,9 +2,13 @@
 
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context as _;
-use posture_host::{EvidenceBundle, Host, Recorder, ReplayHost, RootedHost, SystemHost};
+use posture_checks::deadline::SharedHost;
+use posture_host::{
+    EvidenceBundle, Host, ReadLimits, Recorder, ReplayHost, RootedHost, SystemHost,
+};
 use posture_policy::Policy;
 use posture_schema::{EvidenceMode, Report};
 
@@ -17,7 +21,7 @@ pub(crate) fn execute(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     let report = produce_report(args, &policy, None)?;
     match args.format {
         Format::Json => output::json(&report)?,
-        Format::Human => output::human(&report, args.verbose),
+        Format::Human => output::human(&report, args.verbose)?,
     }
     Ok(exit::for_posture(report.posture))
 }
@@ -31,9 +35,10 @@ pub(crate) fn load_policy(path: Option<&Path>) -> anyhow::Result<Policy> {
     Ok(Policy::from_toml(&path.display().to_string(), &text)?)
 }
 
-/// Where evidence comes from, chosen by `--root` and `--replay`.
+/// Where evidence comes from, chosen by `--root` and `--replay`; live reads are held to `limits`.
 pub(crate) fn open_host(
     args: &CheckArgs,
+    limits: ReadLimits,
 ) -> anyhow::Result<(Box<dyn Host + Send + Sync>, EvidenceMode)> {
     if let Some(bundle) = &args.replay {
         let text = fs_err::read_to_string(bundle)?;
@@ -43,9 +48,12 @@ pub(crate) fn open_host(
     if let Some(root) = &args.root {
         let meta = fs_err::metadata(root).context("--root must name a directory")?;
         anyhow::ensure!(meta.is_dir(), "--root {}: not a directory", root.display());
-        return Ok((Box::new(RootedHost::new(root)), EvidenceMode::Root));
+        return Ok((
+            Box::new(RootedHost::with_limits(root, limits)),
+            EvidenceMode::Root,
+        ));
     }
-    Ok((Box::new(SystemHost), EvidenceMode::Live))
+    Ok((Box::new(SystemHost::new(limits)), EvidenceMode::Live))
 }
 
 /// Gathers evidence (recording it when asked), judges it and builds the report.
@@ -54,11 +62,19 @@ pub(crate) fn produce_report(
     policy: &Policy,
     device_id: Option<String>,
 ) -> anyhow::Result<Report> {
-    let (host, mode) = open_host(args)?;
+    if let Some(path) = &args.record {
+        refuse_link(path)?;
+    }
+    let limits = ReadLimits {
+        max_file_bytes: policy.rules.limits.max_file_bytes,
+    };
+    let time_limit = policy.rules.limits.check_timeout();
+    let (host, mode) = open_host(args, limits)?;
     let assessment = match &args.record {
         Some(path) => {
-            let recorder = Recorder::new(host);
-            let assessment = posture_checks::assess(&recorder, policy);
+            let recorder = Arc::new(Recorder::new(host));
+            let shared: SharedHost = recorder.clone();
+            let assessment = posture_checks::assess_within(&shared, policy, time_limit);
             let mut bundle = recorder.bundle();
             bundle.comment = Some(format!(
                 "recorded by {} {}",
@@ -70,21 +86,39 @@ pub(crate) fn produce_report(
             })?;
             assessment
         }
-        None => posture_checks::assess(&host, policy),
+        None => posture_checks::assess_within(&Arc::from(host), policy, time_limit),
     };
     Ok(report::build(assessment, policy, mode, device_id))
 }
 
-/// Writes a file readable by its owner only: bundles hold users' settings.
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut options = fs_err::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use fs_err::os::unix::fs::OpenOptionsExt as _;
-        options.mode(0o600);
+/// A bundle holds users' settings: it is never written through a symbolic link, which could
+/// point anywhere (another user's file, a system file).
+fn refuse_link(path: &Path) -> anyhow::Result<()> {
+    match fs_err::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => anyhow::bail!(
+            "--record {}: is a symbolic link; posture does not write evidence through links, name the file itself",
+            path.display()
+        ),
+        _ => Ok(()),
     }
-    let mut file = options.open(path)?;
-    std::io::Write::write_all(&mut file, bytes)?;
-    file.sync_all()
+}
+
+/// Writes a file readable by its owner only: bundles hold users' settings. The bytes go to a
+/// new temporary file (random name, created exclusively with mode 0600) in the same directory,
+/// which is then renamed over `path`: an existing file is replaced, never rewritten in place,
+/// so it cannot keep a wider mode, and a link put in place meanwhile is replaced, not followed.
+fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    refuse_link(path)?;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".posture-bundle-")
+        .tempfile_in(dir)
+        .with_context(|| format!("could not create a temporary file in {}", dir.display()))?;
+    std::io::Write::write_all(&mut tmp, bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
 }

@@ -49,7 +49,7 @@ pub(crate) fn execute(args: EnrollArgs) -> anyhow::Result<ExitCode> {
         let secret = args.secret.context(
             "no enrollment secret: pass --secret SECRET or set POSTURE_ENROLL_SECRET (or use --webhook)",
         )?;
-        let device = posture_checks::inventory::gather(&SystemHost);
+        let device = posture_checks::inventory::gather(&SystemHost::default());
         let request = EnrollRequest {
             enroll_secret: secret,
             hostname: device.hostname.unwrap_or_default(),

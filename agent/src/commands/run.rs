@@ -132,6 +132,13 @@ pub(crate) fn run_daemon(
         replay: args.replay.clone(),
         ..CheckArgs::default()
     };
+    // Each check and the inventory have their own time limit; a cycle that takes longer than all
+    // of them plus a margin (report, spool) is wedged.
+    let cycle_limit = policy.rules.limits.check_timeout() * 5 + Duration::from_secs(60);
+    tracing::debug!(
+        path_resolution = posture_host::path_resolution(),
+        "guarded reads"
+    );
     let check: CheckFn = Arc::new(move || {
         super::check::produce_report(&check_args, &policy, None).map_err(|e| format!("{e:#}"))
     });
@@ -153,6 +160,7 @@ pub(crate) fn run_daemon(
         .max_blocking_threads(2)
         .build()?;
     let daemon = Daemon::new(options, transport, creds, check)?;
+    let progress = daemon.progress();
     if args.once {
         let outcome = runtime.block_on(daemon.run_once());
         runtime.shutdown_timeout(Duration::from_secs(1));
@@ -174,7 +182,7 @@ pub(crate) fn run_daemon(
             systemd::stopping();
             let _ = stop.send(true);
         });
-        systemd::spawn_watchdog(stopped.clone());
+        systemd::spawn_watchdog(stopped.clone(), progress, cycle_limit);
         systemd::ready();
         daemon.run(stopped).await;
     });

@@ -15,12 +15,14 @@
 
 pub mod accounts;
 pub mod catalog;
+pub mod deadline;
 pub mod disk_encryption;
 pub mod evidence;
 pub mod inventory;
 pub mod removable_media;
 pub mod screen_lock;
 
+pub use deadline::assess_within;
 use posture_host::Host;
 use posture_policy::Policy;
 use posture_schema::{Device, Finding};

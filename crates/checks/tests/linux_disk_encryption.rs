@@ -227,7 +227,7 @@ fn the_probe_runs_on_this_machine_without_panicking() {
     if Platform::current() != Platform::Linux {
         return;
     }
-    let facts = disk_encryption::gather(&SystemHost);
+    let facts = disk_encryption::gather(&SystemHost::default());
     let f = disk_encryption::evaluate(&facts, &rule(), Platform::Linux);
     eprintln!("this machine: {:?}: {}", f.status, f.summary);
     for s in &f.subjects {

@@ -214,7 +214,7 @@ fn the_probe_runs_on_this_machine_without_panicking() {
     if Platform::current() != Platform::Linux {
         return;
     }
-    let fa = removable_media::gather(&SystemHost);
+    let fa = removable_media::gather(&SystemHost::default());
     let f = removable_media::evaluate(
         &fa,
         &Policy::embedded().rules.removable_media,

@@ -7,8 +7,8 @@
 //! CPU while idle.
 
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use posture_schema::Report;
 use tokio::sync::{Notify, watch};
@@ -41,6 +41,39 @@ pub struct DaemonOptions {
     pub retry: RetryPolicy,
 }
 
+/// Whether the check loop makes progress, for the service manager's watchdog: the watchdog is
+/// fed only while no check has been running longer than a cycle may take, so a daemon wedged in
+/// a check is restarted instead of being seen as healthy because a timer still ticks.
+#[derive(Debug, Clone, Default)]
+pub struct Progress {
+    /// When the check in progress started; `None` between checks.
+    running_since: Arc<Mutex<Option<Instant>>>,
+}
+
+impl Progress {
+    fn set(&self, value: Option<Instant>) {
+        *self
+            .running_since
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = value;
+    }
+
+    /// How long the check in progress has been running, if one is.
+    #[must_use]
+    pub fn running_for(&self) -> Option<Duration> {
+        self.running_since
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .map(|t| t.elapsed())
+    }
+
+    /// True unless a check has been running for longer than `cycle_limit`.
+    #[must_use]
+    pub fn is_progressing(&self, cycle_limit: Duration) -> bool {
+        self.running_for().is_none_or(|d| d <= cycle_limit)
+    }
+}
+
 /// The daemon, ready to run.
 pub struct Daemon {
     options: DaemonOptions,
@@ -49,6 +82,7 @@ pub struct Daemon {
     transport: Option<Transport>,
     credentials: Option<Credentials>,
     check: CheckFn,
+    progress: Progress,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -81,7 +115,14 @@ impl Daemon {
             transport,
             credentials,
             check,
+            progress: Progress::default(),
         })
+    }
+
+    /// Whether the check loop makes progress (for a watchdog).
+    #[must_use]
+    pub fn progress(&self) -> Progress {
+        self.progress.clone()
     }
 
     /// One cycle: check, spool, then send everything spooled (one attempt, no retry wait).
@@ -157,6 +198,7 @@ impl Daemon {
             device_id,
             &wake,
             &check_now,
+            &self.progress,
             shutdown,
         )
         .await;
@@ -177,14 +219,19 @@ async fn check_loop(
     device_id: Option<String>,
     wake: &Arc<Notify>,
     check_now: &Arc<Notify>,
+    progress: &Progress,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut rng = fastrand::Rng::new();
     loop {
         let run = check.clone();
+        progress.set(Some(Instant::now()));
         let job = tokio::task::spawn_blocking(move || run());
         let outcome = tokio::select! {
-            r = job => r,
+            r = job => {
+                progress.set(None);
+                r
+            }
             () = stopped(&mut shutdown) => {
                 tracing::info!("shutting down; abandoning the check in progress");
                 return;
@@ -315,5 +362,24 @@ async fn checkin_loop(
                 tracing::debug!(error = %e, retry_in_s = wait.as_secs(), "check-in failed");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_holds_between_checks_and_while_a_check_is_within_its_cycle_limit_only() {
+        let progress = Progress::default();
+        assert!(progress.is_progressing(Duration::from_secs(1)));
+        let Some(ten_seconds_ago) = Instant::now().checked_sub(Duration::from_secs(10)) else {
+            return; // a clock too close to its origin to go back ten seconds
+        };
+        progress.set(Some(ten_seconds_ago));
+        assert!(!progress.is_progressing(Duration::from_secs(5)));
+        assert!(progress.is_progressing(Duration::from_secs(3600)));
+        progress.set(None);
+        assert!(progress.is_progressing(Duration::from_secs(5)));
     }
 }

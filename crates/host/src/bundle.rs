@@ -375,6 +375,29 @@ mod tests {
         assert_eq!(replay.read("/never/read"), Err(ReadError::NotRecorded));
     }
 
+    #[cfg(unix)]
+    #[test]
+    fn a_refusal_is_recorded_and_replayed_as_the_same_refusal() {
+        let dir = tempfile::tempdir().unwrap();
+        fs_err::create_dir_all(dir.path().join("etc")).unwrap();
+        rustix::fs::mkfifoat(
+            rustix::fs::CWD,
+            dir.path().join("etc/fifo"),
+            rustix::fs::Mode::from_raw_mode(0o644),
+        )
+        .unwrap();
+        let recorder = Recorder::new(RootedHost::new(dir.path()));
+        let live = recorder.read("/etc/fifo");
+        assert!(
+            matches!(&live, Err(ReadError::Refused(why)) if why.contains("FIFO")),
+            "{live:?}"
+        );
+        let json = recorder.bundle().to_json();
+        assert!(json.contains("\"refused\""), "{json}");
+        let replay = ReplayHost::new(EvidenceBundle::from_json("b.json", &json).unwrap());
+        assert_eq!(replay.read("/etc/fifo"), live);
+    }
+
     #[test]
     fn a_bundle_of_another_format_is_refused_with_the_field_named() {
         let err = EvidenceBundle::from_json(

@@ -1,8 +1,13 @@
 //! Running a catalog command with a timeout and capped output, without a shell.
+//!
+//! The timeout covers the whole command, output included: on Unix the command runs in its own
+//! process group, and at the deadline the whole group is killed and its pipes are no longer
+//! read, so a child that forks a grandchild holding stdout open cannot outlive it.
 
 use std::ffi::OsString;
 use std::io::Read;
 use std::process::{Command, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::{CommandError, CommandOutput, CommandSpec, MAX_OUTPUT_BYTES};
@@ -24,6 +29,12 @@ pub(crate) fn run(spec: &CommandSpec) -> Result<CommandOutput, CommandError> {
         .stderr(Stdio::piped())
         .env_clear()
         .envs(child_env(cfg!(windows), std::env::var_os("SystemRoot")));
+    #[cfg(unix)]
+    {
+        // Its own process group, so that the deadline can end everything it started.
+        use std::os::unix::process::CommandExt as _;
+        command.process_group(0);
+    }
     let mut child = command.spawn().map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => CommandError::NotFound,
         std::io::ErrorKind::PermissionDenied => CommandError::PermissionDenied,
@@ -32,33 +43,71 @@ pub(crate) fn run(spec: &CommandSpec) -> Result<CommandOutput, CommandError> {
     let stdout = child.stdout.take().map(capture);
     let stderr = child.stderr.take().map(capture);
     let started = Instant::now();
+    let deadline = started + spec.timeout;
+    let timed_out =
+        || CommandError::Timeout(u64::try_from(spec.timeout.as_millis()).unwrap_or(u64::MAX));
     let status = loop {
         match child.try_wait() {
             Ok(Some(status)) => break status,
-            Ok(None) if started.elapsed() >= spec.timeout => {
+            Ok(None) if Instant::now() >= deadline => {
+                kill_group(&child);
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(CommandError::Timeout(
-                    u64::try_from(spec.timeout.as_millis()).unwrap_or(u64::MAX),
-                ));
+                return Err(timed_out());
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(5)),
-            Err(e) => return Err(CommandError::Other(e.to_string())),
+            Err(e) => {
+                kill_group(&child);
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(CommandError::Other(e.to_string()));
+            }
         }
     };
-    let join = |h: Option<std::thread::JoinHandle<Vec<u8>>>| {
-        h.and_then(|h| h.join().ok())
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-            .unwrap_or_default()
+    // The program has exited, but what it started may still hold its pipes open: read until
+    // the deadline, no longer.
+    let collect = |r: Option<mpsc::Receiver<Vec<u8>>>| -> Result<String, ()> {
+        let Some(r) = r else {
+            return Ok(String::new());
+        };
+        match r.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(bytes) => Ok(String::from_utf8_lossy(&bytes).into_owned()),
+            Err(mpsc::RecvTimeoutError::Disconnected) => Ok(String::new()),
+            Err(mpsc::RecvTimeoutError::Timeout) => Err(()),
+        }
     };
-    Ok(CommandOutput {
-        status: status.code(),
-        stdout: join(stdout),
-        stderr: join(stderr),
-    })
+    let (out, err) = (collect(stdout), collect(stderr));
+    // Anything it left behind in its group goes now; the readers end when the pipes close.
+    kill_group(&child);
+    match (out, err) {
+        (Ok(stdout), Ok(stderr)) => Ok(CommandOutput {
+            status: status.code(),
+            stdout,
+            stderr,
+        }),
+        _ => Err(timed_out()),
+    }
 }
 
-fn capture<R: Read + Send + 'static>(mut stream: R) -> std::thread::JoinHandle<Vec<u8>> {
+/// Kills every process left in the command's process group (Unix; elsewhere only the child
+/// itself can be killed, which the caller does).
+fn kill_group(child: &std::process::Child) {
+    #[cfg(unix)]
+    {
+        // ESRCH (nobody left in the group) is the usual answer and not an error.
+        let _ = rustix::process::kill_process_group(
+            rustix::process::Pid::from_child(child),
+            rustix::process::Signal::KILL,
+        );
+    }
+    #[cfg(not(unix))]
+    let _ = child;
+}
+
+/// Reads a stream to its end on a thread, keeping at most [`MAX_OUTPUT_BYTES`]; the result
+/// arrives on the channel when the stream closes.
+fn capture<R: Read + Send + 'static>(mut stream: R) -> mpsc::Receiver<Vec<u8>> {
+    let (tx, rx) = mpsc::sync_channel(1);
     std::thread::spawn(move || {
         let mut kept = Vec::new();
         let mut buf = [0u8; 8192];
@@ -71,8 +120,10 @@ fn capture<R: Read + Send + 'static>(mut stream: R) -> std::thread::JoinHandle<V
                 }
             }
         }
-        kept
-    })
+        // The runner may have stopped waiting; then nobody wants the output.
+        let _ = tx.send(kept);
+    });
+    rx
 }
 
 /// The whole environment of a catalog command: `LANG=C` and `LC_ALL=C` so that output is in the
@@ -151,6 +202,35 @@ mod tests {
     fn a_command_that_outlives_its_timeout_is_killed_and_reported() {
         let spec = CommandSpec::new("/bin/sleep", &["5"]).with_timeout(Duration::from_millis(100));
         assert_eq!(run(&spec), Err(CommandError::Timeout(100)));
+    }
+
+    #[test]
+    fn a_grandchild_holding_stdout_open_cannot_outlive_the_timeout() {
+        // The shell exits at once; the background sleep keeps stdout open for a minute.
+        let spec = CommandSpec::new("/bin/sh", &["-c", "echo started; /bin/sleep 60 & exit 0"])
+            .with_timeout(Duration::from_millis(300));
+        assert_eq!(run(&spec), Err(CommandError::Timeout(300)));
+    }
+
+    #[test]
+    fn a_grandchild_of_a_command_that_times_out_is_killed_with_it() {
+        use rustix::fs::{Mode, OFlags};
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("held");
+        rustix::fs::mkfifoat(rustix::fs::CWD, &fifo, Mode::from_raw_mode(0o600)).unwrap();
+        let reader =
+            rustix::fs::open(&fifo, OFlags::RDONLY | OFlags::NONBLOCK, Mode::empty()).unwrap();
+        rustix::fs::fcntl_setfl(&reader, OFlags::RDONLY).unwrap();
+        // A grandchild that never ends on its own holds the FIFO open for writing.
+        let script = format!("/usr/bin/tail -f /dev/null > '{}' & wait", fifo.display());
+        let spec =
+            CommandSpec::new("/bin/sh", &["-c", &script]).with_timeout(Duration::from_millis(300));
+        assert_eq!(run(&spec), Err(CommandError::Timeout(300)));
+        // The read ends (EOF) only once every writer is gone: the grandchild was killed with
+        // its group. Were it left running, this read would never return.
+        let mut rest = Vec::new();
+        std::fs::File::from(reader).read_to_end(&mut rest).unwrap();
+        assert!(rest.is_empty());
     }
 
     #[test]

@@ -21,6 +21,8 @@
 pub mod blockdev;
 mod bundle;
 mod command;
+#[cfg(unix)]
+mod guarded;
 pub mod gvdb;
 pub mod keyfile;
 pub mod modprobe;
@@ -94,6 +96,11 @@ pub enum ReadError {
     /// Replaying a bundle that does not contain this path: the recording run never read it.
     #[error("not recorded in the evidence bundle")]
     NotRecorded,
+    /// The host would not read it, with the reason: not a regular file (a FIFO, a device), larger
+    /// than [`ReadLimits::max_file_bytes`], or in a user's home and owned by someone else or
+    /// reached through a link leading out of that home.
+    #[error("refused: {0}")]
+    Refused(String),
     /// Any other failure, with the operating system's words.
     #[error("{0}")]
     Other(String),
@@ -110,6 +117,41 @@ impl ReadError {
             std::io::ErrorKind::NotADirectory => Self::NotFound,
             _ => Self::Other(err.to_string()),
         }
+    }
+}
+
+/// Bounds on what one read may cost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadLimits {
+    /// The most bytes read from one file; a larger file is refused, not truncated.
+    pub max_file_bytes: u64,
+}
+
+impl ReadLimits {
+    /// Default of [`ReadLimits::max_file_bytes`]: settings files are kilobytes; the largest
+    /// file probes read (a user's dconf database) is well under a megabyte.
+    pub const DEFAULT_MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
+}
+
+impl Default for ReadLimits {
+    fn default() -> Self {
+        Self {
+            max_file_bytes: Self::DEFAULT_MAX_FILE_BYTES,
+        }
+    }
+}
+
+/// How paths are resolved on this machine, for logs: `openat2` when the kernel has it, else a
+/// walk one component at a time with `O_NOFOLLOW`, with the reason.
+#[must_use]
+pub fn path_resolution() -> &'static str {
+    #[cfg(unix)]
+    {
+        guarded::Resolver::detect().describe()
+    }
+    #[cfg(not(unix))]
+    {
+        "the operating system's own resolution (no Unix file descriptors)"
     }
 }
 

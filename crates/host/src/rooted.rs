@@ -1,30 +1,55 @@
 //! A system mounted under a directory (`--root DIR`), read without leaving that directory.
 
 use std::path::{Path, PathBuf};
+#[cfg(unix)]
+use std::sync::Arc;
 
-use crate::{CommandError, CommandOutput, CommandSpec, Host, Platform, ReadError};
+use crate::{CommandError, CommandOutput, CommandSpec, Host, Platform, ReadError, ReadLimits};
 
 /// Reads a Linux system mounted at a directory: a disk image, a container's `/host`, or a fake
 /// root built by a test.
 ///
-/// Every path is resolved inside the root component by component; a symbolic link is followed
-/// by the same rule (an absolute target starts again at the root, `..` never climbs above it),
-/// so no link in the image can make the agent read the machine it runs on. Commands are refused:
+/// Every path is resolved inside the root (`openat2` with `RESOLVE_IN_ROOT`, or the same rule
+/// one component at a time): an absolute link target starts again at the root and `..` never
+/// climbs above it, so no link in the image can make the agent read the machine it runs on.
+/// Reads follow the same guarded rules as on the running machine (regular files only, a size
+/// cap, the home rules of the image's `/etc/passwd`); the owner of the root directory counts as
+/// root, since a tree unpacked by an ordinary user belongs to that user. Commands are refused:
 /// they would describe the machine the agent runs on, not the mounted one.
 #[derive(Debug, Clone)]
 pub struct RootedHost {
     root: PathBuf,
     platform: Platform,
+    limits: ReadLimits,
+    #[cfg(unix)]
+    guard: Arc<Result<crate::guarded::Guard, ReadError>>,
 }
 
 impl RootedHost {
-    /// A host for the Linux system mounted at `root`.
+    /// A host for the Linux system mounted at `root`, read within the default limits.
     #[must_use]
     pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self::with_limits(root, ReadLimits::default())
+    }
+
+    /// A host for the Linux system mounted at `root`, read within `limits`. The root directory
+    /// is opened now; if it cannot be, every read fails with the reason.
+    #[must_use]
+    pub fn with_limits(root: impl Into<PathBuf>, limits: ReadLimits) -> Self {
+        let root = root.into();
         Self {
-            root: root.into(),
+            #[cfg(unix)]
+            guard: Arc::new(crate::guarded::Guard::rooted(&root, limits)),
+            root,
             platform: Platform::Linux,
+            limits,
         }
+    }
+
+    /// The bounds reads are held to.
+    #[must_use]
+    pub fn limits(&self) -> ReadLimits {
+        self.limits
     }
 
     /// The directory the system is mounted at.
@@ -33,8 +58,14 @@ impl RootedHost {
         &self.root
     }
 
+    #[cfg(unix)]
+    fn guard(&self) -> Result<&crate::guarded::Guard, ReadError> {
+        self.guard.as_ref().as_ref().map_err(Clone::clone)
+    }
+
     /// Resolves every link in `path` inside the root, except a link in the last component when
-    /// `follow_last` is false (for `read_link`).
+    /// `follow_last` is false (for `read_link`). Platforms without the guarded reader only.
+    #[cfg(not(unix))]
     fn resolve(&self, path: &str, follow_last: bool) -> Result<PathBuf, ReadError> {
         let mut pending: Vec<String> = path
             .split('/')
@@ -91,18 +122,39 @@ impl Host for RootedHost {
     }
 
     fn read(&self, path: &str) -> Result<Vec<u8>, ReadError> {
-        let full = self.resolve(path, true)?;
-        fs_err::read(&full).map_err(|e| ReadError::from_io(&e))
+        #[cfg(unix)]
+        {
+            self.guard()?.read(path)
+        }
+        #[cfg(not(unix))]
+        {
+            let full = self.resolve(path, true)?;
+            crate::system::read_capped(&full, self.limits)
+        }
     }
 
     fn list_dir(&self, path: &str) -> Result<Vec<String>, ReadError> {
-        let full = self.resolve(path, true)?;
-        crate::system::list(&full)
+        #[cfg(unix)]
+        {
+            self.guard()?.list_dir(path)
+        }
+        #[cfg(not(unix))]
+        {
+            let full = self.resolve(path, true)?;
+            crate::system::list(&full)
+        }
     }
 
     fn read_link(&self, path: &str) -> Result<String, ReadError> {
-        let full = self.resolve(path, false)?;
-        crate::system::link(&full)
+        #[cfg(unix)]
+        {
+            self.guard()?.read_link(path)
+        }
+        #[cfg(not(unix))]
+        {
+            let full = self.resolve(path, false)?;
+            crate::system::link(&full)
+        }
     }
 
     fn run(&self, command: &CommandSpec) -> Result<CommandOutput, CommandError> {

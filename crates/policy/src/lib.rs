@@ -45,6 +45,46 @@ pub struct PolicyRules {
     pub disk_encryption: DiskEncryptionRule,
     /// Removable media rule.
     pub removable_media: RemovableMediaRule,
+    /// What one check may cost (optional table; the defaults suit every known machine).
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+/// Bounds on the work of one check, so that a file or a program a user controls cannot hang or
+/// exhaust the agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Seconds one check may take; past it the check's finding is `error` with the reason and
+    /// the run carries on (1..=3600).
+    pub check_timeout_seconds: u32,
+    /// The most bytes read from one file; a larger file is refused and what depends on it is
+    /// `unknown` (4096..=268435456).
+    pub max_file_bytes: u64,
+}
+
+impl Limits {
+    /// Default of [`Limits::check_timeout_seconds`].
+    pub const DEFAULT_CHECK_TIMEOUT_SECONDS: u32 = 30;
+    /// Default of [`Limits::max_file_bytes`]: 4 MiB.
+    pub const DEFAULT_MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
+    const CHECK_TIMEOUT_RANGE: std::ops::RangeInclusive<u32> = 1..=3600;
+    const MAX_FILE_BYTES_RANGE: std::ops::RangeInclusive<u64> = 4096..=256 * 1024 * 1024;
+
+    /// [`Limits::check_timeout_seconds`] as a duration.
+    #[must_use]
+    pub fn check_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(u64::from(self.check_timeout_seconds))
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            check_timeout_seconds: Self::DEFAULT_CHECK_TIMEOUT_SECONDS,
+            max_file_bytes: Self::DEFAULT_MAX_FILE_BYTES,
+        }
+    }
 }
 
 /// A password-protected lock must engage within `max_idle_minutes` of inactivity.
@@ -159,6 +199,26 @@ fn validate(source: &str, text: &str, rules: &PolicyRules) -> Result<(), PolicyE
             text,
             offset,
             format!("must be between 1 and 1440 minutes, got {minutes}"),
+        ));
+    }
+    let timeout = rules.limits.check_timeout_seconds;
+    if !Limits::CHECK_TIMEOUT_RANGE.contains(&timeout) {
+        let offset = find_key(text, "limits", "check_timeout_seconds").unwrap_or(0);
+        return Err(located(
+            source,
+            text,
+            offset,
+            format!("must be between 1 and 3600 seconds, got {timeout}"),
+        ));
+    }
+    let bytes = rules.limits.max_file_bytes;
+    if !Limits::MAX_FILE_BYTES_RANGE.contains(&bytes) {
+        let offset = find_key(text, "limits", "max_file_bytes").unwrap_or(0);
+        return Err(located(
+            source,
+            text,
+            offset,
+            format!("must be between 4096 and 268435456 bytes, got {bytes}"),
         ));
     }
     for (key, value) in [
@@ -317,6 +377,42 @@ mod tests {
             "name = \"x\"\nversion = \"1\"\norganisation = \"o\"\nsecurity_contact = \"s\"\n";
         let err = Policy::from_toml("p.toml", text).unwrap_err();
         assert!(err.message.contains("screen_lock"), "{err}");
+    }
+
+    #[test]
+    fn limits_default_when_absent_and_are_read_when_given() {
+        let p = Policy::embedded();
+        assert_eq!(p.rules.limits, Limits::default());
+        assert_eq!(
+            p.rules.limits.check_timeout(),
+            std::time::Duration::from_secs(30)
+        );
+        let text = format!(
+            "{DEFAULT_POLICY_TOML}\n[limits]\ncheck_timeout_seconds = 5\nmax_file_bytes = 65536\n"
+        );
+        let p = Policy::from_toml("p.toml", &text).unwrap();
+        assert_eq!(
+            p.rules.limits,
+            Limits {
+                check_timeout_seconds: 5,
+                max_file_bytes: 65536
+            }
+        );
+    }
+
+    #[test]
+    fn out_of_range_limits_are_refused_with_their_line() {
+        for (key, value) in [
+            ("check_timeout_seconds", "0"),
+            ("check_timeout_seconds", "3601"),
+            ("max_file_bytes", "10"),
+            ("max_file_bytes", "18446744073709551615"),
+        ] {
+            let text = format!("{DEFAULT_POLICY_TOML}\n[limits]\n{key} = {value}\n");
+            let err = Policy::from_toml("p.toml", &text).unwrap_err();
+            assert_eq!(err.field, format!("limits.{key}"), "{err}");
+            assert_eq!(err.line, text.lines().count(), "{err}");
+        }
     }
 
     #[test]

@@ -17,9 +17,15 @@ pub(super) fn stopping() {
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
 }
 
-/// When systemd asked for a watchdog, pings it at half the period until shutdown. A timer,
-/// not a busy loop: nothing runs between pings.
-pub(super) fn spawn_watchdog(shutdown: watch::Receiver<bool>) {
+/// When systemd asked for a watchdog, pings it at half the period until shutdown, but only while
+/// the check loop makes progress: once a check has run longer than `cycle_limit`, the pings stop
+/// and systemd restarts the agent (a ping from a timer alone would hide a wedged daemon). A
+/// timer, not a busy loop: nothing runs between pings.
+pub(super) fn spawn_watchdog(
+    shutdown: watch::Receiver<bool>,
+    progress: posture_client::daemon::Progress,
+    cycle_limit: std::time::Duration,
+) {
     #[cfg(target_os = "linux")]
     {
         let Some(timeout) = sd_notify::watchdog_enabled().filter(|d| !d.is_zero()) else {
@@ -29,14 +35,27 @@ pub(super) fn spawn_watchdog(shutdown: watch::Receiver<bool>) {
         let mut shutdown = shutdown;
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(period);
+            let mut warned = false;
             loop {
                 tokio::select! {
-                    _ = tick.tick() => { let _ = sd_notify::notify(&[sd_notify::NotifyState::Watchdog]); }
+                    _ = tick.tick() => {
+                        if progress.is_progressing(cycle_limit) {
+                            warned = false;
+                            let _ = sd_notify::notify(&[sd_notify::NotifyState::Watchdog]);
+                        } else if !warned {
+                            warned = true;
+                            tracing::error!(
+                                running_s = progress.running_for().unwrap_or_default().as_secs(),
+                                limit_s = cycle_limit.as_secs(),
+                                "a check has run longer than a cycle may take; no longer feeding the watchdog, so that systemd restarts the agent"
+                            );
+                        }
+                    }
                     _ = shutdown.wait_for(|s| *s) => return,
                 }
             }
         });
     }
     #[cfg(not(target_os = "linux"))]
-    let _ = shutdown;
+    let _ = (shutdown, progress, cycle_limit);
 }
