@@ -45,8 +45,8 @@ enum Command {
     Status(commands::status::StatusArgs),
     /// Show the effective configuration and where each value came from.
     Config(commands::config::ConfigArgs),
-    /// Write man pages or shell completions (for packagers).
-    #[command(hide = true, subcommand)]
+    /// Write the man pages or shell completions (packages ship them).
+    #[command(subcommand)]
     Generate(commands::generate::GenerateArgs),
 }
 

@@ -2,7 +2,9 @@
 
 use posture_checks::Assessment;
 use posture_policy::Policy;
-use posture_schema::{Agent, EvidenceMode, PolicyInfo, Posture, Report, SCHEMA_VERSION};
+use posture_schema::{
+    Agent, EvidenceMode, Finding, PolicyInfo, Posture, Report, SCHEMA_VERSION, Status,
+};
 
 /// The agent's name and version as reported.
 pub(crate) const AGENT_NAME: &str = "posture";
@@ -45,5 +47,77 @@ pub(crate) fn policy_info(policy: &Policy) -> PolicyInfo {
         source: policy.source.clone(),
         organisation: policy.rules.organisation.clone(),
         security_contact: policy.rules.security_contact.clone(),
+    }
+}
+
+/// The fix step of an `unknown` that a permission caused, when the agent did not run as root.
+pub(crate) const SUDO_STEP: &str = "Run it as root to let posture read what it was denied: sudo posture --check (add the same flags).";
+
+/// Adds [`SUDO_STEP`] to every `unknown` finding whose reason or evidence is a permission
+/// denial: run by an ordinary user, posture cannot read root-only files (LUKS headers, other
+/// users' settings), and the fix is to run it as root, not to change the machine.
+pub(crate) fn suggest_sudo(findings: &mut [Finding]) {
+    let denied = |text: &str| {
+        let t = text.to_ascii_lowercase();
+        t.contains("permission denied") || t.contains("operation not permitted")
+    };
+    for f in findings.iter_mut().filter(|f| f.status == Status::Unknown) {
+        let by_permission = denied(&f.summary)
+            || f.subjects
+                .iter()
+                .any(|s| s.status == Status::Unknown && denied(&s.summary))
+            || f.evidence.iter().any(|e| denied(&e.value));
+        if by_permission && !f.remediation.iter().any(|r| r == SUDO_STEP) {
+            f.remediation.insert(0, SUDO_STEP.to_owned());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use posture_schema::{Evidence, EvidenceKind, Subject};
+
+    use super::*;
+
+    fn finding(status: Status, summary: &str, evidence: &str) -> Finding {
+        Finding {
+            id: "disk_encryption".into(),
+            title: "Disk encryption".into(),
+            clause: "Device Policy 4".into(),
+            status,
+            summary: summary.into(),
+            subjects: vec![Subject {
+                kind: "volume".into(),
+                name: "/".into(),
+                status,
+                summary: summary.into(),
+            }],
+            evidence: vec![Evidence {
+                kind: EvidenceKind::File,
+                source: "/dev/sda2".into(),
+                key: None,
+                value: evidence.into(),
+                subject: None,
+            }],
+            remediation: vec![],
+        }
+    }
+
+    #[test]
+    fn only_unknowns_caused_by_a_permission_get_the_sudo_step() {
+        let mut findings = vec![
+            finding(
+                Status::Unknown,
+                "could not tell",
+                "could not read /dev/sda2: permission denied",
+            ),
+            finding(Status::Unknown, "no desktop found", "not found"),
+            finding(Status::Fail, "not encrypted", "permission denied"),
+        ];
+        suggest_sudo(&mut findings);
+        suggest_sudo(&mut findings);
+        assert_eq!(findings[0].remediation, [SUDO_STEP]);
+        assert!(findings[1].remediation.is_empty());
+        assert!(findings[2].remediation.is_empty());
     }
 }

@@ -100,7 +100,7 @@ impl Agent {
             .env("POSTURE_ENDPOINT", format!("http://127.0.0.1:{port}"))
             .env("POSTURE_INTERVAL", interval)
             .env("POSTURE_CHECKIN_INTERVAL", "1h")
-            .env("POSTURE_RETRY_MAX_DELAY", "200ms")
+            .env("POSTURE_RETRY_MAX_DELAY", "1s")
             .env("POSTURE_REQUEST_TIMEOUT", "10s")
             .env("POSTURE_LOG_FORMAT", "json")
             .stdout(Stdio::null())
@@ -237,9 +237,10 @@ fn killed_while_sending_then_restarted_loses_nothing() {
 fn killed_while_spooling_leaves_only_whole_reports_and_all_of_them_go_out() {
     let agent = Agent::new();
     let down = dead_port();
-    // Checks every 20 ms against a dead endpoint: the agent is almost always spooling.
-    for kill_after_ms in [150u64, 230, 90, 310, 170] {
-        let mut child = agent.spawn(down, "20ms");
+    // Checks at start and then every second (the shortest interval the config accepts; ±10%)
+    // against a dead endpoint, killed at times around the first and the second check.
+    for kill_after_ms in [150u64, 1230, 90, 1010, 40, 1170] {
+        let mut child = agent.spawn(down, "1s");
         std::thread::sleep(Duration::from_millis(kill_after_ms));
         child.kill().unwrap();
         let _ = child.wait();

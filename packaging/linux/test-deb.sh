@@ -12,6 +12,11 @@
 # the installed unit against the installed binary and man pages. Building the root costs one
 # download of a minimal Debian; set POSTURE_ROOTFS_CACHE=FILE.tar to keep it between runs.
 #
+# The state an upgrade must keep is written by the installed agent itself: it enrolls with a
+# collector run on this machine's loopback (the host build of the collector package), delivers
+# one report and spools another while the collector is down; after the upgrade the same token
+# must still deliver.
+#
 # What it installs on this machine when missing: debootstrap, rpm and jq (apt), cargo-deb and
 # cargo-generate-rpm (cargo install --locked, into ~/.cargo/bin). Those tools stay; nothing
 # posture installs does.
@@ -80,6 +85,7 @@ mounts_under_root() { findmnt -rn -o TARGET | grep -F "$root/" || true; }
 cleanup() {
     local status=$?
     set +e
+    [ -z "${collector_pid:-}" ] || kill "$collector_pid" 2>/dev/null
     # Innermost first.
     mounts_under_root | sort -r | while read -r m; do umount -l "$m"; done
     if [ -n "$(mounts_under_root)" ]; then
@@ -116,6 +122,7 @@ version2=$(dpkg-deb -f "$deb2" Version)
 echo "built $(basename "$deb1"), $(basename "$deb2"), $(basename "$rpm1")"
 
 collector=false
+collector_bin=
 if [ -f crates/collector/Cargo.toml ] && grep -q '^\[package.metadata.deb\]' crates/collector/Cargo.toml; then
     collector=true
     # The dev profile by default: CI has just built the collector that way for its tests, while a
@@ -127,6 +134,9 @@ if [ -f crates/collector/Cargo.toml ] && grep -q '^\[package.metadata.deb\]' cra
     cargo deb --no-build --profile "$collector_profile" -p posture-collector -o "$work/debs/"
     collector_deb=$(ls "$work"/debs/posture-collector_*.deb)
     echo "built $(basename "$collector_deb")"
+    profile_dir=$collector_profile
+    [ "$profile_dir" != dev ] || profile_dir=debug
+    collector_bin="$target_dir/$profile_dir/posture-collector"
 else
     echo "note: crates/collector has no [package.metadata.deb]; the collector package is not tested"
 fi
@@ -199,13 +209,68 @@ absent() { ! exists "$1"; }
 dpkg_status() { in_root dpkg-query -W -f '${db:Status-Abbrev}' "$1" 2>/dev/null | tr -d ' '; }
 enabled_link=/etc/systemd/system/multi-user.target.wants/posture.service
 
-# The state an admin and the daemon leave behind; upgrades must keep it.
-seed_state() {
+# An admin's edit of the config; upgrades must keep it.
+edit_config() {
     in_root sed -i 's|^#interval = .*|interval = "30m"|' /etc/posture/config.toml
-    mkdir -p "$root/var/lib/posture/spool"
-    printf 'device-token-for-test\n' >"$root/var/lib/posture/credentials"
-    chmod 0600 "$root/var/lib/posture/credentials"
-    printf '{"report_id":"test"}\n' >"$root/var/lib/posture/spool/0000000001-test.json"
+}
+
+# A collector on this machine's loopback, which the chroot shares: the host-built binary of the
+# collector package (or nothing, when there is none), with its own database under $work. Its
+# first start prints the enrollment secret. COLLECTOR_PORT keeps the port across restarts.
+collector_pid=
+collector_url=
+enroll_secret=
+start_collector() {
+    local log="$work/collector.$1.log"
+    "$collector_bin" serve --database "sqlite:$work/collector.db" \
+        --listen "127.0.0.1:${COLLECTOR_PORT:-0}" >"$log" 2>&1 &
+    collector_pid=$!
+    local i
+    for i in $(seq 1 100); do
+        collector_url=$(sed -n 's/^posture-collector listening on \(http:[^ ]*\)$/\1/p' "$log")
+        [ -n "$collector_url" ] && break
+        kill -0 "$collector_pid" 2>/dev/null || break
+        sleep 0.2
+    done
+    [ -n "$collector_url" ] || { cat "$log"; die "the collector did not start"; }
+    COLLECTOR_PORT=${collector_url##*:}
+    [ -n "$enroll_secret" ] || enroll_secret=$(sed -n 's/^  enrollment secret: //p' "$log")
+}
+stop_collector() {
+    [ -n "$collector_pid" ] || return 0
+    kill "$collector_pid" 2>/dev/null || true
+    wait "$collector_pid" 2>/dev/null || true
+    collector_pid=
+}
+
+# The state the installed agent writes itself, which upgrades must keep: `posture enroll`
+# against the collector (credentials.json), one `posture run --once` delivered, then one spooled
+# while the collector is down (a 20-digit spool key). Never files written by this script.
+seed_state() {
+    edit_config
+    if $collector; then
+        start_collector first
+        # The secret through the environment: one in 64 starts with "-".
+        check "the installed posture enrolls with a local collector" \
+            in_root POSTURE_ENROLL_SECRET="$enroll_secret" /usr/bin/posture enroll \
+            --endpoint "$collector_url"
+        check "posture run --once delivers a report to it" \
+            in_root /usr/bin/posture run --once --log-format json
+        stop_collector
+    else
+        check "the installed posture sets up webhook mode" \
+            in_root /usr/bin/posture enroll --webhook --endpoint http://127.0.0.1:9
+    fi
+    in_root /usr/bin/posture run --once --log-format json >"$work/run-down.log" 2>&1 \
+        && down_rc=0 || down_rc=$?
+    check "posture run --once with the endpoint down exits 2 and keeps the report" [ "$down_rc" = 2 ]
+    spooled=$(cd "$root/var/lib/posture/spool" && ls -- *.json 2>/dev/null || true)
+    check "the spool holds one report under a 20-digit key ($spooled)" \
+        bash -c '[[ "$0" =~ ^[0-9]{20}\.json$ ]]' "$spooled"
+    check "the agent wrote credentials.json 0600" \
+        has_mode /var/lib/posture/credentials.json "600 root:root"
+    cp "$root/var/lib/posture/credentials.json" "$work/credentials.before"
+    cp "$root/var/lib/posture/spool/$spooled" "$work/spooled.before" 2>/dev/null || true
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -256,9 +321,27 @@ check "version $version2 is installed" \
 check "the admin's config edit survived" grep -qx 'interval = "30m"' "$root/etc/posture/config.toml"
 check "no .dpkg-new/.dpkg-dist copy of the config was left" \
     bash -c "! ls '$root'/etc/posture/config.toml.dpkg-* >/dev/null 2>&1"
-check "the enrollment (device token) survived" grep -qx device-token-for-test "$root/var/lib/posture/credentials"
-check "the token is still 0600" has_mode /var/lib/posture/credentials "600 root:root"
-check "the spool survived" exists /var/lib/posture/spool/0000000001-test.json
+check "the enrollment (credentials.json) survived unchanged" \
+    cmp -s "$work/credentials.before" "$root/var/lib/posture/credentials.json"
+check "credentials.json is still 0600" has_mode /var/lib/posture/credentials.json "600 root:root"
+check "the spooled report survived unchanged" \
+    cmp -s "$work/spooled.before" "$root/var/lib/posture/spool/$spooled"
+status_json=$(in_root /usr/bin/posture status --json 2>/dev/null || echo '{}')
+if $collector; then
+    check "posture status after the upgrade: enrolled, with a device id and one report delivered" \
+        jq -e '.enrolled == true and (.device_id | type == "string")
+            and .status.delivered_total == 1 and .spool.reports == 1' <<<"$status_json"
+    # The token still works after the upgrade: the collector takes the spooled report.
+    start_collector after-upgrade
+    check "after the upgrade, posture run --once delivers with the same token" \
+        in_root /usr/bin/posture run --once --log-format json
+    stop_collector
+    check "... and the spool is empty" \
+        bash -c '[ -z "$(ls -A "$0" | grep -E "^[0-9]{20}\.json$")" ]' "$root/var/lib/posture/spool"
+else
+    check "posture status after the upgrade: webhook mode, one report spooled" \
+        jq -e '.enrolled == true and .spool.reports == 1' <<<"$status_json"
+fi
 check "/var/lib/posture is still 0700" has_mode /var/lib/posture "700 root:root"
 check "/etc/posture/config.toml is still 0640" has_mode /etc/posture/config.toml "640 root:root"
 check "service is still enabled" exists "$enabled_link"
@@ -270,7 +353,7 @@ check "package is removed, config kept (rc)" [ "$(dpkg_status posture)" = rc ]
 check "binary and unit are gone" bash -c "! [ -e '$root/usr/bin/posture' ] && ! [ -e '$root/usr/lib/systemd/system/posture.service' ]"
 check "config is kept on remove" grep -qx 'interval = "30m"' "$root/etc/posture/config.toml"
 check "enrollment and spool are kept on remove" \
-    bash -c "[ -f '$root/var/lib/posture/credentials' ] && [ -f '$root/var/lib/posture/spool/0000000001-test.json' ]"
+    bash -c "[ -f '$root/var/lib/posture/credentials.json' ] && [ -d '$root/var/lib/posture/spool' ]"
 
 step "purge"
 check "dpkg -P succeeds" in_root dpkg -P posture </dev/null
@@ -365,7 +448,7 @@ check "rpm install: config is 0640" has_mode /etc/posture/config.toml "640 root:
 check "rpm install: service is enabled" exists "$enabled_link"
 check "rpm install: posture --check runs (exit 0-2)" \
     bash -c "chroot '$root' /usr/bin/posture --check >/dev/null 2>&1; [ \$? -le 2 ]"
-seed_state
+edit_config
 check "rpm -e succeeds" rpm --root "$root" -e posture
 check "rpm erase: binary gone, service disabled" \
     bash -c "! [ -e '$root/usr/bin/posture' ] && ! [ -e '$root$enabled_link' ]"

@@ -260,6 +260,42 @@ fn wix_source_is_well_formed_and_takes_endpoint_and_enroll_secret_for_silent_ins
         enroll.attributes.get("Impersonate").map(String::as_str),
         Some("no")
     );
+    // Never on a command line (other users can read those, and one starting with `-` used to
+    // be taken for a flag): the action's data ends with the secret, and its script hands it to
+    // `posture enroll` in the environment.
+    let data = find(&elements, "SetProperty", "EnrollDevice");
+    let value = data
+        .attributes
+        .get("Value")
+        .map(String::as_str)
+        .unwrap_or("");
+    assert!(value.ends_with("|[ENROLL_SECRET]"), "{value}");
+    assert!(!value.contains("--secret"), "{value}");
+    assert_eq!(
+        enroll.attributes.get("Script").map(String::as_str),
+        Some("jscript")
+    );
+    let text = read(&packaging().join("windows/posture.wxs"));
+    assert!(text.contains("env(\"POSTURE_ENROLL_SECRET\") = data.substring(second + 1);"));
+    assert!(text.contains(r#"\" enroll --endpoint \""#));
+    assert!(
+        !text.contains("--secret "),
+        "no --secret on any command line"
+    );
+    // %ProgramData%\posture: SYSTEM and Administrators only, nothing inherited.
+    let data_dir = find(&elements, "Component", "AgentData");
+    assert_eq!(
+        data_dir.attributes.get("Directory").map(String::as_str),
+        Some("DATAFOLDER")
+    );
+    let acl = elements
+        .iter()
+        .find(|e| e.name == "PermissionEx")
+        .expect("an ACL on the data folder");
+    assert_eq!(
+        acl.attributes.get("Sddl").map(String::as_str),
+        Some("D:PAI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)")
+    );
 }
 
 #[test]

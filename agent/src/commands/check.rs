@@ -46,7 +46,16 @@ pub(crate) fn open_host(
         return Ok((Box::new(ReplayHost::new(bundle)), EvidenceMode::Replay));
     }
     if let Some(root) = &args.root {
-        let meta = fs_err::metadata(root).context("--root must name a directory")?;
+        let meta = match fs_err::metadata(root) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                anyhow::bail!("--root {}: the directory does not exist", root.display())
+            }
+            Err(e) => {
+                return Err(anyhow::Error::new(e)
+                    .context(format!("--root {}: cannot read it", root.display())));
+            }
+        };
         anyhow::ensure!(meta.is_dir(), "--root {}: not a directory", root.display());
         return Ok((
             Box::new(RootedHost::with_limits(root, limits)),
@@ -88,6 +97,10 @@ pub(crate) fn produce_report(
         }
         None => posture_checks::assess_within(&Arc::from(host), policy, time_limit),
     };
+    let mut assessment = assessment;
+    if mode != EvidenceMode::Replay && !posture_client::paths::running_as_root() {
+        report::suggest_sudo(&mut assessment.findings);
+    }
     Ok(report::build(assessment, policy, mode, device_id))
 }
 

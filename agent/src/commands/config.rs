@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use posture_client::config::{Config, FlagValue};
+use posture_client::credentials;
 use posture_client::env::ProcessEnv;
 use posture_client::paths;
 
@@ -69,7 +70,18 @@ pub(crate) struct ConfigArgs {
 
 /// Prints the effective configuration, each value with where it came from.
 pub(crate) fn execute(args: ConfigArgs) -> anyhow::Result<ExitCode> {
-    let config = args.flags.load()?;
+    let mut config = args.flags.load()?;
+    // The endpoint `posture run` uses: the configured one, else the enrolled one.
+    let enrollment = credentials::system_store(&config.state_dir.value)
+        .and_then(|store| Ok((store.load()?, store.describe())));
+    let unread = match enrollment {
+        Ok((Some(c), store)) => {
+            config.fall_back_to_enrolled_endpoint(&c.endpoint, &store)?;
+            None
+        }
+        Ok((None, _)) => None,
+        Err(e) => Some(e),
+    };
     let mut out = anstream::stdout();
     let system = paths::system_config_file(&ProcessEnv);
     writeln!(out, "# system config file: {}", system.display())?;
@@ -78,6 +90,14 @@ pub(crate) fn execute(args: ConfigArgs) -> anyhow::Result<ExitCode> {
     }
     for file in &config.files {
         writeln!(out, "# read: {}", file.display())?;
+    }
+    if let Some(e) = unread
+        && config.endpoint.value.is_none()
+    {
+        writeln!(
+            out,
+            "# the enrollment could not be read ({e}); it may name the endpoint"
+        )?;
     }
     write!(out, "{}", config.render())?;
     Ok(exit::success())

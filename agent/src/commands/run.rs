@@ -78,7 +78,7 @@ pub(crate) fn run_daemon(
     args: RunArgs,
     external_stop: Option<tokio::sync::oneshot::Receiver<()>>,
 ) -> anyhow::Result<ExitCode> {
-    let config = args.flags.load()?;
+    let mut config = args.flags.load()?;
     logging::init(&config)?;
     let policy = load_policy(&config)?;
     let store = credentials::system_store(&config.state_dir.value)?;
@@ -89,19 +89,10 @@ pub(crate) fn run_daemon(
             None
         }
     };
-    let mut endpoint = config.endpoint.value.clone();
-    if endpoint.is_none()
-        && let Some(c) = &creds
-    {
-        endpoint = Some(
-            posture_client::config::Endpoint::parse(&c.endpoint).map_err(|e| {
-                anyhow::anyhow!(
-                    "the enrolled endpoint in {} is invalid: {e}",
-                    store.describe()
-                )
-            })?,
-        );
+    if let Some(c) = &creds {
+        config.fall_back_to_enrolled_endpoint(&c.endpoint, &store.describe())?;
     }
+    let endpoint = config.endpoint.value.clone();
     if let (Some(e), Some(c)) = (&endpoint, &creds)
         && e.as_str() != c.endpoint
     {
@@ -164,6 +155,12 @@ pub(crate) fn run_daemon(
     if args.once {
         let outcome = runtime.block_on(daemon.run_once());
         runtime.shutdown_timeout(Duration::from_secs(1));
+        if outcome.is_none() {
+            tracing::warn!(
+                spool = %config.state_dir.value.join(posture_client::daemon::SPOOL_DIR).display(),
+                "no endpoint configured: the report was only spooled, not sent; set `endpoint` in the config file (or POSTURE_ENDPOINT, --endpoint) or run `posture enroll`"
+            );
+        }
         return Ok(match outcome {
             None | Some(Drained::Empty) => exit::success(),
             Some(Drained::RetryIn(_)) => exit::error(),

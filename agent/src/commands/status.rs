@@ -22,19 +22,18 @@ pub(crate) struct StatusArgs {
 
 /// Prints the last check, enrollment, spool backlog and last delivery error.
 pub(crate) fn execute(args: StatusArgs) -> anyhow::Result<ExitCode> {
-    let config = args.flags.load()?;
-    let state_dir = &config.state_dir.value;
+    let mut config = args.flags.load()?;
+    let state_dir = config.state_dir.value.clone();
+    let state_dir = &state_dir;
     let status = posture_client::status::load(state_dir)?.unwrap_or_default();
     let backlog = spool::peek_backlog(&state_dir.join(SPOOL_DIR))?;
     let store = credentials::system_store(state_dir)?;
     let creds = store.load();
     let stored = creds.as_ref().ok().and_then(Option::as_ref);
-    let endpoint = config
-        .endpoint
-        .value
-        .as_ref()
-        .map(ToString::to_string)
-        .or_else(|| stored.map(|c| c.endpoint.clone()));
+    if let Some(c) = stored {
+        config.fall_back_to_enrolled_endpoint(&c.endpoint, &store.describe())?;
+    }
+    let endpoint = config.endpoint.value.as_ref().map(ToString::to_string);
     let enrolled = match &creds {
         Ok(Some(c)) => match &c.device_id {
             Some(id) => format!("yes, device {id} (credentials in {})", store.describe()),
@@ -99,11 +98,12 @@ pub(crate) fn execute(args: StatusArgs) -> anyhow::Result<ExitCode> {
         (
             "totals",
             format!(
-                "{} delivered, {} dropped (spool full), {} refused, {} corrupt",
+                "{} delivered, {} dropped (spool full), {} refused, {} corrupt, {} dropped from spool/rejected and spool/corrupt (full)",
                 status.delivered_total,
                 status.dropped_total,
                 status.rejected_total,
-                status.corrupt_total
+                status.corrupt_total,
+                status.aside_dropped_total
             ),
         ),
         (

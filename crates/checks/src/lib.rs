@@ -21,6 +21,7 @@ pub mod evidence;
 pub mod inventory;
 pub mod removable_media;
 pub mod screen_lock;
+pub mod system;
 
 pub use deadline::assess_within;
 use posture_host::Host;
@@ -39,26 +40,31 @@ pub struct Assessment {
 /// Runs every check the policy enables against a host.
 pub fn assess(host: &dyn Host, policy: &Policy) -> Assessment {
     let rules = &policy.rules;
-    let platform = host.platform();
+    // Fix steps name this system's tools (kwriteconfig5 or 6, update-initramfs or dracut).
+    let system = system::System::gather(host);
     let mut findings = Vec::new();
     if rules.screen_lock.enabled {
         let facts = screen_lock::gather(host);
-        findings.push(screen_lock::evaluate(&facts, &rules.screen_lock, platform));
+        findings.push(screen_lock::evaluate_on(
+            &facts,
+            &rules.screen_lock,
+            &system,
+        ));
     }
     if rules.disk_encryption.enabled {
         let facts = disk_encryption::gather(host);
-        findings.push(disk_encryption::evaluate(
+        findings.push(disk_encryption::evaluate_on(
             &facts,
             &rules.disk_encryption,
-            platform,
+            &system,
         ));
     }
     if rules.removable_media.enabled {
         let facts = removable_media::gather(host);
-        findings.push(removable_media::evaluate(
+        findings.push(removable_media::evaluate_on(
             &facts,
             &rules.removable_media,
-            platform,
+            &system,
         ));
     }
     Assessment {

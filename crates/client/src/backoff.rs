@@ -81,7 +81,9 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
 #[must_use]
 pub fn jittered(interval: Duration, rng: &mut fastrand::Rng) -> Duration {
     let spread = rng.f64().mul_add(2.0, -1.0) * INTERVAL_JITTER;
-    interval.mul_f64(1.0 + spread)
+    // Not `mul_f64`, which panics when the product does not fit a Duration: the configuration
+    // bounds the interval, but this must not abort whatever it is given.
+    Duration::try_from_secs_f64(interval.as_secs_f64() * (1.0 + spread)).unwrap_or(Duration::MAX)
 }
 
 #[cfg(test)]
@@ -116,6 +118,15 @@ mod tests {
         );
         assert_eq!(parse_retry_after("999999", now), Some(MAX_RETRY_AFTER));
         assert_eq!(parse_retry_after("soon", now), None);
+    }
+
+    #[test]
+    fn the_jitter_of_the_longest_duration_does_not_overflow() {
+        let mut rng = fastrand::Rng::with_seed(3);
+        for _ in 0..1000 {
+            let d = jittered(Duration::MAX, &mut rng);
+            assert!(d >= Duration::MAX.mul_f64(0.89), "{d:?}");
+        }
     }
 
     #[test]

@@ -30,6 +30,11 @@ pub const DEFAULT_SPOOL_MAX_BYTES: u64 = 64 * 1024 * 1024;
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default longest wait between two delivery retries.
 pub const DEFAULT_RETRY_MAX_DELAY: Duration = Duration::from_secs(5 * 60);
+/// Shortest duration any setting accepts: less would make the agent busy-loop or give up at once.
+pub const MIN_DURATION: Duration = Duration::from_secs(1);
+/// Longest duration any setting accepts: 30 days. Longer ones are mistakes (and the scheduler's
+/// arithmetic on them could overflow).
+pub const MAX_DURATION: Duration = Duration::from_secs(30 * 86_400);
 /// Value of `policy` meaning the Device Policy built into the binary.
 pub const EMBEDDED_POLICY: &str = "embedded";
 
@@ -49,6 +54,9 @@ pub enum Origin {
     Env(&'static str),
     /// A command-line flag.
     Flag(&'static str),
+    /// The endpoint this device enrolled with (kept with the credentials), used when none is
+    /// configured; the text says where the credentials are.
+    Enrolled(String),
 }
 
 impl fmt::Display for Origin {
@@ -58,6 +66,7 @@ impl fmt::Display for Origin {
             Self::File { path, line } => write!(f, "{}:{line}", path.display()),
             Self::Env(name) => write!(f, "env {name}"),
             Self::Flag(name) => write!(f, "flag {name}"),
+            Self::Enrolled(store) => write!(f, "enrollment ({store})"),
         }
     }
 }
@@ -368,10 +377,7 @@ impl Raw<'_> {
                 ));
             }
         };
-        if d.is_zero() {
-            return Err("a duration of zero is not allowed".to_owned());
-        }
-        Ok(d)
+        check_duration_bounds(d)
     }
 
     fn bytes(&self) -> Result<u64, String> {
@@ -417,8 +423,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     if t.is_empty() {
         return Err(bad());
     }
-    if let Ok(secs) = t.parse::<u64>() {
-        return Ok(Duration::from_secs(secs));
+    // Digits only: a number too big for u64 saturates, so it is refused as out of range rather
+    // than as "not a duration".
+    let number = |digits: &str| digits.parse::<u64>().unwrap_or(u64::MAX);
+    if t.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(Duration::from_secs(number(t)));
     }
     let mut total = Duration::ZERO;
     let mut rest = t;
@@ -427,7 +436,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         if digits == 0 {
             return Err(bad());
         }
-        let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
+        let n = number(&rest[..digits]);
         rest = &rest[digits..];
         let unit_len = rest
             .find(|c: char| c.is_ascii_digit())
@@ -447,6 +456,34 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(total)
 }
 
+/// Accepts a duration between [`MIN_DURATION`] and [`MAX_DURATION`], both included.
+///
+/// # Errors
+/// When it is shorter or longer, saying the range.
+pub fn check_duration_bounds(d: Duration) -> Result<Duration, String> {
+    if d < MIN_DURATION || d > MAX_DURATION {
+        return Err(format!(
+            "{} is out of range: a duration must be between {} and {} (30 days)",
+            describe_duration(d),
+            format_duration(MIN_DURATION),
+            format_duration(MAX_DURATION)
+        ));
+    }
+    Ok(d)
+}
+
+/// A duration as people read it in an error message; huge ones in days rather than a
+/// 20-digit number of seconds.
+fn describe_duration(d: Duration) -> String {
+    if d.is_zero() {
+        "a duration of zero".to_owned()
+    } else if d > MAX_DURATION {
+        format!("{} days", d.as_secs() / 86_400)
+    } else {
+        format!("`{}`", format_duration(d))
+    }
+}
+
 /// Formats a duration the way [`parse_duration`] reads it.
 #[must_use]
 pub fn format_duration(d: Duration) -> String {
@@ -455,7 +492,9 @@ pub fn format_duration(d: Duration) -> String {
         return format!("{ms}ms");
     }
     let s = d.as_secs();
-    if s.is_multiple_of(3600) {
+    if s >= 86_400 && s.is_multiple_of(86_400) {
+        format!("{}d", s / 86_400)
+    } else if s.is_multiple_of(3600) {
         format!("{}h", s / 3600)
     } else if s.is_multiple_of(60) {
         format!("{}m", s / 60)
@@ -549,6 +588,33 @@ impl Config {
             config.set(flag.key, &Raw::Text(&flag.value), Origin::Flag(flag.flag))?;
         }
         Ok(config)
+    }
+
+    /// When no endpoint is configured, takes the one this device enrolled with, as `posture run`
+    /// does; `posture config` and `posture status` show the same. `store` says where the
+    /// credentials are.
+    ///
+    /// # Errors
+    /// When the enrolled endpoint is not a valid endpoint URL.
+    pub fn fall_back_to_enrolled_endpoint(
+        &mut self,
+        enrolled: &str,
+        store: &str,
+    ) -> Result<(), ConfigError> {
+        if self.endpoint.value.is_some() {
+            return Ok(());
+        }
+        let origin = Origin::Enrolled(store.to_owned());
+        let endpoint = Endpoint::parse(enrolled).map_err(|message| ConfigError::Invalid {
+            origin: origin.clone(),
+            key: "endpoint".to_owned(),
+            message,
+        })?;
+        self.endpoint = Sourced {
+            value: Some(endpoint),
+            origin,
+        };
+        Ok(())
     }
 
     /// Applies one config file's text on top of this configuration.
@@ -911,6 +977,141 @@ mod tests {
         assert!(parse_bytes("lots").is_err());
         assert_eq!(format_duration(Duration::from_secs(900)), "15m");
         assert_eq!(format_duration(Duration::from_millis(1500)), "1500ms");
+    }
+
+    /// Every duration key, and the variable and flag name that set it.
+    const DURATION_KEYS: [&str; 4] = [
+        "interval",
+        "checkin_interval",
+        "request_timeout",
+        "retry_max_delay",
+    ];
+
+    #[test]
+    fn a_duration_past_thirty_days_is_refused_from_a_file_a_variable_and_a_flag() {
+        let huge = "18446744073709551615";
+        for key in DURATION_KEYS {
+            // TOML integers stop at i64::MAX; the string form takes any number.
+            let err = load_text(&format!("{key} = {}\n", i64::MAX)).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "config.toml:1: `{key}`: 106751991167300 days is out of range: a duration must be between 1s and 30d (30 days)"
+                )
+            );
+            for text in [huge.to_owned(), format!("{huge}d")] {
+                let err = load_text(&format!("{key} = \"{text}\"\n")).unwrap_err();
+                assert!(
+                    err.to_string().starts_with(&format!(
+                        "config.toml:1: `{key}`: 213503982334601 days is out of range"
+                    )),
+                    "{err}"
+                );
+            }
+
+            let var = format!("POSTURE_{}", key.to_uppercase());
+            let e = env(&[(var.as_str(), huge)]);
+            let err = Config::load(&e, None, &[]).unwrap_err();
+            assert!(
+                err.to_string().starts_with(&format!(
+                    "env {var}: `{key}`: 213503982334601 days is out of range"
+                )),
+                "{err}"
+            );
+        }
+        let flags = [FlagValue {
+            key: "interval",
+            flag: "--interval",
+            value: "31d".into(),
+        }];
+        let err = Config::load(&env(&[]), None, &flags).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "flag --interval: `interval`: 31 days is out of range: a duration must be between 1s and 30d (30 days)"
+        );
+    }
+
+    #[test]
+    fn the_duration_bounds_are_inclusive_and_sub_second_values_are_refused() {
+        for key in DURATION_KEYS {
+            let c = load_text(&format!("{key} = \"1s\"\n")).unwrap();
+            let c2 = load_text(&format!("{key} = \"30d\"\n")).unwrap();
+            let (low, high) = match key {
+                "interval" => (c.interval.value, c2.interval.value),
+                "checkin_interval" => (c.checkin_interval.value, c2.checkin_interval.value),
+                "request_timeout" => (c.request_timeout.value, c2.request_timeout.value),
+                _ => (c.retry_max_delay.value, c2.retry_max_delay.value),
+            };
+            assert_eq!((low, high), (MIN_DURATION, MAX_DURATION));
+            for bad in ["\"999ms\"", "0", "\"0s\"", "\"720h1s\""] {
+                let err = load_text(&format!("{key} = {bad}\n")).unwrap_err();
+                assert!(err.to_string().contains("out of range"), "{bad}: {err}");
+            }
+        }
+        assert_eq!(format_duration(MAX_DURATION), "30d");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn parse_duration_never_panics(text in ".{0,40}") {
+            let _ = parse_duration(&text);
+        }
+
+        #[test]
+        fn parse_duration_never_panics_on_digits_and_units(text in "[0-9]{0,25}(ms|s|m|min|h|d|x)?([0-9]{0,25}(ms|s|m|h|d))*") {
+            let _ = parse_duration(&text);
+        }
+
+        #[test]
+        fn a_duration_setting_is_in_bounds_or_an_error_from_every_source(
+            text in "[0-9]{1,25}(ms|s|m|h|d)?",
+            key_index in 0usize..4,
+        ) {
+            let key = DURATION_KEYS[key_index];
+            let var = format!("POSTURE_{}", key.to_uppercase());
+            let from_env = Config::load(&env(&[(var.as_str(), text.as_str())]), None, &[]);
+            let from_file = load_text(&format!("{key} = \"{text}\"\n"));
+            for loaded in [from_env, from_file] {
+                match loaded {
+                    Ok(c) => {
+                        let d = match key {
+                            "interval" => c.interval.value,
+                            "checkin_interval" => c.checkin_interval.value,
+                            "request_timeout" => c.request_timeout.value,
+                            _ => c.retry_max_delay.value,
+                        };
+                        proptest::prop_assert!((MIN_DURATION..=MAX_DURATION).contains(&d));
+                        // What `posture config` prints reads back as the same value.
+                        proptest::prop_assert_eq!(parse_duration(&format_duration(d)), Ok(d));
+                    }
+                    Err(e) => proptest::prop_assert!(
+                        e.to_string().contains("out of range"),
+                        "{}", e
+                    ),
+                }
+            }
+        }
+
+        #[test]
+        fn an_integer_in_the_file_is_in_bounds_or_an_error(n in proptest::num::i64::ANY) {
+            match load_text(&format!("interval = {n}\n")) {
+                Ok(c) => proptest::prop_assert!(
+                    (MIN_DURATION..=MAX_DURATION).contains(&c.interval.value)
+                ),
+                Err(e) => proptest::prop_assert!(e.to_string().starts_with("config.toml:1: `interval`:")),
+            }
+        }
+
+        #[test]
+        fn formatting_then_parsing_gives_the_same_duration(ms in 1_000u64..=30 * 86_400_000) {
+            let d = Duration::from_millis(ms);
+            proptest::prop_assert_eq!(parse_duration(&format_duration(d)), Ok(d));
+        }
+
+        #[test]
+        fn parse_bytes_never_panics(text in ".{0,40}") {
+            let _ = parse_bytes(&text);
+        }
     }
 
     #[test]

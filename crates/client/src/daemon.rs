@@ -106,6 +106,11 @@ impl Daemon {
         credentials: Option<Credentials>,
         check: CheckFn,
     ) -> Result<Self, SpoolError> {
+        // Owner-only (Unix) or SYSTEM and Administrators only (Windows): the status and the
+        // spooled reports describe the device and its users.
+        if let Err(e) = crate::fsutil::create_private_dir(&options.state_dir) {
+            tracing::error!(error = %e, "cannot create the state directory with private permissions");
+        }
         let spool = SharedSpool::open(&options.state_dir.join(SPOOL_DIR), options.spool_limits)?;
         let status = Arc::new(StatusBook::open(&options.state_dir));
         Ok(Self {

@@ -15,7 +15,7 @@ use tokio::sync::{Notify, watch};
 
 use crate::backoff::Backoff;
 use crate::credentials::Token;
-use crate::spool::{Aside, Spool, SpoolError};
+use crate::spool::{Aside, SetAside, Spool, SpoolError};
 use crate::status::{StatusBook, now_rfc3339};
 use crate::transport::{Failure, Transport};
 
@@ -115,6 +115,8 @@ pub struct Deliverer {
     backoff: Backoff,
     status: Arc<StatusBook>,
     check_now: Arc<Notify>,
+    /// The endpoint's `Server` at the last reply, to notice a new collector version.
+    server: Option<String>,
 }
 
 impl std::fmt::Debug for Deliverer {
@@ -144,6 +146,30 @@ impl Deliverer {
             backoff: Backoff::new(retry.initial, retry.max),
             status,
             check_now,
+            server: None,
+        }
+    }
+
+    /// After a reply: when the endpoint now names itself differently (`Server`), reports the
+    /// previous one refused are queued again.
+    fn notice_server(&mut self) {
+        let Some(server) = self.transport.last_server() else {
+            return;
+        };
+        if self.server.as_deref() == Some(server.as_str()) {
+            return;
+        }
+        if let Err(e) = self.spool.with(|s| s.requeue_if_server_changed(&server)) {
+            tracing::error!(error = %e, "cannot queue the refused reports again");
+        }
+        self.server = Some(server);
+    }
+
+    fn count_aside_dropped(&self, moved: &Result<SetAside, SpoolError>) {
+        if let Ok(m) = moved
+            && m.dropped > 0
+        {
+            self.status.update(|s| s.aside_dropped_total += m.dropped);
         }
     }
 
@@ -171,9 +197,13 @@ impl Deliverer {
             let report = match self.spool.with(|s| s.read(&entry)) {
                 Ok(r) => r,
                 Err(SpoolError::Corrupt { path, reason }) => {
-                    match self.spool.with(|s| s.set_aside(&entry, Aside::Corrupt)) {
+                    let moved = self
+                        .spool
+                        .with(|s| s.set_aside(&entry, Aside::Corrupt, None));
+                    self.count_aside_dropped(&moved);
+                    match moved {
                         Ok(to) => tracing::warn!(
-                            entry = %path.display(), moved_to = %to.display(), %reason,
+                            entry = %path.display(), moved_to = %to.path.display(), %reason,
                             "corrupt spool entry moved aside"
                         ),
                         Err(e) => {
@@ -202,6 +232,7 @@ impl Deliverer {
                 .await
             {
                 Ok(ack) => {
+                    self.notice_server();
                     if let Err(e) = self.spool.with(|s| s.remove(&entry)) {
                         tracing::error!(error = %e, %report_id, "delivered, but cannot remove it from the spool; it will be sent again");
                         return Drained::RetryIn(self.backoff.next_delay());
@@ -219,8 +250,13 @@ impl Deliverer {
                     }
                 }
                 Err(Failure::Rejected { message }) => {
-                    let moved = self.spool.with(|s| s.set_aside(&entry, Aside::Rejected));
-                    tracing::error!(%report_id, error = %message, moved_to = ?moved.as_ref().ok(), "the endpoint refused the report for good; set aside, not retried");
+                    self.notice_server();
+                    let server = self.server.clone();
+                    let moved = self
+                        .spool
+                        .with(|s| s.set_aside(&entry, Aside::Rejected, server.as_deref()));
+                    self.count_aside_dropped(&moved);
+                    tracing::error!(%report_id, error = %message, moved_to = ?moved.as_ref().ok().map(|m| &m.path), "the endpoint refused the report for good; set aside until the agent or the endpoint changes version");
                     if let Err(e) = moved {
                         tracing::error!(error = %e, "cannot set the refused report aside");
                         return Drained::RetryIn(self.backoff.next_delay());

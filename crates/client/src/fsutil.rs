@@ -3,7 +3,9 @@
 use std::io::Write as _;
 use std::path::Path;
 
-/// Creates a directory (and its parents) readable by its owner only.
+/// Creates a directory (and its parents) readable by its owner only: mode 0700 on Unix; on
+/// Windows an ACL of SYSTEM and Administrators only, not inherited (`%ProgramData%` would
+/// otherwise give every user read access).
 pub(crate) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     #[cfg(unix)]
     {
@@ -29,10 +31,45 @@ pub(crate) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
         }
         Ok(())
     }
-    #[cfg(not(unix))]
+    #[cfg(windows)]
+    {
+        fs_err::create_dir_all(dir)?;
+        restrict_to_system_and_administrators(dir)
+    }
+    #[cfg(not(any(unix, windows)))]
     {
         fs_err::create_dir_all(dir)
     }
+}
+
+/// Replaces a directory's ACL with full control for SYSTEM (S-1-5-18) and the Administrators
+/// group (S-1-5-32-544), inherited by what is created inside, and nothing inherited from above.
+/// `icacls` from the system directory, by its full path; well-known SIDs, so the result does not
+/// depend on the language of Windows.
+#[cfg(windows)]
+fn restrict_to_system_and_administrators(dir: &Path) -> std::io::Result<()> {
+    let system_root = std::env::var_os("SystemRoot").unwrap_or_else(|| r"C:\Windows".into());
+    let icacls = Path::new(&system_root).join("System32").join("icacls.exe");
+    let output = std::process::Command::new(&icacls)
+        .arg(dir)
+        .args([
+            "/inheritance:r",
+            "/grant:r",
+            "*S-1-5-18:(OI)(CI)F",
+            "*S-1-5-32-544:(OI)(CI)F",
+            "/q",
+        ])
+        .output()?;
+    if output.status.success() {
+        return Ok(());
+    }
+    Err(std::io::Error::other(format!(
+        "cannot restrict `{}` to SYSTEM and Administrators: {} exited with {}: {}",
+        dir.display(),
+        icacls.display(),
+        output.status,
+        String::from_utf8_lossy(&output.stdout).trim()
+    )))
 }
 
 /// Writes `bytes` to `path` so that a crash leaves either the old file or the new one, never a

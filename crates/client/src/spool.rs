@@ -8,8 +8,12 @@
 //!
 //! The spool is bounded by count and bytes; when full, the oldest reports are dropped, counted
 //! and logged. An entry that cannot be read as a report is moved to `corrupt/`, and one the
-//! endpoint refused for good (`400`, `413`, `422`) to `rejected/`, so the rest still goes out. A
-//! lock file keeps two agents from working on the same spool.
+//! endpoint refused for good (`400`, `413`, `422`) to `rejected/`, so the rest still goes out.
+//! Those two directories are bounded too (a tenth of the spool's limits each, oldest dropped and
+//! counted), and what they hold is put back in the queue when the agent's version differs from
+//! the one that set it aside, or the endpoint answers with another `Server` (a new collector
+//! version may accept what the old one refused). A lock file keeps two agents from working on the
+//! same spool.
 
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -20,6 +24,11 @@ const LOCK_FILE: &str = ".lock";
 const TMP_PREFIX: &str = ".tmp-";
 const SUFFIX: &str = ".json";
 const KEY_DIGITS: usize = 20;
+/// In each set-aside directory: the agent version and endpoint `Server` that set its entries
+/// aside, JSON.
+const SET_ASIDE_BY: &str = ".set-aside-by.json";
+/// The version of this agent (the workspace shares one version).
+const AGENT_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Limits of the spool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,12 +107,31 @@ pub enum Aside {
 }
 
 impl Aside {
+    const ALL: [Self; 2] = [Self::Corrupt, Self::Rejected];
+
     fn dir_name(self) -> &'static str {
         match self {
             Self::Corrupt => "corrupt",
             Self::Rejected => "rejected",
         }
     }
+}
+
+/// What [`Spool::set_aside`] did.
+#[derive(Debug, Clone)]
+pub struct SetAside {
+    /// Where the entry is now.
+    pub path: PathBuf,
+    /// Older set-aside entries dropped to keep the directory within its bound.
+    pub dropped: u64,
+}
+
+/// Who set a directory's entries aside: the agent version, and the endpoint's `Server` header
+/// when the entries were refused (none for corrupt ones).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct SetAsideBy {
+    agent: String,
+    server: Option<String>,
 }
 
 /// Count and bytes of the spooled reports.
@@ -168,12 +196,103 @@ impl Spool {
             last_key: 0,
             _lock: lock,
         };
+        let requeued = spool
+            .requeue_set_aside(|by| by.agent != AGENT_VERSION)
+            .unwrap_or_else(|e| {
+                tracing::error!(error = %e, "cannot queue the reports set aside by another version again");
+                0
+            });
+        if requeued > 0 {
+            tracing::info!(
+                requeued,
+                version = AGENT_VERSION,
+                "the agent's version changed: reports set aside by the previous version are queued again"
+            );
+        }
         spool.last_key = spool
             .entries()?
             .last()
             .and_then(|e| e.key.parse().ok())
             .unwrap_or(0);
         Ok(spool)
+    }
+
+    /// The bound of each set-aside directory: a tenth of the spool's (at least one report and
+    /// 64 KiB), so a fleet-wide refusal cannot fill the disk.
+    #[must_use]
+    pub fn aside_limits(&self) -> SpoolLimits {
+        SpoolLimits {
+            max_reports: (self.limits.max_reports / 10).max(1),
+            max_bytes: (self.limits.max_bytes / 10).max(64 * 1024),
+        }
+    }
+
+    /// Puts refused reports back in the queue when the endpoint now answers with another
+    /// `Server` than the one that refused them (a collector upgrade). Returns how many.
+    ///
+    /// # Errors
+    /// When a set-aside directory cannot be read or an entry cannot be moved.
+    pub fn requeue_if_server_changed(&self, server: &str) -> Result<u64, SpoolError> {
+        let requeued = self.requeue_set_aside(|by| {
+            by.server
+                .as_deref()
+                .is_some_and(|refused_by| refused_by != server)
+        })?;
+        if requeued > 0 {
+            tracing::info!(
+                requeued,
+                server,
+                "the endpoint's version changed: reports it refused before are queued again"
+            );
+        }
+        Ok(requeued)
+    }
+
+    /// Moves the entries of every set-aside directory whose marker satisfies `stale` (or that
+    /// has entries but no marker, from an agent that kept none) back into the queue. Their keys
+    /// are older than any new entry's, so they go out first, in their original order.
+    fn requeue_set_aside(&self, stale: impl Fn(&SetAsideBy) -> bool) -> Result<u64, SpoolError> {
+        let io = |source| SpoolError::Io {
+            dir: self.dir.clone(),
+            source,
+        };
+        let mut requeued = 0;
+        for why in Aside::ALL {
+            let aside = self.dir.join(why.dir_name());
+            let entries = match list_entries(&aside) {
+                Ok(e) => e,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(io(e)),
+            };
+            if entries.is_empty() {
+                continue;
+            }
+            let marker = aside.join(SET_ASIDE_BY);
+            let by = match fs_err::read(&marker) {
+                Ok(bytes) => serde_json::from_slice::<SetAsideBy>(&bytes).ok(),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                Err(e) => return Err(io(e)),
+            };
+            if by.as_ref().is_some_and(|by| !stale(by)) {
+                continue;
+            }
+            for e in &entries {
+                let back = self.dir.join(format!("{}{SUFFIX}", e.key));
+                if back.exists() {
+                    continue;
+                }
+                fs_err::rename(&e.path, &back).map_err(io)?;
+                requeued += 1;
+            }
+            match fs_err::remove_file(&marker) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io(e)),
+            }
+            fsutil::sync_dir(&aside).map_err(io)?;
+            fsutil::sync_dir(&self.dir).map_err(io)?;
+        }
+        Ok(requeued)
     }
 
     /// The spool directory.
@@ -310,21 +429,78 @@ impl Spool {
     }
 
     /// Moves an entry to `corrupt/` or `rejected/` beside the queue, where it is kept for a
-    /// person to look at and never sent again.
+    /// person to look at. It is not sent again by this agent version to this endpoint version
+    /// (`server`, the refusing reply's `Server` header); see [`Spool::requeue_if_server_changed`].
+    /// The oldest set-aside entries beyond [`Spool::aside_limits`] are dropped and counted.
     ///
     /// # Errors
     /// When the entry cannot be moved.
-    pub fn set_aside(&self, entry: &Entry, why: Aside) -> Result<PathBuf, SpoolError> {
+    pub fn set_aside(
+        &self,
+        entry: &Entry,
+        why: Aside,
+        server: Option<&str>,
+    ) -> Result<SetAside, SpoolError> {
         let io = |source| SpoolError::Io {
             dir: self.dir.clone(),
             source,
         };
         let target_dir = self.dir.join(why.dir_name());
         fsutil::create_private_dir(&target_dir).map_err(io)?;
+        let by = SetAsideBy {
+            agent: AGENT_VERSION.to_owned(),
+            server: server.map(str::to_owned),
+        };
+        let marker = serde_json::to_vec(&by).map_err(|e| io(std::io::Error::other(e)))?;
+        fsutil::write_atomic(
+            &target_dir.join(SET_ASIDE_BY),
+            &target_dir.join(format!("{TMP_PREFIX}{SET_ASIDE_BY}")),
+            &marker,
+        )
+        .map_err(io)?;
         let target = target_dir.join(format!("{}{SUFFIX}", entry.key));
         fs_err::rename(&entry.path, &target).map_err(io)?;
         fsutil::sync_dir(&self.dir).map_err(io)?;
-        Ok(target)
+        let dropped = self.bound_aside(&target_dir, &entry.key).map_err(io)?;
+        if dropped > 0 {
+            tracing::warn!(
+                dropped,
+                dir = %target_dir.display(),
+                max_reports = self.aside_limits().max_reports,
+                max_bytes = self.aside_limits().max_bytes,
+                "set-aside reports over the limit: dropped the oldest"
+            );
+        }
+        Ok(SetAside {
+            path: target,
+            dropped,
+        })
+    }
+
+    /// Drops the oldest entries of a set-aside directory beyond its bound, never `newest`.
+    fn bound_aside(&self, dir: &Path, newest: &str) -> std::io::Result<u64> {
+        let limits = self.aside_limits();
+        let entries = list_entries(dir)?;
+        let mut count = entries.len() as u64;
+        let mut bytes: u64 = entries.iter().map(|e| e.size).sum();
+        let mut dropped = 0;
+        for e in entries {
+            if (count <= limits.max_reports && bytes <= limits.max_bytes) || e.key == newest {
+                break;
+            }
+            match fs_err::remove_file(&e.path) {
+                Ok(()) => {}
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+                Err(err) => return Err(err),
+            }
+            count -= 1;
+            bytes = bytes.saturating_sub(e.size);
+            dropped += 1;
+        }
+        if dropped > 0 {
+            fsutil::sync_dir(dir)?;
+        }
+        Ok(dropped)
     }
 
     /// Count and bytes of the spooled reports.
@@ -481,11 +657,135 @@ mod tests {
         spool.push(&report("good")).unwrap();
         let err = spool.read(&bad).unwrap_err();
         assert!(matches!(err, SpoolError::Corrupt { .. }));
-        let moved = spool.set_aside(&bad, Aside::Corrupt).unwrap();
-        assert!(moved.exists());
+        let moved = spool.set_aside(&bad, Aside::Corrupt, None).unwrap();
+        assert!(moved.path.exists());
         let entries = spool.entries().unwrap();
         assert_eq!(entries.len(), 1);
         assert_eq!(spool.read(&entries[0]).unwrap().report_id, "good");
+    }
+
+    fn aside_names(dir: &Path, why: &str) -> Vec<String> {
+        let mut names: Vec<String> = fs_err::read_dir(dir.join(why))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| !n.starts_with('.'))
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn set_aside_directories_are_bounded_and_drop_their_oldest() {
+        let dir = tempfile::tempdir().unwrap();
+        // A tenth of 30 reports: each set-aside directory keeps 3.
+        let limits = SpoolLimits {
+            max_reports: 30,
+            max_bytes: 1 << 20,
+        };
+        let mut spool = Spool::open(dir.path(), limits).unwrap();
+        let mut keys = Vec::new();
+        let mut dropped = 0;
+        for i in 0..5 {
+            let e = spool.push(&report(&format!("r{i}"))).unwrap().entry;
+            dropped += spool
+                .set_aside(&e, Aside::Rejected, Some("posture-collector/0.1.0"))
+                .unwrap()
+                .dropped;
+            keys.push(format!("{}.json", e.key));
+            let c = spool.push(b"{torn").unwrap().entry;
+            spool.set_aside(&c, Aside::Corrupt, None).unwrap();
+        }
+        assert_eq!(
+            dropped, 2,
+            "two oldest rejected reports dropped and counted"
+        );
+        assert_eq!(aside_names(dir.path(), "rejected"), keys[2..]);
+        assert_eq!(aside_names(dir.path(), "corrupt").len(), 3);
+        assert!(spool.entries().unwrap().is_empty());
+    }
+
+    #[test]
+    fn the_byte_bound_of_a_set_aside_directory_keeps_the_newest() {
+        let dir = tempfile::tempdir().unwrap();
+        // A tenth of 640 KiB: 64 KiB per set-aside directory.
+        let limits = SpoolLimits {
+            max_reports: 1000,
+            max_bytes: 640 * 1024,
+        };
+        let mut spool = Spool::open(dir.path(), limits).unwrap();
+        let big = format!("{{\"report_id\":\"{}\"}}", "x".repeat(40 * 1024));
+        let mut dropped = 0;
+        for _ in 0..3 {
+            let e = spool.push(big.as_bytes()).unwrap().entry;
+            dropped += spool.set_aside(&e, Aside::Rejected, None).unwrap().dropped;
+        }
+        assert_eq!(dropped, 2);
+        assert_eq!(aside_names(dir.path(), "rejected").len(), 1);
+    }
+
+    #[test]
+    fn reports_set_aside_by_another_agent_version_are_queued_again_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let ids = {
+            let mut spool = Spool::open(dir.path(), LIMITS).unwrap();
+            let a = spool.push(&report("refused")).unwrap().entry;
+            spool.set_aside(&a, Aside::Rejected, Some("nginx")).unwrap();
+            let b = spool.push(b"{torn").unwrap().entry;
+            spool.set_aside(&b, Aside::Corrupt, None).unwrap();
+            spool.push(&report("waiting")).unwrap();
+            (a.key, b.key)
+        };
+        // Reopened by the same version: nothing moves.
+        drop(Spool::open(dir.path(), LIMITS).unwrap());
+        assert_eq!(aside_names(dir.path(), "rejected").len(), 1);
+        // As if an older agent had set them aside.
+        for why in ["rejected", "corrupt"] {
+            fs_err::write(
+                dir.path().join(why).join(SET_ASIDE_BY),
+                br#"{"agent":"0.0.1","server":"nginx"}"#,
+            )
+            .unwrap();
+        }
+        let spool = Spool::open(dir.path(), LIMITS).unwrap();
+        let keys: Vec<String> = spool
+            .entries()
+            .unwrap()
+            .into_iter()
+            .map(|e| e.key)
+            .collect();
+        assert_eq!(keys.len(), 3);
+        assert_eq!(keys[0], ids.0);
+        assert_eq!(keys[1], ids.1);
+        assert!(aside_names(dir.path(), "rejected").is_empty());
+        assert!(aside_names(dir.path(), "corrupt").is_empty());
+    }
+
+    #[test]
+    fn refused_reports_are_queued_again_when_the_endpoint_server_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut spool = Spool::open(dir.path(), LIMITS).unwrap();
+        let a = spool.push(&report("refused")).unwrap().entry;
+        spool
+            .set_aside(&a, Aside::Rejected, Some("posture-collector/0.1.0"))
+            .unwrap();
+        let b = spool.push(b"{torn").unwrap().entry;
+        spool.set_aside(&b, Aside::Corrupt, None).unwrap();
+        assert_eq!(
+            spool
+                .requeue_if_server_changed("posture-collector/0.1.0")
+                .unwrap(),
+            0
+        );
+        assert_eq!(
+            spool
+                .requeue_if_server_changed("posture-collector/0.2.0")
+                .unwrap(),
+            1
+        );
+        let entries = spool.entries().unwrap();
+        assert_eq!(entries.len(), 1);
+        assert_eq!(spool.read(&entries[0]).unwrap().report_id, "refused");
+        assert_eq!(aside_names(dir.path(), "corrupt").len(), 1, "corrupt stays");
     }
 
     #[test]

@@ -41,6 +41,9 @@ pub struct Status {
     pub rejected_total: u64,
     /// Spool entries found corrupt (kept in `spool/corrupt/`).
     pub corrupt_total: u64,
+    /// Refused or corrupt reports dropped from `spool/rejected/` and `spool/corrupt/`, which are
+    /// bounded too.
+    pub aside_dropped_total: u64,
     /// The daemon's resident memory after its last check, bytes.
     pub daemon_rss_bytes: Option<u64>,
     /// The daemon's CPU time since it started, as of its last check, milliseconds.

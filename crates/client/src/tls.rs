@@ -71,6 +71,18 @@ pub(crate) fn client_config(
                 .map_err(|e| ca_err(format!("not a usable CA certificate: {e}")))?;
         }
     }
+    if roots.is_empty() {
+        // A minimal system without a CA bundle: plain http to a loopback endpoint must still
+        // work, and https fails at the handshake with a message saying what is missing.
+        let verifier: Arc<dyn ServerCertVerifier> = Arc::new(NoRoots {
+            algorithms: provider.signature_verification_algorithms,
+        });
+        return Ok(rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .dangerous()
+            .with_custom_certificate_verifier(verifier)
+            .with_no_client_auth());
+    }
     let webpki =
         WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone()).build()?;
     let verifier: Arc<dyn ServerCertVerifier> = if pins.is_empty() {
@@ -95,6 +107,50 @@ pub(crate) fn spki_sha256(cert: &CertificateDer<'_>) -> Result<[u8; 32], rustls:
         .map_err(|e| rustls::Error::General(format!("cannot parse server certificate: {e}")))?;
     let spki = parsed.subject_public_key_info();
     Ok(Sha256::digest(spki.as_ref()).into())
+}
+
+/// Refuses every server certificate: this machine trusts no CA at all.
+#[derive(Debug)]
+struct NoRoots {
+    algorithms: rustls::crypto::WebPkiSupportedAlgorithms,
+}
+
+impl ServerCertVerifier for NoRoots {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Err(rustls::Error::General(
+            "this machine has no CA certificates (install ca-certificates) and no `ca_cert` is set"
+                .to_owned(),
+        ))
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
 }
 
 /// Verifies with webpki, then requires the leaf's public key to match one of the pins.

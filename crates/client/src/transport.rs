@@ -5,6 +5,7 @@
 //! once, into what the agent should do next: done, retry later (possibly at the time the
 //! server asked), put the report aside for good, or fix the credentials.
 
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use reqwest::StatusCode;
@@ -183,6 +184,8 @@ impl std::fmt::Debug for Enrolled {
 pub struct Transport {
     client: reqwest::Client,
     endpoint: Endpoint,
+    /// The `Server` header of the last reply to a report: which collector version answers.
+    server: Arc<Mutex<Option<String>>>,
 }
 
 impl Transport {
@@ -207,7 +210,18 @@ impl Transport {
         Ok(Self {
             client,
             endpoint: options.endpoint.clone(),
+            server: Arc::new(Mutex::new(None)),
         })
+    }
+
+    /// The `Server` header of the endpoint's last reply to a report (`posture-collector/0.1.0`),
+    /// if it sent one.
+    #[must_use]
+    pub fn last_server(&self) -> Option<String> {
+        self.server
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// The endpoint.
@@ -275,6 +289,14 @@ impl Transport {
             .map_err(|e| network_failure(&url, &e))?;
         let status = response.status();
         let (headers, bytes) = read_reply(response, &url).await?;
+        let server = headers
+            .get(reqwest::header::SERVER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        *self
+            .server
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = server;
         if status.is_success() {
             // A plain webhook may answer anything with a 2xx: it stored the report.
             return Ok(serde_json::from_slice(&bytes).unwrap_or_default());
@@ -405,8 +427,15 @@ fn network_failure(url: &str, error: &reqwest::Error) -> Failure {
     } else {
         "failed"
     };
+    let chain = error_chain(error);
+    // rustls says only "invalid peer certificate: UnknownIssuer"; say what to do about it.
+    let hint = if chain.contains("UnknownIssuer") {
+        " (the endpoint's certificate is signed by a CA this machine does not trust: set `ca_cert` in the config file, or POSTURE_CA_CERT, to that CA's PEM file)"
+    } else {
+        ""
+    };
     Failure::Retry {
-        message: format!("{url}: {what}: {}", error_chain(error)),
+        message: format!("{url}: {what}: {chain}{hint}"),
         retry_after: None,
     }
 }

@@ -360,6 +360,10 @@ async fn a_certificate_that_does_not_verify_is_refused_with_a_clear_error() {
         err.to_lowercase().contains("unknown") || err.contains("issuer"),
         "{err}"
     );
+    assert!(
+        err.contains("set `ca_cert` in the config file, or POSTURE_CA_CERT"),
+        "an unknown issuer says what to do: {err}"
+    );
     assert_eq!(collector.attempts(), 0);
     assert_eq!(rig.backlog(), 1);
 }
@@ -450,7 +454,67 @@ async fn a_report_refused_for_good_is_set_aside_and_a_corrupt_entry_too() {
     );
     assert_eq!(rig.status.snapshot().rejected_total, 1);
     let aside = rig.state.join(SPOOL_DIR).join("rejected");
-    assert_eq!(fs_err::read_dir(aside).unwrap().count(), 1);
+    let set_aside = fs_err::read_dir(aside)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "json")
+        })
+        .filter(|e| {
+            !e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with('.')
+        })
+        .count();
+    assert_eq!(set_aside, 1);
+}
+
+#[tokio::test]
+async fn a_refused_report_is_sent_again_once_the_collector_version_changes() {
+    let collector = Collector::new();
+    collector.set_server("posture-collector/0.1.0");
+    let (addr, _server) = collector.serve_http(0).await;
+    let rig = Rig::new();
+    let mut d = rig.deliverer(
+        transport(
+            &format!("http://{addr}"),
+            None,
+            vec![],
+            Duration::from_secs(5),
+        ),
+        None,
+    );
+    collector.set(Reply::Status(422, None));
+    rig.push(1);
+    assert_eq!(d.drain().await, Drained::Empty);
+    assert_eq!(rig.status.snapshot().rejected_total, 1);
+    collector.set(Reply::Ok);
+    rig.push(2);
+    assert_eq!(d.drain().await, Drained::Empty);
+    assert_eq!(
+        collector.ids(),
+        ["report-000002"],
+        "the same collector version is not asked again"
+    );
+    collector.set_server("posture-collector/0.2.0");
+    rig.push(3);
+    assert_eq!(d.drain().await, Drained::Empty);
+    assert_eq!(
+        collector.ids(),
+        ["report-000002", "report-000003", "report-000001"]
+    );
+    let aside = rig.state.join(SPOOL_DIR).join("rejected");
+    let left: Vec<_> = fs_err::read_dir(aside)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| !n.to_string_lossy().starts_with('.'))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
 }
 
 #[tokio::test]

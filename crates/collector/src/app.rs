@@ -234,7 +234,8 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Records the latency of every request by route template and status.
+/// Records the latency of every request by route template and status, and names the collector
+/// and its version in the `Server` header.
 async fn record_request(request: Request, next: Next) -> Response {
     let started = Instant::now();
     let route = request
@@ -242,7 +243,12 @@ async fn record_request(request: Request, next: Next) -> Response {
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let method = request.method().as_str().to_owned();
-    let response = next.run(request).await;
+    let mut response = next.run(request).await;
+    // Agents queue reports this collector refused again when the version here changes.
+    response.headers_mut().insert(
+        header::SERVER,
+        HeaderValue::from_static(concat!("posture-collector/", env!("CARGO_PKG_VERSION"))),
+    );
     metrics::histogram!(
         "posture_http_request_duration_seconds",
         "method" => method,

@@ -302,6 +302,33 @@ mod tests {
         )
     }
 
+    proptest::proptest! {
+        /// Whatever an agent (or anyone with a token) sends, validation answers, never panics.
+        #[test]
+        fn arbitrary_bytes_are_validated_without_panicking(body in proptest::collection::vec(proptest::num::u8::ANY, 0..600)) {
+            let _ = validate(&body, "dev-1", 0);
+        }
+
+        #[test]
+        fn a_valid_report_with_any_single_byte_changed_is_validated_without_panicking(
+            at in 0usize..1200,
+            byte in proptest::num::u8::ANY,
+        ) {
+            let mut body = report_json(1, Some("dev-1")).into_bytes();
+            let i = at % body.len();
+            body[i] = byte;
+            let _ = validate(&body, "dev-1", 0);
+        }
+
+        #[test]
+        fn a_report_id_is_accepted_exactly_when_it_is_1_to_128_bytes_without_nul(id in "\\PC{0,140}") {
+            let body = report_json(1, Some("dev-1"))
+                .replace(r#""report_id": "r-1""#, &format!("\"report_id\": {}", serde_json::json!(id)));
+            let ok = validate(body.as_bytes(), "dev-1", 0).is_ok();
+            proptest::prop_assert_eq!(ok, (1..=MAX_REPORT_ID_LEN).contains(&id.len()) && !id.contains('\0'));
+        }
+    }
+
     #[test]
     fn a_valid_report_becomes_an_ingest_item_with_its_exact_bytes() {
         let body = report_json(1, Some("dev-1"));

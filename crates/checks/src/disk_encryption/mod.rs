@@ -7,6 +7,8 @@ mod macos;
 mod windows;
 
 use posture_host::{Host, Platform};
+
+use crate::system::{Distro, System};
 use posture_policy::DiskEncryptionRule;
 use posture_schema::{Evidence, Finding, Status, Subject};
 
@@ -104,6 +106,12 @@ pub fn gather(host: &dyn Host) -> EncryptionFacts {
 /// Judges the facts against the rule.
 #[must_use]
 pub fn evaluate(facts: &EncryptionFacts, rule: &DiskEncryptionRule, platform: Platform) -> Finding {
+    evaluate_on(facts, rule, &System::unknown(platform))
+}
+
+/// Judges the facts against the rule, with fix steps for this system's installer.
+#[must_use]
+pub fn evaluate_on(facts: &EncryptionFacts, rule: &DiskEncryptionRule, system: &System) -> Finding {
     let subjects: Vec<Subject> = facts
         .volumes
         .iter()
@@ -187,7 +195,7 @@ pub fn evaluate(facts: &EncryptionFacts, rule: &DiskEncryptionRule, platform: Pl
         )
     };
     let remediation = if status == Status::Fail {
-        remediation(platform, facts)
+        remediation(system, facts)
     } else {
         Vec::new()
     };
@@ -203,7 +211,7 @@ pub fn evaluate(facts: &EncryptionFacts, rule: &DiskEncryptionRule, platform: Pl
     }
 }
 
-fn remediation(platform: Platform, facts: &EncryptionFacts) -> Vec<String> {
+fn remediation(system: &System, facts: &EncryptionFacts) -> Vec<String> {
     let in_progress = facts
         .volumes
         .iter()
@@ -212,7 +220,7 @@ fn remediation(platform: Platform, facts: &EncryptionFacts) -> Vec<String> {
     if in_progress {
         steps.push("Encryption or decryption is in progress: keep the computer on power until it completes, then check again. If it is decrypting, turn encryption back on.".to_owned());
     }
-    match platform {
+    match system.platform {
         Platform::Macos => {
             steps.push("System Settings > Privacy & Security > FileVault > Turn On, then restart if asked and keep the recovery key where IT tells you.".to_owned());
         }
@@ -221,7 +229,19 @@ fn remediation(platform: Platform, facts: &EncryptionFacts) -> Vec<String> {
             steps.push("If BitLocker protection is suspended: Control Panel > BitLocker Drive Encryption > Resume protection (or `manage-bde -protectors -enable C:` as Administrator).".to_owned());
         }
         Platform::Linux => {
-            steps.push("Linux cannot encrypt a filesystem in place safely: back up your data, reinstall choosing \"Encrypt the new installation\" (LUKS, optionally with LVM), and restore. Ask IT before you start.".to_owned());
+            let installer = match system.distro {
+                Distro::Debian => {
+                    "at \"Partition disks\" choose \"Guided - use entire disk and set up encrypted LVM\""
+                }
+                Distro::Ubuntu => {
+                    "at \"Disk setup\" choose \"Erase disk and install Ubuntu\", then under \"Advanced features\" \"Use LVM and encryption\""
+                }
+                Distro::Fedora => "at \"Installation Destination\" tick \"Encrypt my data\"",
+                Distro::Unknown => {
+                    "with full-disk encryption (Debian's installer: \"Guided - use entire disk and set up encrypted LVM\"; Fedora's: \"Encrypt my data\" under \"Installation Destination\")"
+                }
+            };
+            steps.push(format!("Linux cannot encrypt a filesystem in place safely: back up your data, reinstall and {installer}, then restore. Ask IT before you start."));
             steps.push("For a separate data partition (e.g. /home): back it up, create a LUKS container on it with `cryptsetup luksFormat`, add it to /etc/crypttab and /etc/fstab, and restore the data.".to_owned());
         }
     }

@@ -8,6 +8,11 @@ mod windows;
 use posture_host::{Host, Platform};
 use posture_schema::Device;
 
+/// os-release `KEY=value` pairs, unquoted (shared with the fix-step tailoring in `system`).
+pub(crate) fn linux_os_release(text: &str) -> Vec<(String, String)> {
+    linux::parse_os_release(text)
+}
+
 /// Values firmware vendors put in DMI fields when they have nothing to say.
 const JUNK_VALUES: &[&str] = &[
     "",

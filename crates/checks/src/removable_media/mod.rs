@@ -8,6 +8,8 @@ mod macos;
 mod windows;
 
 use posture_host::{Host, Platform};
+
+use crate::system::{Distro, System};
 use posture_policy::{RemovableMediaMode, RemovableMediaRule};
 use posture_schema::{Evidence, Finding, Status, Subject};
 
@@ -79,6 +81,12 @@ pub fn gather(host: &dyn Host) -> RemovableFacts {
 /// Judges the facts against the rule.
 #[must_use]
 pub fn evaluate(facts: &RemovableFacts, rule: &RemovableMediaRule, platform: Platform) -> Finding {
+    evaluate_on(facts, rule, &System::unknown(platform))
+}
+
+/// Judges the facts against the rule, with fix steps for this system's initramfs tool.
+#[must_use]
+pub fn evaluate_on(facts: &RemovableFacts, rule: &RemovableMediaRule, system: &System) -> Finding {
     let mode = rule.mode;
     let mut subjects = Vec::new();
     let (control_status, control_summary) = match (&facts.control, mode) {
@@ -162,7 +170,7 @@ pub fn evaluate(facts: &RemovableFacts, rule: &RemovableMediaRule, platform: Pla
         }
     };
     let remediation = if status == Status::Fail {
-        remediation(platform, facts, mode)
+        remediation(system, facts, mode)
     } else {
         Vec::new()
     };
@@ -178,11 +186,7 @@ pub fn evaluate(facts: &RemovableFacts, rule: &RemovableMediaRule, platform: Pla
     }
 }
 
-fn remediation(
-    platform: Platform,
-    facts: &RemovableFacts,
-    mode: RemovableMediaMode,
-) -> Vec<String> {
+fn remediation(system: &System, facts: &RemovableFacts, mode: RemovableMediaMode) -> Vec<String> {
     let mut steps = Vec::new();
     if facts
         .mounted
@@ -197,9 +201,18 @@ fn remediation(
         _ => false,
     };
     if control_fails {
-        match platform {
+        match system.platform {
             Platform::Linux => {
-                steps.push("As root: echo 'install usb-storage /bin/false' > /etc/modprobe.d/posture-usb-storage.conf, then unload the driver (`modprobe -r uas usb_storage`) or reboot.".to_owned());
+                // The initramfs carries its own copy of modprobe.d; without a rebuild the old
+                // one can load usb-storage at boot.
+                let initramfs = match system.distro {
+                    Distro::Debian | Distro::Ubuntu => "update-initramfs -u",
+                    Distro::Fedora => "dracut -f",
+                    Distro::Unknown => {
+                        "update-initramfs -u (Debian, Ubuntu) or dracut -f (Fedora, RHEL)"
+                    }
+                };
+                steps.push(format!("As root: echo 'install usb-storage /bin/false' > /etc/modprobe.d/posture-usb-storage.conf, unload the driver (`modprobe -r uas usb_storage`) or reboot, then {initramfs}"));
                 steps.push("Alternatively enforce it with USBGuard: a rule `reject with-interface one-of { 08:*:* }` and the usbguard service enabled.".to_owned());
             }
             Platform::Macos => {

@@ -7,6 +7,8 @@ mod macos;
 mod windows;
 
 use posture_host::{Host, Platform};
+
+use crate::system::System;
 use posture_policy::ScreenLockRule;
 use posture_schema::{Evidence, Finding, Status, Subject};
 
@@ -75,6 +77,12 @@ pub fn gather(host: &dyn Host) -> ScreenLockFacts {
 /// Judges the facts against the rule.
 #[must_use]
 pub fn evaluate(facts: &ScreenLockFacts, rule: &ScreenLockRule, platform: Platform) -> Finding {
+    evaluate_on(facts, rule, &System::unknown(platform))
+}
+
+/// Judges the facts against the rule, with fix steps for this system's desktop version.
+#[must_use]
+pub fn evaluate_on(facts: &ScreenLockFacts, rule: &ScreenLockRule, system: &System) -> Finding {
     let limit = u64::from(rule.max_idle_minutes) * 60;
     let subjects: Vec<Subject> = facts
         .users
@@ -164,7 +172,7 @@ pub fn evaluate(facts: &ScreenLockFacts, rule: &ScreenLockRule, platform: Platfo
                 .iter()
                 .any(|s| s.name == u.user && s.status == Status::Fail);
             if failing {
-                for step in remediation(platform, &u.desktop, rule.max_idle_minutes) {
+                for step in remediation(system, &u.desktop, rule.max_idle_minutes) {
                     if !steps.contains(&step) {
                         steps.push(step);
                     }
@@ -199,9 +207,9 @@ fn duration(seconds: u64) -> String {
 }
 
 /// How to fix a failing lock on this platform and desktop.
-fn remediation(platform: Platform, desktop: &str, minutes: u32) -> Vec<String> {
+fn remediation(system: &System, desktop: &str, minutes: u32) -> Vec<String> {
     let secs = u64::from(minutes) * 60;
-    match platform {
+    match system.platform {
         Platform::Macos => vec![
             format!(
                 "System Settings > Lock Screen: set \"Start Screen Saver when inactive\" and \"Turn display off when inactive\" (on battery and on power adapter) to {minutes} minutes or less."
@@ -217,11 +225,11 @@ fn remediation(platform: Platform, desktop: &str, minutes: u32) -> Vec<String> {
                 "Or ask IT to set the policy \"Interactive logon: Machine inactivity limit\" to {secs} seconds or less (Computer Configuration > Windows Settings > Security Settings > Local Policies > Security Options)."
             ),
         ],
-        Platform::Linux => linux_remediation(desktop, minutes),
+        Platform::Linux => linux_remediation(desktop, minutes, system.plasma_major),
     }
 }
 
-fn linux_remediation(desktop: &str, minutes: u32) -> Vec<String> {
+fn linux_remediation(desktop: &str, minutes: u32, plasma_major: Option<u32>) -> Vec<String> {
     let secs = u64::from(minutes) * 60;
     let d = desktop.to_ascii_lowercase();
     if d.contains("gnome") || d.contains("ubuntu") || d.contains("budgie") {
@@ -253,9 +261,15 @@ fn linux_remediation(desktop: &str, minutes: u32) -> Vec<String> {
             format!(
                 "System Settings > Screen Locking: tick \"Lock screen automatically\" after {minutes} minutes or less, and set \"Allow unlocking without password for\" to 0 seconds."
             ),
-            format!(
-                "Or as that user: kwriteconfig6 --file kscreenlockerrc --group Daemon --key Autolock true; kwriteconfig6 --file kscreenlockerrc --group Daemon --key Timeout {minutes}"
-            ),
+            match plasma_major {
+                Some(n @ (5 | 6)) => kwriteconfig(n, minutes),
+                // The session files did not say which Plasma this is: both, each labelled.
+                _ => format!(
+                    "Or as that user, on Plasma 6: {}; on Plasma 5: {}",
+                    kwriteconfig(6, minutes).trim_start_matches("Or as that user: "),
+                    kwriteconfig(5, minutes).trim_start_matches("Or as that user: ")
+                ),
+            },
         ]
     } else if d.contains("xfce") {
         vec![format!(
@@ -270,6 +284,14 @@ fn linux_remediation(desktop: &str, minutes: u32) -> Vec<String> {
             "Configure the desktop's screen locker to require a password after at most {minutes} minutes of inactivity."
         )]
     }
+}
+
+/// The command-line fix for Plasma `major` (kwriteconfig5 ships with Plasma 5's KDE Frameworks
+/// 5, kwriteconfig6 with Plasma 6's Frameworks 6).
+fn kwriteconfig(major: u32, minutes: u32) -> String {
+    format!(
+        "Or as that user: kwriteconfig{major} --file kscreenlockerrc --group Daemon --key Autolock true; kwriteconfig{major} --file kscreenlockerrc --group Daemon --key Timeout {minutes}"
+    )
 }
 
 #[cfg(test)]

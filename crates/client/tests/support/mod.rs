@@ -39,6 +39,8 @@ pub struct Collector {
     pub seen: Arc<Mutex<Seen>>,
     pub reply: Arc<Mutex<Reply>>,
     pub checkin_check_now: Arc<Mutex<bool>>,
+    /// The `Server` header of replies to reports, if any.
+    pub server: Arc<Mutex<Option<&'static str>>>,
 }
 
 impl Collector {
@@ -47,7 +49,13 @@ impl Collector {
             seen: Arc::default(),
             reply: Arc::new(Mutex::new(Reply::Ok)),
             checkin_check_now: Arc::default(),
+            server: Arc::default(),
         }
+    }
+
+    /// Names the server (and its version) in the `Server` header of replies to reports.
+    pub fn set_server(&self, server: &'static str) {
+        *self.server.lock().unwrap() = Some(server);
     }
 
     pub fn set(&self, reply: Reply) {
@@ -112,10 +120,21 @@ async fn receive_report(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
+    let server = *c.server.lock().unwrap();
+    let mut response = answer_report(&c, &headers, &body).await;
+    if let Some(server) = server {
+        response
+            .headers_mut()
+            .insert(header::SERVER, server.parse().unwrap());
+    }
+    response
+}
+
+async fn answer_report(c: &Collector, headers: &HeaderMap, body: &[u8]) -> Response {
     let reply = c.reply.lock().unwrap().clone();
     c.seen.lock().unwrap().attempts += 1;
     let record = |c: &Collector| {
-        let value: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let value: serde_json::Value = serde_json::from_slice(body).unwrap();
         let id = value["report_id"].as_str().unwrap().to_owned();
         let mut seen = c.seen.lock().unwrap();
         seen.report_ids.push(id.clone());
@@ -130,12 +149,12 @@ async fn receive_report(
     };
     match reply {
         Reply::Ok => {
-            let id = record(&c);
+            let id = record(c);
             axum::Json(serde_json::json!({"report_id": id, "duplicate": false, "check_now": false}))
                 .into_response()
         }
         Reply::CheckNow => {
-            let id = record(&c);
+            let id = record(c);
             c.set(Reply::Ok);
             axum::Json(serde_json::json!({"report_id": id, "duplicate": false, "check_now": true}))
                 .into_response()
@@ -154,11 +173,11 @@ async fn receive_report(
         }
         Reply::Slow(d) => {
             tokio::time::sleep(d).await;
-            record(&c);
+            record(c);
             StatusCode::OK.into_response()
         }
         Reply::GarbageBody => {
-            record(&c);
+            record(c);
             (StatusCode::OK, "\u{1}\u{2}not json at all").into_response()
         }
         Reply::Redirect(to) => {
