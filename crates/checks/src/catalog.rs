@@ -628,12 +628,7 @@ pub fn windows_interactive_users(
                 ));
             }
             Ok(out) => {
-                let why = format!(
-                    "{} exited with status {:?}: {}",
-                    spec.display(),
-                    out.status,
-                    evidence::first_line(&out.stderr)
-                );
+                let why = evidence::exit_failure(&spec, &out);
                 ev.push(evidence::command(&spec, None, why.clone()));
                 return Err(why);
             }
@@ -666,20 +661,14 @@ pub fn run_reg_query(
         Ok(out) if out.success() => match reg::parse_query(&out.stdout) {
             Ok(keys) => Ok(Query::Keys(keys)),
             Err(e) => {
-                let why = format!("{}: {e}", spec.display());
+                let why = format!("{}: {e}", evidence::command_name(spec));
                 ev.push(evidence::command(spec, None, why.clone()));
                 Err(why)
             }
         },
         Ok(out) if reg_says_absent(&out) => Ok(Query::Absent),
         Ok(out) => {
-            let why = format!(
-                "{} exited with status {}: {}",
-                spec.display(),
-                out.status
-                    .map_or_else(|| "signal".to_owned(), |s| s.to_string()),
-                evidence::first_line(&out.stderr)
-            );
+            let why = evidence::exit_failure(spec, &out);
             ev.push(evidence::command(spec, None, why.clone()));
             Err(why)
         }

@@ -8,7 +8,7 @@ use posture_schema::Status;
 
 mod support;
 
-use support::{Bundles, expect, says};
+use support::{Bundles, expect, no_debug_output, says};
 
 const BUNDLES: Bundles = Bundles {
     platform: Platform::Macos,
@@ -200,6 +200,11 @@ fn an_unencrypted_external_volume_mounted_writable_fails_even_under_deny() {
 }
 
 // Every bundle, through the whole assessment
+
+#[test]
+fn no_bundle_shows_rust_debug_output_in_its_findings() {
+    no_debug_output(&BUNDLES);
+}
 
 #[test]
 fn every_bundle_judges_without_unrecorded_evidence_and_fills_the_inventory() {

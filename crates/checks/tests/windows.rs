@@ -8,7 +8,7 @@ use posture_schema::Status;
 
 mod support;
 
-use support::{Bundles, expect};
+use support::{Bundles, expect, no_debug_output, says};
 
 const BUNDLES: Bundles = Bundles {
     platform: Platform::Windows,
@@ -76,6 +76,19 @@ fn access_denied_is_unknown_with_the_reason() {
     );
 }
 
+#[test]
+fn a_failed_powershell_query_gives_its_exit_status_and_words_not_its_script() {
+    let f = BUNDLES.disk("bitlocker_access_denied");
+    expect(
+        &f,
+        Status::Unknown,
+        "PowerShell (BitLocker volumes, Win32_EncryptableVolume) exited with status 5: Access denied",
+    );
+    assert!(says(&f, "run posture as Administrator"), "{f:#?}");
+    assert!(!f.summary.contains("Get-CimInstance"), "{}", f.summary);
+    assert!(!f.summary.contains("powershell.exe"), "{}", f.summary);
+}
+
 // Screen lock
 
 #[test]
@@ -83,7 +96,7 @@ fn a_machine_inactivity_limit_of_900_seconds_passes() {
     expect(
         &BUNDLES.screen_lock("screen_lock_inactivity_900"),
         Status::Pass,
-        "machine inactivity limit 900 s",
+        "machine inactivity limit 15 min",
     );
 }
 
@@ -92,7 +105,7 @@ fn a_secure_screen_saver_at_600_seconds_passes() {
     expect(
         &BUNDLES.screen_lock("screen_lock_secure_saver_600"),
         Status::Pass,
-        "secure screen saver C:\\Windows\\system32\\scrnsave.scr after 600 s (user settings) + 5 s grace",
+        "secure screen saver C:\\Windows\\system32\\scrnsave.scr after 10 min (user settings) + 5 s grace",
     );
 }
 
@@ -112,7 +125,7 @@ fn the_policy_screen_saver_overrides_the_users() {
     expect(
         &BUNDLES.screen_lock("screen_lock_policy_overrides_user"),
         Status::Pass,
-        "after 600 s (policy)",
+        "after 10 min (policy)",
     );
 }
 
@@ -130,7 +143,7 @@ fn sleep_after_ten_minutes_with_sign_in_on_wake_passes() {
     expect(
         &BUNDLES.screen_lock("screen_lock_sleep_with_sign_in"),
         Status::Pass,
-        "sleep after 600 s on AC power with sign-in on wake",
+        "sleep after 10 min on AC power with sign-in on wake",
     );
 }
 
@@ -189,6 +202,11 @@ fn no_restriction_fails() {
 }
 
 // Every bundle, through the whole assessment
+
+#[test]
+fn no_bundle_shows_rust_debug_output_in_its_findings() {
+    no_debug_output(&BUNDLES);
+}
 
 #[test]
 fn every_bundle_judges_without_unrecorded_evidence_and_fills_the_inventory() {

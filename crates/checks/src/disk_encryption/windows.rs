@@ -107,8 +107,8 @@ pub(crate) fn state_of(v: &BitLockerVolume) -> EncryptionState {
     if v.return_values.iter().any(|r| *r != 0) {
         return EncryptionState::Unknown {
             reason: format!(
-                "BitLocker status calls failed for this volume (return values {:?})",
-                v.return_values
+                "BitLocker status calls failed for this volume (return values {})",
+                evidence::listed(&v.return_values)
             ),
         };
     }
@@ -143,11 +143,17 @@ pub(crate) fn state_of(v: &BitLockerVolume) -> EncryptionState {
                 detail: "BitLocker protection is suspended: the key is stored in the clear on the disk".to_owned(),
             },
             other => EncryptionState::Unknown {
-                reason: format!("fully encrypted, but the protection status is {other:?}"),
+                reason: format!(
+                    "fully encrypted, but the protection status is {}",
+                    evidence::shown(other)
+                ),
             },
         },
         other => EncryptionState::Unknown {
-            reason: format!("unrecognised BitLocker conversion status {other:?}"),
+            reason: format!(
+                "unrecognised BitLocker conversion status {}",
+                evidence::shown(other)
+            ),
         },
     }
 }
@@ -158,15 +164,9 @@ pub(super) fn gather(host: &dyn Host) -> EncryptionFacts {
     let out = match evidence::run_ok(host, &spec, &mut ev) {
         Ok(out) => out,
         Err(reason) => {
-            let denied = reason.to_ascii_lowercase().contains("denied");
+            // An access-denied failure already carries the hint to run as Administrator.
             return EncryptionFacts {
-                undecided: Some(if denied {
-                    format!(
-                        "{reason} (BitLocker status can be read only as Administrator or SYSTEM)"
-                    )
-                } else {
-                    reason
-                }),
+                undecided: Some(reason),
                 evidence: ev,
                 ..EncryptionFacts::default()
             };
@@ -175,7 +175,10 @@ pub(super) fn gather(host: &dyn Host) -> EncryptionFacts {
     let volumes = match parse_bitlocker_volumes(&out.stdout) {
         Ok(v) => v,
         Err(e) => {
-            let reason = format!("{} printed something unrecognised: {e}", spec.display());
+            let reason = format!(
+                "{} printed something unrecognised: {e}",
+                evidence::command_name(&spec)
+            );
             ev.push(evidence::command(&spec, None, reason.clone()));
             return EncryptionFacts {
                 undecided: Some(reason),
@@ -191,8 +194,14 @@ pub(super) fn gather(host: &dyn Host) -> EncryptionFacts {
             .clone()
             .unwrap_or_else(|| v.device_id.clone());
         let seen = format!(
-            "VolumeType {:?}, ConversionStatus {:?}, EncryptionPercentage {:?}, ProtectionStatus {:?}, LockStatus {:?}, EncryptionMethod {:?}, ProtectorTypes {:?}",
-            v.volume_type, v.conversion, v.percent, v.protection, v.lock, v.method, v.protectors
+            "VolumeType {}, ConversionStatus {}, EncryptionPercentage {}, ProtectionStatus {}, LockStatus {}, EncryptionMethod {}, ProtectorTypes {}",
+            evidence::shown(v.volume_type),
+            evidence::shown(v.conversion),
+            evidence::shown(v.percent),
+            evidence::shown(v.protection),
+            evidence::shown(v.lock),
+            evidence::shown(v.method),
+            evidence::listed(&v.protectors)
         );
         ev.push(evidence::about(
             evidence::command(&spec, Some(&name), seen),

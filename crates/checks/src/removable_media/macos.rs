@@ -210,7 +210,7 @@ fn mounted_external(
         let spec = catalog::macos_volume_info(&device);
         let info = evidence::run_ok(host, &spec, ev).and_then(|out| {
             plist::parse_xml(&out.stdout).map_err(|e| {
-                let why = format!("{}: {e}", spec.display());
+                let why = format!("{}: {e}", evidence::command_name(&spec));
                 ev.push(evidence::command(&spec, None, why.clone()));
                 why
             })
@@ -259,14 +259,14 @@ fn mounted_external(
             &spec,
             None,
             format!(
-                "{}: bus {}, Internal {:?}, file system {}, Encryption {:?}, FileVault {:?}, WritableVolume {:?}",
+                "{}: bus {}, Internal {}, file system {}, Encryption {}, FileVault {}, WritableVolume {}",
                 m.device,
                 if bus.is_empty() { "unknown" } else { bus },
-                flag("Internal"),
+                evidence::shown(flag("Internal")),
                 if fs.is_empty() { "unknown" } else { fs.as_str() },
-                flag("Encryption"),
-                flag("FileVault"),
-                flag("WritableVolume"),
+                evidence::shown(flag("Encryption")),
+                evidence::shown(flag("FileVault")),
+                evidence::shown(flag("WritableVolume")),
             ),
         ));
         volumes.push(RemovableVolume {

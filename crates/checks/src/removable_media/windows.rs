@@ -267,7 +267,10 @@ fn mounted(
     let spec = catalog::windows_usb_volumes();
     let out = evidence::run_ok(host, &spec, ev)?;
     let volumes = parse_usb_volumes(&out.stdout).map_err(|e| {
-        let why = format!("{} printed something unrecognised: {e}", spec.display());
+        let why = format!(
+            "{} printed something unrecognised: {e}",
+            evidence::command_name(&spec)
+        );
         ev.push(evidence::command(&spec, None, why.clone()));
         why
     })?;

@@ -197,10 +197,14 @@ fn judge_user(host: &dyn Host, user: &ConsoleUser, ev: &mut Vec<Evidence>) -> Lo
                 }
                 Some(PasswordDelay::After(d)) => {
                     ev.push(evidence::about(
-                        evidence::command(&spec, None, format!("password required after {d} s")),
+                        evidence::command(
+                            &spec,
+                            None,
+                            format!("password required after {}", evidence::duration(d)),
+                        ),
                         subject,
                     ));
-                    (d, format!("password after {d} s"))
+                    (d, format!("password after {}", evidence::duration(d)))
                 }
                 None => {
                     let reason = evidence::unrecognised(&spec, &text, ev, Some(subject));
@@ -208,7 +212,8 @@ fn judge_user(host: &dyn Host, user: &ConsoleUser, ev: &mut Vec<Evidence>) -> Lo
                         (Some((true, path)), Some((d, _))) => (
                             *d,
                             format!(
-                                "password after {d} s as the profile {path} requires (not confirmed by the user's session)"
+                                "password after {} as the profile {path} requires (not confirmed by the user's session)",
+                                evidence::duration(*d)
                             ),
                         ),
                         _ => return LockSetting::Unknown { reason },
@@ -252,13 +257,7 @@ fn judge_user(host: &dyn Host, user: &ConsoleUser, ev: &mut Vec<Evidence>) -> Lo
                 None
             }
             Ok(out) => {
-                let reason = format!(
-                    "{} exited with status {}: {}",
-                    spec.display(),
-                    out.status
-                        .map_or_else(|| "signal".to_owned(), |s| s.to_string()),
-                    evidence::first_line(&out.stderr)
-                );
+                let reason = evidence::exit_failure(&spec, &out);
                 ev.push(evidence::about(
                     evidence::command(&spec, None, reason.clone()),
                     subject,
@@ -291,7 +290,7 @@ fn judge_user(host: &dyn Host, user: &ConsoleUser, ev: &mut Vec<Evidence>) -> Lo
         let (Some(display), Some(sleep)) = (source.display_sleep, source.system_sleep) else {
             let reason = format!(
                 "{} shows no displaysleep or sleep value for {}",
-                spec.display(),
+                evidence::command_name(&spec),
                 source.name
             );
             ev.push(evidence::command(&spec, None, reason.clone()));
@@ -336,7 +335,7 @@ fn judge_user(host: &dyn Host, user: &ConsoleUser, ev: &mut Vec<Evidence>) -> Lo
     match worst {
         Some((seconds, how)) => LockSetting::LocksAfter { seconds, how },
         None => LockSetting::Unknown {
-            reason: format!("{} lists no power source", spec.display()),
+            reason: format!("{} lists no power source", evidence::command_name(&spec)),
         },
     }
 }
@@ -344,10 +343,8 @@ fn judge_user(host: &dyn Host, user: &ConsoleUser, ev: &mut Vec<Evidence>) -> Lo
 fn minutes(seconds: u64) -> String {
     if seconds == 0 {
         "never".to_owned()
-    } else if seconds.is_multiple_of(60) {
-        format!("{} min", seconds / 60)
     } else {
-        format!("{seconds} s")
+        evidence::duration(seconds)
     }
 }
 

@@ -240,8 +240,9 @@ fn screen_saver(
     Ok(Ok((
         seconds,
         format!(
-            "secure screen saver {} after {seconds} s ({source})",
-            program.data.trim()
+            "secure screen saver {} after {} ({source})",
+            program.data.trim(),
+            evidence::duration(seconds)
         ),
     )))
 }
@@ -253,13 +254,16 @@ fn judge(host: &dyn Host, m: &Machine, user: &WindowsUser, ev: &mut Vec<Evidence
     };
     let mut common: Vec<(u64, String)> = Vec::new();
     if let Some(n) = m.inactivity {
-        common.push((n, format!("machine inactivity limit {n} s")));
+        common.push((
+            n,
+            format!("machine inactivity limit {}", evidence::duration(n)),
+        ));
     }
     let mut not_locking = Vec::new();
     match &saver {
         Ok((s, how)) => common.push((
             s.saturating_add(m.grace),
-            format!("{how} + {} s grace", m.grace),
+            format!("{how} + {} grace", evidence::duration(m.grace)),
         )),
         Err(why) => not_locking.push(why.clone()),
     }
@@ -269,7 +273,10 @@ fn judge(host: &dyn Host, m: &Machine, user: &WindowsUser, ev: &mut Vec<Evidence
         if let Some(s) = sleep {
             candidates.push((
                 *s,
-                format!("sleep after {s} s on {source} with sign-in on wake"),
+                format!(
+                    "sleep after {} on {source} with sign-in on wake",
+                    evidence::duration(*s)
+                ),
             ));
         }
         let Some(first) = candidates.into_iter().min_by_key(|(s, _)| *s) else {
