@@ -125,6 +125,37 @@ fn display_sleep_only_on_battery_fails_because_the_worst_power_source_counts() {
 }
 
 #[test]
+fn a_stock_laptops_sleep_1_does_not_mean_it_locks_after_one_minute() {
+    // Display sleep 2 min on battery, 10 min on AC, sleep 1 on both: idle system sleep waits
+    // for the display, so the lock comes with the display sleep, 10 min on AC at worst.
+    let f = BUNDLES.screen_lock("screen_lock_stock_sleep_1");
+    expect(
+        &f,
+        Status::Pass,
+        "locks after 10 min (display sleep 10 min on AC Power + password after 0 s)",
+    );
+    assert!(!says(&f, "system sleep 1 min"), "{f:#?}");
+}
+
+#[test]
+fn screen_saver_off_and_display_never_on_ac_fails_whatever_sleep_says() {
+    expect(
+        &BUNDLES.screen_lock("screen_lock_display_never_on_ac"),
+        Status::Fail,
+        "on AC Power neither the screen saver, the display nor the system ever goes to sleep",
+    );
+}
+
+#[test]
+fn display_sleep_30_with_sleep_1_locks_only_after_30_minutes() {
+    expect(
+        &BUNDLES.screen_lock("screen_lock_display_30_sleep_1"),
+        Status::Fail,
+        "locks only after 30 min (display sleep 30 min on AC Power",
+    );
+}
+
+#[test]
 fn a_profile_idle_time_overrides_the_users_laxer_one() {
     let f = BUNDLES.screen_lock("screen_lock_managed_overrides_user");
     expect(
@@ -225,5 +256,5 @@ fn every_bundle_judges_without_unrecorded_evidence_and_fills_the_inventory() {
         assert!(a.device.mdm.as_ref().is_some_and(|m| m.enrolled));
         count += 1;
     }
-    assert!(count >= 17, "{count} bundles");
+    assert!(count >= 20, "{count} bundles");
 }
