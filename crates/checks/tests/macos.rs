@@ -230,6 +230,23 @@ fn an_unencrypted_external_volume_mounted_writable_fails_even_under_deny() {
     assert!(f.subjects.iter().any(|s| s.name == "/Volumes/UNTITLED"));
 }
 
+#[test]
+fn an_sd_card_in_the_built_in_reader_is_removable_media_though_diskutil_says_internal() {
+    for mode in [
+        RemovableMediaMode::Block,
+        RemovableMediaMode::ReadOnly,
+        RemovableMediaMode::Audit,
+    ] {
+        let f = BUNDLES.removable("removable_sd_card_internal_reader", mode);
+        expect(
+            &f,
+            Status::Fail,
+            "/dev/disk4s1 (Secure Digital, removable media in a built-in reader, exfat) is mounted writable and is not encrypted",
+        );
+        assert!(f.subjects.iter().any(|s| s.name == "/Volumes/SDCARD"));
+    }
+}
+
 // Every bundle, through the whole assessment
 
 #[test]
@@ -256,5 +273,5 @@ fn every_bundle_judges_without_unrecorded_evidence_and_fills_the_inventory() {
         assert!(a.device.mdm.as_ref().is_some_and(|m| m.enrolled));
         count += 1;
     }
-    assert!(count >= 20, "{count} bundles");
+    assert!(count >= 21, "{count} bundles");
 }
