@@ -183,11 +183,21 @@ pub fn macos_mounts() -> CommandSpec {
     CommandSpec::new("/sbin/mount", &[])
 }
 
-/// `/usr/sbin/diskutil info -plist DEVICE`: whether a mounted volume is internal, its bus,
-/// file system, encryption and writability. Removable media.
+/// `/usr/sbin/diskutil info -plist DEVICE`: whether a mounted volume (or an APFS container's
+/// physical store) is internal, removable media, its bus, file system, encryption and
+/// writability. Removable media and disk encryption.
 #[must_use]
 pub fn macos_volume_info(device: &DiskDevice) -> CommandSpec {
     CommandSpec::new("/usr/sbin/diskutil", &["info", "-plist", device.as_str()]).with_timeout(SLOW)
+}
+
+/// `/usr/sbin/diskutil apfs list -plist`: every APFS container, its physical store and its
+/// volumes with their roles and `FileVault`, `Encryption`, `Locked` and `CryptoMigrationOn`
+/// flags, to find internal volumes outside the startup volume group, which FileVault does not
+/// cover. Disk encryption.
+#[must_use]
+pub fn macos_apfs_list() -> CommandSpec {
+    CommandSpec::new("/usr/sbin/diskutil", &["apfs", "list", "-plist"]).with_timeout(SLOW)
 }
 
 /// Runs a program in the console user's launchd session as that user:
@@ -729,6 +739,7 @@ mod tests {
             macos_power_settings(),
             macos_mounts(),
             macos_volume_info(&disk),
+            macos_apfs_list(),
             macos_screen_lock_status(&user),
             macos_screensaver_idle_time(&user),
             windows_reg_key(keys::SYSTEM_POLICIES),

@@ -79,6 +79,59 @@ fn filevault_command_failure_is_unknown_with_the_reason() {
     );
 }
 
+#[test]
+fn an_internal_volume_encrypted_at_rest_only_fails_though_filevault_is_on() {
+    let f = BUNDLES.disk("filevault_other_volume_hardware_only");
+    expect(&f, Status::Fail, "not protected by encryption: Projects");
+    assert!(
+        says(&f, "encrypted at rest by the hardware key only"),
+        "{f:#?}"
+    );
+    assert!(
+        f.subjects
+            .iter()
+            .any(|s| s.name == "/" && s.status == Status::Pass)
+    );
+}
+
+#[test]
+fn an_internal_volume_with_its_own_password_passes() {
+    let f = BUNDLES.disk("filevault_other_volume_password");
+    expect(&f, Status::Pass, "(2 checked)");
+    assert!(says(&f, "APFS encrypted with a password (FileVault)"));
+}
+
+#[test]
+fn an_exfat_volume_on_a_second_internal_disk_fails() {
+    expect(
+        &BUNDLES.disk("filevault_second_internal_disk_exfat"),
+        Status::Fail,
+        "not protected by encryption: /Volumes/Media",
+    );
+}
+
+#[test]
+fn external_sticks_and_sd_cards_are_not_internal_data_volumes() {
+    for bundle in [
+        "removable_unencrypted_stick_mounted",
+        "removable_sd_card_internal_reader",
+    ] {
+        let f = BUNDLES.disk(bundle);
+        expect(&f, Status::Pass, "(1 checked)");
+    }
+}
+
+#[test]
+fn the_stock_volume_layout_judges_only_the_startup_group() {
+    let f = BUNDLES.disk("filevault_on");
+    assert_eq!(f.subjects.len(), 1, "{f:#?}");
+    assert!(
+        f.evidence
+            .iter()
+            .any(|e| e.source == "/usr/sbin/diskutil apfs list -plist")
+    );
+}
+
 // Screen lock
 
 #[test]
@@ -273,5 +326,5 @@ fn every_bundle_judges_without_unrecorded_evidence_and_fills_the_inventory() {
         assert!(a.device.mdm.as_ref().is_some_and(|m| m.enrolled));
         count += 1;
     }
-    assert!(count >= 21, "{count} bundles");
+    assert!(count >= 20, "{count} bundles");
 }

@@ -4,7 +4,7 @@
 //! mode a writable, unencrypted removable volume mounted right now fails.
 
 mod linux;
-mod macos;
+pub(crate) mod macos;
 mod windows;
 
 use posture_host::{Host, Platform};
