@@ -279,8 +279,10 @@ pub mod keys {
         r"HKLM\SOFTWARE\Policies\Microsoft\Windows\RemovableStorageDevices";
     /// The Removable Disks device class under the Removable Storage Access policy.
     pub const REMOVABLE_DISKS_CLASS: &str = "{53f5630d-b6bf-11d0-94f2-00a0c91efb8b}";
-    /// The USB mass-storage driver service (`Start` = 4: disabled).
+    /// The USB mass-storage (Bulk-Only Transport) driver service (`Start` = 4: disabled).
     pub const USBSTOR: &str = r"HKLM\SYSTEM\CurrentControlSet\Services\USBSTOR";
+    /// The USB Attached SCSI driver service, which UAS drives load instead of `USBSTOR`.
+    pub const UASPSTOR: &str = r"HKLM\SYSTEM\CurrentControlSet\Services\UASPStor";
     /// BitLocker policy as group policy writes it.
     pub const FVE_POLICY: &str = r"HKLM\SOFTWARE\Policies\Microsoft\FVE";
     /// BitLocker policy as the BitLocker CSP and older tools write it.

@@ -201,6 +201,52 @@ fn no_restriction_fails() {
     );
 }
 
+#[test]
+fn usbstor_disabled_alone_does_not_block_uas_drives() {
+    let f = BUNDLES.removable(
+        "removable_uas_stick_usbstor_disabled",
+        RemovableMediaMode::Block,
+    );
+    expect(&f, Status::Fail, "UASPStor");
+    assert!(
+        f.remediation.iter().any(|r| r.contains("UASPStor")),
+        "{f:#?}"
+    );
+}
+
+#[test]
+fn a_writable_unencrypted_uas_stick_mounted_now_fails_in_every_mode() {
+    for mode in [
+        RemovableMediaMode::Block,
+        RemovableMediaMode::ReadOnly,
+        RemovableMediaMode::Audit,
+    ] {
+        let f = BUNDLES.removable("removable_uas_stick_usbstor_disabled", mode);
+        expect(
+            &f,
+            Status::Fail,
+            "SanDisk Extreme PRO (USB, exFAT) is mounted writable and is not encrypted",
+        );
+        assert!(!says(&f, "mounted read-only"), "{f:#?}");
+    }
+}
+
+#[test]
+fn rdv_deny_write_access_alone_does_not_cover_usb_ssds_that_report_as_fixed() {
+    let f = BUNDLES.removable("removable_rdv_only_usb_ssd", RemovableMediaMode::ReadOnly);
+    expect(
+        &f,
+        Status::Fail,
+        "USB SSDs that report as fixed disks stay writable",
+    );
+    expect(
+        &f,
+        Status::Fail,
+        "Samsung PSSD T7 (USB, NTFS) is mounted writable and is not encrypted",
+    );
+    assert!(!says(&f, "mounted read-only"), "{f:#?}");
+}
+
 // Every bundle, through the whole assessment
 
 #[test]
@@ -232,5 +278,5 @@ fn every_bundle_judges_without_unrecorded_evidence_and_fills_the_inventory() {
         assert!(a.device.mdm.as_ref().is_some_and(|m| m.enrolled));
         count += 1;
     }
-    assert!(count >= 16, "{count} bundles");
+    assert!(count >= 18, "{count} bundles");
 }
