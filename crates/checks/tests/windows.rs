@@ -247,6 +247,19 @@ fn rdv_deny_write_access_alone_does_not_cover_usb_ssds_that_report_as_fixed() {
     assert!(!says(&f, "mounted read-only"), "{f:#?}");
 }
 
+#[test]
+fn a_usb_ssd_reporting_as_fixed_is_external_media_not_an_internal_data_volume() {
+    let f = BUNDLES.disk("bitlocker_usb_ssd_fixed");
+    expect(&f, Status::Pass, "(1 checked)");
+    assert!(f.subjects.iter().all(|s| s.name != "F:"), "{f:#?}");
+    // The removable media check judges it instead.
+    expect(
+        &BUNDLES.removable("bitlocker_usb_ssd_fixed", RemovableMediaMode::Audit),
+        Status::Fail,
+        "Samsung PSSD T7 (USB, NTFS) is mounted writable and is not encrypted",
+    );
+}
+
 // Every bundle, through the whole assessment
 
 #[test]
@@ -278,5 +291,5 @@ fn every_bundle_judges_without_unrecorded_evidence_and_fills_the_inventory() {
         assert!(a.device.mdm.as_ref().is_some_and(|m| m.enrolled));
         count += 1;
     }
-    assert!(count >= 18, "{count} bundles");
+    assert!(count >= 19, "{count} bundles");
 }

@@ -11,6 +11,7 @@ use posture_host::powershell;
 use serde_json::{Map, Value};
 
 use super::{EncryptionFacts, EncryptionState, Volume, VolumeRole};
+use crate::removable_media::windows::{UsbVolume, parse_usb_volumes};
 use crate::{catalog, evidence};
 
 /// One volume as the catalog script reports it.
@@ -158,6 +159,24 @@ pub(crate) fn state_of(v: &BitLockerVolume) -> EncryptionState {
     }
 }
 
+/// The partitions of USB disks, to tell external volumes from internal ones. `Err` when they
+/// could not be listed: fixed data volumes are then judged as internal (the stricter reading).
+fn usb_volumes(
+    host: &dyn Host,
+    ev: &mut Vec<posture_schema::Evidence>,
+) -> Result<Vec<UsbVolume>, String> {
+    let spec = catalog::windows_usb_volumes();
+    let out = evidence::run_ok(host, &spec, ev)?;
+    parse_usb_volumes(&out.stdout).map_err(|e| {
+        let why = format!(
+            "{} printed something unrecognised: {e}; fixed data volumes are judged as internal",
+            evidence::command_name(&spec)
+        );
+        ev.push(evidence::command(&spec, None, why.clone()));
+        why
+    })
+}
+
 pub(super) fn gather(host: &dyn Host) -> EncryptionFacts {
     let mut ev = Vec::new();
     let spec = catalog::windows_bitlocker_volumes();
@@ -187,6 +206,16 @@ pub(super) fn gather(host: &dyn Host) -> EncryptionFacts {
             };
         }
     };
+    // Volumes on the USB bus are external media (the removable media check judges them), even
+    // when a USB SSD reports as a fixed disk and BitLocker calls it a fixed data volume.
+    let needs_bus = volumes
+        .iter()
+        .any(|v| v.drive_letter.is_some() && matches!(v.volume_type, Some(1) | None));
+    let usb = if needs_bus {
+        usb_volumes(host, &mut ev)
+    } else {
+        Ok(Vec::new())
+    };
     let mut judged = Vec::new();
     for v in &volumes {
         let name = v
@@ -207,6 +236,24 @@ pub(super) fn gather(host: &dyn Host) -> EncryptionFacts {
             evidence::command(&spec, Some(&name), seen),
             &name,
         ));
+        let on_usb = usb.as_ref().is_ok_and(|list| {
+            list.iter().any(|u| {
+                v.drive_letter.as_deref().is_some_and(|l| {
+                    !u.drive_letter.is_empty()
+                        && l == format!("{}:", u.drive_letter.to_ascii_uppercase())
+                }) || u.access_paths.contains(&v.device_id)
+            })
+        });
+        if on_usb && v.volume_type != Some(0) {
+            ev.push(evidence::about(
+                evidence::derived(
+                    &name,
+                    "on a disk whose bus is USB: external media, judged by the removable media check, not as an internal data volume",
+                ),
+                &name,
+            ));
+            continue;
+        }
         let role = match v.volume_type {
             Some(0) => VolumeRole::System,
             // Letterless data volumes are recovery, OEM or utility partitions.

@@ -5,7 +5,7 @@
 
 mod linux;
 pub(crate) mod macos;
-mod windows;
+pub(crate) mod windows;
 
 use posture_host::{Host, Platform};
 use posture_policy::{RemovableMediaMode, RemovableMediaRule};
