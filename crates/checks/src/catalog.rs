@@ -264,6 +264,10 @@ pub mod power {
     pub const SUB_NONE: &str = "fea3413e-7e05-4911-9a71-700331f1c294";
     /// CONSOLELOCK: require a password on wake-up.
     pub const CONSOLELOCK: &str = "0e796bdb-100d-47d6-a2d5-f7d2daa51f51";
+    /// SUB_VIDEO subgroup.
+    pub const SUB_VIDEO: &str = "7516b95f-f776-4464-8c53-06167f40cc99";
+    /// VIDEOIDLE: turn the display off after N seconds.
+    pub const VIDEOIDLE: &str = "3c0bc021-c8a8-4e07-a973-6b14cbcb2b7e";
 }
 
 /// Registry keys the probes read (abbreviated roots, as passed to `reg query`).
@@ -377,6 +381,14 @@ pub fn windows_power_policy(setting: &'static str) -> CommandSpec {
 #[must_use]
 pub fn windows_power_setting(subgroup: &'static str, setting: &'static str) -> CommandSpec {
     CommandSpec::new(POWERCFG, &["/qh", "SCHEME_CURRENT", subgroup, setting])
+}
+
+/// `powercfg.exe /a`: the sleep states this PC offers. `Standby (S0 Low Power Idle)` among the
+/// available ones means Modern Standby, where the session locks when the display turns off
+/// (after the user's "If you've been away" delay), not on S3 sleep. Screen lock.
+#[must_use]
+pub fn windows_sleep_states() -> CommandSpec {
+    CommandSpec::new(POWERCFG, &["/a"])
 }
 
 /// Runs a fixed PowerShell script: no profile, no prompts, errors end the script with exit
@@ -749,6 +761,7 @@ mod tests {
             windows_user_session(&sid),
             windows_user_desktop(&sid),
             windows_power_setting(power::SUB_SLEEP, power::STANDBYIDLE),
+            windows_sleep_states(),
             windows_bitlocker_volumes(),
             windows_usb_volumes(),
             windows_inventory(),

@@ -260,6 +260,24 @@ fn a_usb_ssd_reporting_as_fixed_is_external_media_not_an_internal_data_volume() 
     );
 }
 
+#[test]
+fn a_modern_standby_laptop_locks_when_its_display_turns_off() {
+    expect(
+        &BUNDLES.screen_lock("screen_lock_modern_standby_display_off"),
+        Status::Pass,
+        "locks after 10 min (display off after 10 min on AC power (Modern Standby), sign-in required every time",
+    );
+}
+
+#[test]
+fn a_modern_standby_laptop_that_never_asks_for_sign_in_fails() {
+    expect(
+        &BUNDLES.screen_lock("screen_lock_modern_standby_never_sign_in"),
+        Status::Fail,
+        "\"If you've been away\" is Never",
+    );
+}
+
 // Every bundle, through the whole assessment
 
 #[test]
@@ -291,5 +309,5 @@ fn every_bundle_judges_without_unrecorded_evidence_and_fills_the_inventory() {
         assert!(a.device.mdm.as_ref().is_some_and(|m| m.enrolled));
         count += 1;
     }
-    assert!(count >= 19, "{count} bundles");
+    assert!(count >= 21, "{count} bundles");
 }
