@@ -149,7 +149,7 @@ fn judge_user(host: &dyn Host, user: &ConsoleUser, ev: &mut Vec<Evidence>) -> Lo
                 if let Some(v) = p.get("idleTime").and_then(PlistValue::as_integer) {
                     let v = u64::try_from(v).unwrap_or(0);
                     ev.push(evidence::about(
-                        evidence::file(&path, Some("idleTime"), v.to_string()),
+                        evidence::file(&path, Some("idleTime"), seconds(v)),
                         subject,
                     ));
                     managed.idle_time = Some((v, path.clone()));
@@ -167,7 +167,7 @@ fn judge_user(host: &dyn Host, user: &ConsoleUser, ev: &mut Vec<Evidence>) -> Lo
                 {
                     let v = u64::try_from(v).unwrap_or(u64::MAX);
                     ev.push(evidence::about(
-                        evidence::file(&path, Some("askForPasswordDelay"), v.to_string()),
+                        evidence::file(&path, Some("askForPasswordDelay"), evidence::duration(v)),
                         subject,
                     ));
                     managed.ask_delay = Some((v, path.clone()));
@@ -233,7 +233,7 @@ fn judge_user(host: &dyn Host, user: &ConsoleUser, ev: &mut Vec<Evidence>) -> Lo
             Ok(out) if out.success() => match out.stdout.trim().parse::<u64>() {
                 Ok(v) => {
                     ev.push(evidence::about(
-                        evidence::command(&spec, Some("idleTime"), v.to_string()),
+                        evidence::command(&spec, Some("idleTime"), seconds(v)),
                         subject,
                     ));
                     Some((v, format!("screen saver {}", idle(v))))
@@ -378,6 +378,11 @@ pub(crate) fn first_trigger(
         ));
     }
     triggers.into_iter().min_by_key(|(s, _)| *s)
+}
+
+/// A value in seconds as recorded, with its reading: "600 s (10 min)".
+fn seconds(v: u64) -> String {
+    format!("{v} s ({})", idle(v))
 }
 
 /// An idle timer in seconds, 0 meaning never.

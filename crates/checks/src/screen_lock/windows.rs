@@ -176,6 +176,18 @@ fn machine(host: &dyn Host, ev: &mut Vec<Evidence>) -> Result<Machine, String> {
     })
 }
 
+/// A power setting's value as people read it: CONSOLELOCK is yes/no, the others are seconds
+/// (0 = never), printed like every other duration.
+fn setting_value(alias: &str, value: u64) -> String {
+    match (alias, value) {
+        ("CONSOLELOCK", 0) => "no password on wake (0)".to_owned(),
+        ("CONSOLELOCK", 1) => "password on wake (1)".to_owned(),
+        ("CONSOLELOCK", n) => n.to_string(),
+        (_, 0) => "never (0)".to_owned(),
+        (_, n) => format!("{} ({n} s)", evidence::duration(n)),
+    }
+}
+
 /// The (AC, DC) value of a power setting: group policy first, else the active plan.
 fn power_setting(
     host: &dyn Host,
@@ -202,7 +214,11 @@ fn power_setting(
     ev.push(evidence::command(
         &spec,
         Some(alias),
-        format!("active plan: AC {ac}, DC {dc}"),
+        format!(
+            "active plan: AC {}, DC {}",
+            setting_value(alias, ac),
+            setting_value(alias, dc)
+        ),
     ));
     let overridden = |name: &str, plan: u64| -> Result<u64, String> {
         match named(&policy, name) {
@@ -504,6 +520,14 @@ mod tests {
 
     const S0: &str = "The following sleep states are available on this system:\r\n    Standby (S0 Low Power Idle) Network Connected\r\n    Hibernate\r\n    Fast Startup\r\n\r\nThe following sleep states are not available on this system:\r\n    Standby (S1)\r\n        The system firmware does not support this standby state.\r\n        This standby state is disabled when S0 low power idle is supported.\r\n\r\n";
     const S3: &str = "The following sleep states are available on this system:\r\n    Standby (S3)\r\n    Hibernate\r\n    Hybrid Sleep\r\n    Fast Startup\r\n\r\nThe following sleep states are not available on this system:\r\n    Standby (S1)\r\n        The system firmware does not support this standby state.\r\n\r\n    Standby (S0 Low Power Idle)\r\n        The system firmware does not support this standby state.\r\n\r\n";
+
+    #[test]
+    fn power_values_print_as_durations_like_every_other_platform() {
+        assert_eq!(setting_value("STANDBYIDLE", 1800), "30 min (1800 s)");
+        assert_eq!(setting_value("VIDEOIDLE", 605), "10 min 5 s (605 s)");
+        assert_eq!(setting_value("VIDEOIDLE", 0), "never (0)");
+        assert_eq!(setting_value("CONSOLELOCK", 1), "password on wake (1)");
+    }
 
     #[test]
     fn modern_standby_counts_only_among_the_available_states() {
