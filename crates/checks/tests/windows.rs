@@ -278,6 +278,18 @@ fn a_modern_standby_laptop_that_never_asks_for_sign_in_fails() {
     );
 }
 
+#[test]
+fn on_modern_standby_sleep_with_consolelock_does_not_lock_when_sign_in_is_never() {
+    // Sleep after 10 min with CONSOLELOCK 1 locks an S3 PC, but a Modern Standby PC's sleep is
+    // the S0 standby whose sign-in on resume DelayLockInterval governs: Never means no lock.
+    let f = BUNDLES.screen_lock("screen_lock_modern_standby_sleeps_never_sign_in");
+    expect(&f, Status::Fail, "\"If you've been away\" is Never");
+    assert!(
+        !says(&f, "sleep after 10 min on AC power with sign-in on wake"),
+        "{f:#?}"
+    );
+}
+
 // Every bundle, through the whole assessment
 
 #[test]
@@ -309,5 +321,5 @@ fn every_bundle_judges_without_unrecorded_evidence_and_fills_the_inventory() {
         assert!(a.device.mdm.as_ref().is_some_and(|m| m.enrolled));
         count += 1;
     }
-    assert!(count >= 21, "{count} bundles");
+    assert!(count >= 22, "{count} bundles");
 }

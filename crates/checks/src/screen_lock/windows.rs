@@ -8,7 +8,9 @@
 //! idle) PCs, which `powercfg /a` names, the display turning off (`VIDEOIDLE`, per power
 //! source) plus the user's "If you've been away, when should Windows require you to sign in
 //! again?" delay (`DelayLockInterval`: absent or 0 is Windows's default "Every Time",
-//! `0xFFFFFFFF` is "Never"). On other PCs a display that merely turns off does not lock.
+//! `0xFFFFFFFF` is "Never"); there the sleep timer leads to the same standby, so it counts with
+//! `DelayLockInterval` too, not with `CONSOLELOCK`. On other PCs a display that merely turns
+//! off does not lock.
 
 use posture_host::Host;
 use posture_host::reg::RegValue;
@@ -81,6 +83,8 @@ struct Machine {
     sleep_lock: [(String, Option<u64>); 2],
     /// On a Modern Standby PC, display-off seconds on (AC, DC) (0 = never); `None` elsewhere.
     display_off: Option<[u64; 2]>,
+    /// "Sleep after" seconds on (AC, DC) (0 = never), whether or not a password is required.
+    standby: [u64; 2],
     /// Why Modern Standby could not be established, when it could not.
     standby_unknown: Option<String>,
 }
@@ -169,6 +173,7 @@ fn machine(host: &dyn Host, ev: &mut Vec<Evidence>) -> Result<Machine, String> {
         grace,
         display_off,
         standby_unknown,
+        standby,
         sleep_lock: [
             ("AC power".to_owned(), pick(0)),
             ("battery".to_owned(), pick(1)),
@@ -366,18 +371,31 @@ fn judge(host: &dyn Host, m: &Machine, user: &WindowsUser, ev: &mut Vec<Evidence
     let mut worst: Option<(u64, String)> = None;
     for (i, (source, sleep)) in m.sleep_lock.iter().enumerate() {
         let mut candidates = common.clone();
-        if let Some(s) = sleep {
+        // On Modern Standby PCs sleep is the same S0 standby the display-off leads to: signing
+        // in on resume is governed by DelayLockInterval, not by CONSOLELOCK (below).
+        if let Some(s) = sleep.filter(|_| m.display_off.is_none()) {
             candidates.push((
-                *s,
+                s,
                 format!(
                     "sleep after {} on {source} with sign-in on wake",
-                    evidence::duration(*s)
+                    evidence::duration(s)
                 ),
             ));
         }
         if let Some(display) = m.display_off.map(|d| d[i]) {
-            match (display, delay_lock) {
-                (0, _) => not_locking.push(format!("on {source} the display never turns off")),
+            // Standby starts when the display turns off or the sleep timer ends, the first.
+            let entry = [display, m.standby[i]].into_iter().filter(|v| *v > 0).min();
+            let how_entry = |e: u64| {
+                if e == display {
+                    format!("display off after {}", evidence::duration(e))
+                } else {
+                    format!("sleep after {}", evidence::duration(e))
+                }
+            };
+            match (entry.unwrap_or(0), delay_lock) {
+                (0, _) => not_locking.push(format!(
+                    "on {source} neither the display turns off nor the PC sleeps"
+                )),
                 (_, Some(DELAY_LOCK_NEVER)) => not_locking.push(
                     "\"If you've been away\" is Never: Windows does not ask for sign-in after the display turns off (DelayLockInterval 0xFFFFFFFF)".to_owned(),
                 ),
@@ -386,8 +404,8 @@ fn judge(host: &dyn Host, m: &Machine, user: &WindowsUser, ev: &mut Vec<Evidence
                     candidates.push((
                         d.saturating_add(delay),
                         format!(
-                            "display off after {} on {source} (Modern Standby), sign-in required {}",
-                            evidence::duration(d),
+                            "{} on {source} (Modern Standby), sign-in required {}",
+                            how_entry(d),
                             if delay == 0 {
                                 "every time (DelayLockInterval 0 or absent)".to_owned()
                             } else {
@@ -402,9 +420,11 @@ fn judge(host: &dyn Host, m: &Machine, user: &WindowsUser, ev: &mut Vec<Evidence
             if m.inactivity.is_none() {
                 not_locking.push("no machine inactivity limit".to_owned());
             }
-            not_locking.push(format!(
-                "on {source} the PC never sleeps with sign-in on wake"
-            ));
+            if m.display_off.is_none() {
+                not_locking.push(format!(
+                    "on {source} the PC never sleeps with sign-in on wake"
+                ));
+            }
             not_locking.dedup();
             if let Some(why) = &m.standby_unknown {
                 // A Modern Standby PC may still lock when its display turns off.
