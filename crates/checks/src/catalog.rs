@@ -183,11 +183,21 @@ pub fn macos_mounts() -> CommandSpec {
     CommandSpec::new("/sbin/mount", &[])
 }
 
-/// `/usr/sbin/diskutil info -plist DEVICE`: whether a mounted volume is internal, its bus,
-/// file system, encryption and writability. Removable media.
+/// `/usr/sbin/diskutil info -plist DEVICE`: whether a mounted volume (or an APFS container's
+/// physical store) is internal, removable media, its bus, file system, encryption and
+/// writability. Removable media and disk encryption.
 #[must_use]
 pub fn macos_volume_info(device: &DiskDevice) -> CommandSpec {
     CommandSpec::new("/usr/sbin/diskutil", &["info", "-plist", device.as_str()]).with_timeout(SLOW)
+}
+
+/// `/usr/sbin/diskutil apfs list -plist`: every APFS container, its physical store and its
+/// volumes with their roles and `FileVault`, `Encryption`, `Locked` and `CryptoMigrationOn`
+/// flags, to find internal volumes outside the startup volume group, which FileVault does not
+/// cover. Disk encryption.
+#[must_use]
+pub fn macos_apfs_list() -> CommandSpec {
+    CommandSpec::new("/usr/sbin/diskutil", &["apfs", "list", "-plist"]).with_timeout(SLOW)
 }
 
 /// Runs a program in the console user's launchd session as that user:
@@ -254,6 +264,10 @@ pub mod power {
     pub const SUB_NONE: &str = "fea3413e-7e05-4911-9a71-700331f1c294";
     /// CONSOLELOCK: require a password on wake-up.
     pub const CONSOLELOCK: &str = "0e796bdb-100d-47d6-a2d5-f7d2daa51f51";
+    /// SUB_VIDEO subgroup.
+    pub const SUB_VIDEO: &str = "7516b95f-f776-4464-8c53-06167f40cc99";
+    /// VIDEOIDLE: turn the display off after N seconds.
+    pub const VIDEOIDLE: &str = "3c0bc021-c8a8-4e07-a973-6b14cbcb2b7e";
 }
 
 /// Registry keys the probes read (abbreviated roots, as passed to `reg query`).
@@ -269,8 +283,10 @@ pub mod keys {
         r"HKLM\SOFTWARE\Policies\Microsoft\Windows\RemovableStorageDevices";
     /// The Removable Disks device class under the Removable Storage Access policy.
     pub const REMOVABLE_DISKS_CLASS: &str = "{53f5630d-b6bf-11d0-94f2-00a0c91efb8b}";
-    /// The USB mass-storage driver service (`Start` = 4: disabled).
+    /// The USB mass-storage (Bulk-Only Transport) driver service (`Start` = 4: disabled).
     pub const USBSTOR: &str = r"HKLM\SYSTEM\CurrentControlSet\Services\USBSTOR";
+    /// The USB Attached SCSI driver service, which UAS drives load instead of `USBSTOR`.
+    pub const UASPSTOR: &str = r"HKLM\SYSTEM\CurrentControlSet\Services\UASPStor";
     /// BitLocker policy as group policy writes it.
     pub const FVE_POLICY: &str = r"HKLM\SOFTWARE\Policies\Microsoft\FVE";
     /// BitLocker policy as the BitLocker CSP and older tools write it.
@@ -365,6 +381,14 @@ pub fn windows_power_policy(setting: &'static str) -> CommandSpec {
 #[must_use]
 pub fn windows_power_setting(subgroup: &'static str, setting: &'static str) -> CommandSpec {
     CommandSpec::new(POWERCFG, &["/qh", "SCHEME_CURRENT", subgroup, setting])
+}
+
+/// `powercfg.exe /a`: the sleep states this PC offers. `Standby (S0 Low Power Idle)` among the
+/// available ones means Modern Standby, where the session locks when the display turns off
+/// (after the user's "If you've been away" delay), not on S3 sleep. Screen lock.
+#[must_use]
+pub fn windows_sleep_states() -> CommandSpec {
+    CommandSpec::new(POWERCFG, &["/a"])
 }
 
 /// Runs a fixed PowerShell script: no profile, no prompts, errors end the script with exit
@@ -628,12 +652,7 @@ pub fn windows_interactive_users(
                 ));
             }
             Ok(out) => {
-                let why = format!(
-                    "{} exited with status {:?}: {}",
-                    spec.display(),
-                    out.status,
-                    evidence::first_line(&out.stderr)
-                );
+                let why = evidence::exit_failure(&spec, &out);
                 ev.push(evidence::command(&spec, None, why.clone()));
                 return Err(why);
             }
@@ -666,20 +685,14 @@ pub fn run_reg_query(
         Ok(out) if out.success() => match reg::parse_query(&out.stdout) {
             Ok(keys) => Ok(Query::Keys(keys)),
             Err(e) => {
-                let why = format!("{}: {e}", spec.display());
+                let why = format!("{}: {e}", evidence::command_name(spec));
                 ev.push(evidence::command(spec, None, why.clone()));
                 Err(why)
             }
         },
         Ok(out) if reg_says_absent(&out) => Ok(Query::Absent),
         Ok(out) => {
-            let why = format!(
-                "{} exited with status {}: {}",
-                spec.display(),
-                out.status
-                    .map_or_else(|| "signal".to_owned(), |s| s.to_string()),
-                evidence::first_line(&out.stderr)
-            );
+            let why = evidence::exit_failure(spec, &out);
             ev.push(evidence::command(spec, None, why.clone()));
             Err(why)
         }
@@ -740,6 +753,7 @@ mod tests {
             macos_power_settings(),
             macos_mounts(),
             macos_volume_info(&disk),
+            macos_apfs_list(),
             macos_screen_lock_status(&user),
             macos_screensaver_idle_time(&user),
             windows_reg_key(keys::SYSTEM_POLICIES),
@@ -747,6 +761,7 @@ mod tests {
             windows_user_session(&sid),
             windows_user_desktop(&sid),
             windows_power_setting(power::SUB_SLEEP, power::STANDBYIDLE),
+            windows_sleep_states(),
             windows_bitlocker_volumes(),
             windows_usb_volumes(),
             windows_inventory(),

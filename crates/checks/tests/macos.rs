@@ -8,7 +8,7 @@ use posture_schema::Status;
 
 mod support;
 
-use support::{Bundles, expect, says};
+use support::{Bundles, expect, no_debug_output, says};
 
 const BUNDLES: Bundles = Bundles {
     platform: Platform::Macos,
@@ -79,6 +79,59 @@ fn filevault_command_failure_is_unknown_with_the_reason() {
     );
 }
 
+#[test]
+fn an_internal_volume_encrypted_at_rest_only_fails_though_filevault_is_on() {
+    let f = BUNDLES.disk("filevault_other_volume_hardware_only");
+    expect(&f, Status::Fail, "not protected by encryption: Projects");
+    assert!(
+        says(&f, "encrypted at rest by the hardware key only"),
+        "{f:#?}"
+    );
+    assert!(
+        f.subjects
+            .iter()
+            .any(|s| s.name == "/" && s.status == Status::Pass)
+    );
+}
+
+#[test]
+fn an_internal_volume_with_its_own_password_passes() {
+    let f = BUNDLES.disk("filevault_other_volume_password");
+    expect(&f, Status::Pass, "(2 checked)");
+    assert!(says(&f, "APFS encrypted with a password (FileVault)"));
+}
+
+#[test]
+fn an_exfat_volume_on_a_second_internal_disk_fails() {
+    expect(
+        &BUNDLES.disk("filevault_second_internal_disk_exfat"),
+        Status::Fail,
+        "not protected by encryption: /Volumes/Media",
+    );
+}
+
+#[test]
+fn external_sticks_and_sd_cards_are_not_internal_data_volumes() {
+    for bundle in [
+        "removable_unencrypted_stick_mounted",
+        "removable_sd_card_internal_reader",
+    ] {
+        let f = BUNDLES.disk(bundle);
+        expect(&f, Status::Pass, "(1 checked)");
+    }
+}
+
+#[test]
+fn the_stock_volume_layout_judges_only_the_startup_group() {
+    let f = BUNDLES.disk("filevault_on");
+    assert_eq!(f.subjects.len(), 1, "{f:#?}");
+    assert!(
+        f.evidence
+            .iter()
+            .any(|e| e.source == "/usr/sbin/diskutil apfs list -plist")
+    );
+}
+
 // Screen lock
 
 #[test]
@@ -121,6 +174,37 @@ fn display_sleep_only_on_battery_fails_because_the_worst_power_source_counts() {
         &BUNDLES.screen_lock("screen_lock_battery_only"),
         Status::Fail,
         "on AC Power neither",
+    );
+}
+
+#[test]
+fn a_stock_laptops_sleep_1_does_not_mean_it_locks_after_one_minute() {
+    // Display sleep 2 min on battery, 10 min on AC, sleep 1 on both: idle system sleep waits
+    // for the display, so the lock comes with the display sleep, 10 min on AC at worst.
+    let f = BUNDLES.screen_lock("screen_lock_stock_sleep_1");
+    expect(
+        &f,
+        Status::Pass,
+        "locks after 10 min (display sleep 10 min on AC Power + password after 0 s)",
+    );
+    assert!(!says(&f, "system sleep 1 min"), "{f:#?}");
+}
+
+#[test]
+fn screen_saver_off_and_display_never_on_ac_fails_whatever_sleep_says() {
+    expect(
+        &BUNDLES.screen_lock("screen_lock_display_never_on_ac"),
+        Status::Fail,
+        "on AC Power neither the screen saver, the display nor the system ever goes to sleep",
+    );
+}
+
+#[test]
+fn display_sleep_30_with_sleep_1_locks_only_after_30_minutes() {
+    expect(
+        &BUNDLES.screen_lock("screen_lock_display_30_sleep_1"),
+        Status::Fail,
+        "locks only after 30 min (display sleep 30 min on AC Power",
     );
 }
 
@@ -199,7 +283,29 @@ fn an_unencrypted_external_volume_mounted_writable_fails_even_under_deny() {
     assert!(f.subjects.iter().any(|s| s.name == "/Volumes/UNTITLED"));
 }
 
+#[test]
+fn an_sd_card_in_the_built_in_reader_is_removable_media_though_diskutil_says_internal() {
+    for mode in [
+        RemovableMediaMode::Block,
+        RemovableMediaMode::ReadOnly,
+        RemovableMediaMode::Audit,
+    ] {
+        let f = BUNDLES.removable("removable_sd_card_internal_reader", mode);
+        expect(
+            &f,
+            Status::Fail,
+            "/dev/disk4s1 (Secure Digital, removable media in a built-in reader, exfat) is mounted writable and is not encrypted",
+        );
+        assert!(f.subjects.iter().any(|s| s.name == "/Volumes/SDCARD"));
+    }
+}
+
 // Every bundle, through the whole assessment
+
+#[test]
+fn no_bundle_shows_rust_debug_output_in_its_findings() {
+    no_debug_output(&BUNDLES);
+}
 
 #[test]
 fn every_bundle_judges_without_unrecorded_evidence_and_fills_the_inventory() {
@@ -220,5 +326,5 @@ fn every_bundle_judges_without_unrecorded_evidence_and_fills_the_inventory() {
         assert!(a.device.mdm.as_ref().is_some_and(|m| m.enrolled));
         count += 1;
     }
-    assert!(count >= 17, "{count} bundles");
+    assert!(count >= 20, "{count} bundles");
 }

@@ -11,6 +11,7 @@ use posture_host::powershell;
 use serde_json::{Map, Value};
 
 use super::{EncryptionFacts, EncryptionState, Volume, VolumeRole};
+use crate::removable_media::windows::{UsbVolume, parse_usb_volumes};
 use crate::{catalog, evidence};
 
 /// One volume as the catalog script reports it.
@@ -107,8 +108,8 @@ pub(crate) fn state_of(v: &BitLockerVolume) -> EncryptionState {
     if v.return_values.iter().any(|r| *r != 0) {
         return EncryptionState::Unknown {
             reason: format!(
-                "BitLocker status calls failed for this volume (return values {:?})",
-                v.return_values
+                "BitLocker status calls failed for this volume (return values {})",
+                evidence::listed(&v.return_values)
             ),
         };
     }
@@ -143,13 +144,37 @@ pub(crate) fn state_of(v: &BitLockerVolume) -> EncryptionState {
                 detail: "BitLocker protection is suspended: the key is stored in the clear on the disk".to_owned(),
             },
             other => EncryptionState::Unknown {
-                reason: format!("fully encrypted, but the protection status is {other:?}"),
+                reason: format!(
+                    "fully encrypted, but the protection status is {}",
+                    evidence::shown(other)
+                ),
             },
         },
         other => EncryptionState::Unknown {
-            reason: format!("unrecognised BitLocker conversion status {other:?}"),
+            reason: format!(
+                "unrecognised BitLocker conversion status {}",
+                evidence::shown(other)
+            ),
         },
     }
+}
+
+/// The partitions of USB disks, to tell external volumes from internal ones. `Err` when they
+/// could not be listed: fixed data volumes are then judged as internal (the stricter reading).
+fn usb_volumes(
+    host: &dyn Host,
+    ev: &mut Vec<posture_schema::Evidence>,
+) -> Result<Vec<UsbVolume>, String> {
+    let spec = catalog::windows_usb_volumes();
+    let out = evidence::run_ok(host, &spec, ev)?;
+    parse_usb_volumes(&out.stdout).map_err(|e| {
+        let why = format!(
+            "{} printed something unrecognised: {e}; fixed data volumes are judged as internal",
+            evidence::command_name(&spec)
+        );
+        ev.push(evidence::command(&spec, None, why.clone()));
+        why
+    })
 }
 
 pub(super) fn gather(host: &dyn Host) -> EncryptionFacts {
@@ -158,15 +183,9 @@ pub(super) fn gather(host: &dyn Host) -> EncryptionFacts {
     let out = match evidence::run_ok(host, &spec, &mut ev) {
         Ok(out) => out,
         Err(reason) => {
-            let denied = reason.to_ascii_lowercase().contains("denied");
+            // An access-denied failure already carries the hint to run as Administrator.
             return EncryptionFacts {
-                undecided: Some(if denied {
-                    format!(
-                        "{reason} (BitLocker status can be read only as Administrator or SYSTEM)"
-                    )
-                } else {
-                    reason
-                }),
+                undecided: Some(reason),
                 evidence: ev,
                 ..EncryptionFacts::default()
             };
@@ -175,7 +194,10 @@ pub(super) fn gather(host: &dyn Host) -> EncryptionFacts {
     let volumes = match parse_bitlocker_volumes(&out.stdout) {
         Ok(v) => v,
         Err(e) => {
-            let reason = format!("{} printed something unrecognised: {e}", spec.display());
+            let reason = format!(
+                "{} printed something unrecognised: {e}",
+                evidence::command_name(&spec)
+            );
             ev.push(evidence::command(&spec, None, reason.clone()));
             return EncryptionFacts {
                 undecided: Some(reason),
@@ -184,6 +206,16 @@ pub(super) fn gather(host: &dyn Host) -> EncryptionFacts {
             };
         }
     };
+    // Volumes on the USB bus are external media (the removable media check judges them), even
+    // when a USB SSD reports as a fixed disk and BitLocker calls it a fixed data volume.
+    let needs_bus = volumes
+        .iter()
+        .any(|v| v.drive_letter.is_some() && matches!(v.volume_type, Some(1) | None));
+    let usb = if needs_bus {
+        usb_volumes(host, &mut ev)
+    } else {
+        Ok(Vec::new())
+    };
     let mut judged = Vec::new();
     for v in &volumes {
         let name = v
@@ -191,13 +223,37 @@ pub(super) fn gather(host: &dyn Host) -> EncryptionFacts {
             .clone()
             .unwrap_or_else(|| v.device_id.clone());
         let seen = format!(
-            "VolumeType {:?}, ConversionStatus {:?}, EncryptionPercentage {:?}, ProtectionStatus {:?}, LockStatus {:?}, EncryptionMethod {:?}, ProtectorTypes {:?}",
-            v.volume_type, v.conversion, v.percent, v.protection, v.lock, v.method, v.protectors
+            "VolumeType {}, ConversionStatus {}, EncryptionPercentage {}, ProtectionStatus {}, LockStatus {}, EncryptionMethod {}, ProtectorTypes {}",
+            evidence::shown(v.volume_type),
+            evidence::shown(v.conversion),
+            evidence::shown(v.percent),
+            evidence::shown(v.protection),
+            evidence::shown(v.lock),
+            evidence::shown(v.method),
+            evidence::listed(&v.protectors)
         );
         ev.push(evidence::about(
             evidence::command(&spec, Some(&name), seen),
             &name,
         ));
+        let on_usb = usb.as_ref().is_ok_and(|list| {
+            list.iter().any(|u| {
+                v.drive_letter.as_deref().is_some_and(|l| {
+                    !u.drive_letter.is_empty()
+                        && l == format!("{}:", u.drive_letter.to_ascii_uppercase())
+                }) || u.access_paths.contains(&v.device_id)
+            })
+        });
+        if on_usb && v.volume_type != Some(0) {
+            ev.push(evidence::about(
+                evidence::derived(
+                    &name,
+                    "on a disk whose bus is USB: external media, judged by the removable media check, not as an internal data volume",
+                ),
+                &name,
+            ));
+            continue;
+        }
         let role = match v.volume_type {
             Some(0) => VolumeRole::System,
             // Letterless data volumes are recovery, OEM or utility partitions.

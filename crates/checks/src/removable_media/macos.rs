@@ -158,6 +158,47 @@ fn read_control(host: &dyn Host, ev: &mut Vec<Evidence>) -> StorageControl {
     control_from_actions(&actions, &sources.join(" and "))
 }
 
+/// Where `diskutil info -plist` places a disk or volume.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Placement {
+    /// A mounted disk image (`BusProtocol` "Disk Image"): not a device at all.
+    DiskImage,
+    /// Removable media in a built-in reader: `Internal` true but `Removable` /
+    /// `RemovableMedia` true (an SD card in a Mac's SDXC slot). Apple's Media Management
+    /// payload counts these as external disks; so does posture.
+    InternalReader,
+    /// An external device (`Internal` false or `RemovableMediaOrExternalDevice` true), or one
+    /// that does not say it is internal.
+    External,
+    /// A fixed internal disk.
+    Internal,
+}
+
+/// Places a disk or volume from its `diskutil info -plist` keys. Removable media count as
+/// removable before `Internal` is looked at; a disk that does not say it is internal is taken
+/// as external, so its volumes are judged as removable media rather than ignored.
+pub(crate) fn placement(info: &PlistValue) -> Placement {
+    let flag = |k: &str| info.get(k).and_then(PlistValue::as_bool);
+    let bus = info
+        .get("BusProtocol")
+        .and_then(PlistValue::as_str)
+        .unwrap_or("");
+    if bus == "Disk Image" {
+        Placement::DiskImage
+    } else if flag("RemovableMedia") == Some(true) || flag("Removable") == Some(true) {
+        if flag("Internal") == Some(true) {
+            Placement::InternalReader
+        } else {
+            Placement::External
+        }
+    } else if flag("Internal") == Some(true) && flag("RemovableMediaOrExternalDevice") != Some(true)
+    {
+        Placement::Internal
+    } else {
+        Placement::External
+    }
+}
+
 /// File systems that are never removable block devices.
 const NOT_LOCAL: &[&str] = &[
     "devfs", "autofs", "nfs", "smbfs", "afpfs", "webdav", "cd9660", "lifs",
@@ -210,7 +251,7 @@ fn mounted_external(
         let spec = catalog::macos_volume_info(&device);
         let info = evidence::run_ok(host, &spec, ev).and_then(|out| {
             plist::parse_xml(&out.stdout).map_err(|e| {
-                let why = format!("{}: {e}", spec.display());
+                let why = format!("{}: {e}", evidence::command_name(&spec));
                 ev.push(evidence::command(&spec, None, why.clone()));
                 why
             })
@@ -227,17 +268,18 @@ fn mounted_external(
         let flag = |k: &str| info.get(k).and_then(PlistValue::as_bool);
         let text = |k: &str| info.get(k).and_then(PlistValue::as_str).unwrap_or("");
         let bus = text("BusProtocol");
-        if flag("Internal") == Some(true) || bus == "Disk Image" {
+        let place = placement(&info);
+        if matches!(place, Placement::DiskImage | Placement::Internal) {
             ev.push(evidence::command(
                 &spec,
                 None,
                 format!(
                     "{} is {}: not removable media",
                     m.device,
-                    if bus == "Disk Image" {
+                    if place == Placement::DiskImage {
                         "a disk image"
                     } else {
-                        "internal"
+                        "on an internal, non-removable disk"
                     }
                 ),
             ));
@@ -259,22 +301,28 @@ fn mounted_external(
             &spec,
             None,
             format!(
-                "{}: bus {}, Internal {:?}, file system {}, Encryption {:?}, FileVault {:?}, WritableVolume {:?}",
+                "{}: bus {}, Internal {}, RemovableMedia {}, file system {}, Encryption {}, FileVault {}, WritableVolume {}",
                 m.device,
                 if bus.is_empty() { "unknown" } else { bus },
-                flag("Internal"),
+                evidence::shown(flag("Internal")),
+                evidence::shown(flag("RemovableMedia").or(flag("Removable"))),
                 if fs.is_empty() { "unknown" } else { fs.as_str() },
-                flag("Encryption"),
-                flag("FileVault"),
-                flag("WritableVolume"),
+                evidence::shown(flag("Encryption")),
+                evidence::shown(flag("FileVault")),
+                evidence::shown(flag("WritableVolume")),
             ),
         ));
         volumes.push(RemovableVolume {
             mount: m.mount_point.clone(),
             device: format!(
-                "{} ({}{})",
+                "{} ({}{}{})",
                 m.device,
                 if bus.is_empty() { "external" } else { bus },
+                if place == Placement::InternalReader {
+                    ", removable media in a built-in reader"
+                } else {
+                    ""
+                },
                 if fs.is_empty() {
                     String::new()
                 } else {

@@ -4,8 +4,8 @@
 //! mode a writable, unencrypted removable volume mounted right now fails.
 
 mod linux;
-mod macos;
-mod windows;
+pub(crate) mod macos;
+pub(crate) mod windows;
 
 use posture_host::{Host, Platform};
 
@@ -223,9 +223,9 @@ fn remediation(system: &System, facts: &RemovableFacts, mode: RemovableMediaMode
             }
             Platform::Windows => {
                 if mode == RemovableMediaMode::Block {
-                    steps.push("Ask IT to apply the policy Computer Configuration > Administrative Templates > System > Removable Storage Access > \"All Removable Storage classes: Deny all access\".".to_owned());
+                    steps.push("Ask IT to apply the policy Computer Configuration > Administrative Templates > System > Removable Storage Access > \"All Removable Storage classes: Deny all access\", or to disable both USB storage drivers (Start = 4 for the USBSTOR and UASPStor services; USBSTOR alone does not stop USB Attached SCSI drives).".to_owned());
                 } else {
-                    steps.push("Ask IT to apply the policy \"Removable Disks: Deny write access\" (Administrative Templates > System > Removable Storage Access), or BitLocker's \"Deny write access to removable drives not protected by BitLocker\".".to_owned());
+                    steps.push("Ask IT to apply the policy \"Removable Disks: Deny write access\" (Administrative Templates > System > Removable Storage Access), or BitLocker's \"Deny write access to removable drives not protected by BitLocker\" together with \"Deny write access to fixed drives not protected by BitLocker\" (USB SSDs report as fixed drives).".to_owned());
                 }
             }
         }

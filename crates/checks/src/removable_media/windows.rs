@@ -2,12 +2,17 @@
 //!
 //! Control, strongest first: Removable Storage Access policy (`Deny_All`, or `Deny_Read` /
 //! `Deny_Write` on the Removable Disks class), machine scope or in every signed-in user's
-//! scope; the USB mass-storage driver disabled (`USBSTOR` `Start` = 4); the MDM Storage CSP's
-//! `RemovableDiskDenyWriteAccess`; BitLocker's `RDVDenyWriteAccess` (only BitLocker-protected
-//! removable drives are writable). All are registry values read with `reg query`.
+//! scope; both USB storage drivers disabled (`USBSTOR` and `UASPStor` `Start` = 4: USB
+//! Attached SCSI drives load `UASPStor`, so `USBSTOR` alone does not stop them); the MDM
+//! Storage CSP's `RemovableDiskDenyWriteAccess`; BitLocker's `RDVDenyWriteAccess` together with
+//! `FDVDenyWriteAccess` (only BitLocker-protected drives are writable: USB SSDs that report as
+//! fixed disks are fixed data drives to BitLocker, which `RDVDenyWriteAccess` does not cover).
+//! All are registry values read with `reg query`.
 //!
 //! Mounted volumes: partitions of disks on the USB bus (PowerShell `Get-Disk`), their
-//! encryption taken from the BitLocker volume list.
+//! encryption taken from the BitLocker volume list. A volume is writable unless its own
+//! listing says `IsReadOnly` true: a policy is not taken as proof that a mounted volume is
+//! read-only.
 
 use posture_host::Host;
 use posture_host::powershell;
@@ -32,6 +37,8 @@ pub(crate) struct UsbVolume {
     pub(crate) read_only: Option<bool>,
     /// `FAT32`, `exFAT`, `NTFS`, or empty.
     pub(crate) file_system: String,
+    /// `Removable`, or `Fixed` for USB SSDs that report as fixed disks.
+    pub(crate) drive_type: String,
 }
 
 /// Parses the catalog script's JSON list of USB partitions.
@@ -61,6 +68,7 @@ pub(crate) fn parse_usb_volumes(text: &str) -> Result<Vec<UsbVolume>, String> {
                 model: s("Model"),
                 read_only: o.get("IsReadOnly").and_then(Value::as_bool),
                 file_system: s("FileSystem"),
+                drive_type: s("DriveType"),
             }
         })
         .collect())
@@ -165,8 +173,11 @@ fn read_control(
 ) -> StorageControl {
     let mut found: Vec<(String, StorageControl)> = Vec::new();
     let mut failed: Vec<String> = Vec::new();
-    let mut note = |r: Result<Option<StorageControl>, String>,
-                    found: &mut Vec<(String, StorageControl)>| match r {
+    // Half measures that do not restrict every USB drive, said in the conclusion.
+    let mut notes: Vec<String> = Vec::new();
+    let note = |r: Result<Option<StorageControl>, String>,
+                found: &mut Vec<(String, StorageControl)>,
+                failed: &mut Vec<String>| match r {
         Ok(Some(c)) => found.push((String::new(), c)),
         Ok(None) => {}
         Err(why) => failed.push(why),
@@ -179,16 +190,47 @@ fn read_control(
         None,
         ev,
     );
-    note(r, &mut found);
+    note(r, &mut found, &mut failed);
 
-    let r = catalog::reg_values(host, &catalog::windows_reg_value(keys::USBSTOR, "Start"), keys::USBSTOR, &["Start"], ev, None)
-        .map(|v| match v.first().and_then(RegValue::as_number) {
-            Some(4) => Some(StorageControl::Blocked {
-                how: format!(r"{} Start = 4: the USB mass-storage driver is disabled (UAS drives use UASPStor, which this does not cover)", keys::USBSTOR),
-            }),
-            _ => None,
-        });
-    note(r, &mut found);
+    let drivers = [keys::USBSTOR, keys::UASPSTOR].map(|key| {
+        catalog::reg_values(
+            host,
+            &catalog::windows_reg_value(key, "Start"),
+            key,
+            &["Start"],
+            ev,
+            None,
+        )
+        .map(|v| v.first().and_then(RegValue::as_number))
+    });
+    match drivers {
+        [Ok(Some(4)), Ok(Some(4))] => found.push((
+            String::new(),
+            StorageControl::Blocked {
+                how: format!(
+                    r"{} Start = 4 and {} Start = 4: both USB storage drivers (mass storage and USB Attached SCSI) are disabled",
+                    keys::USBSTOR,
+                    keys::UASPSTOR
+                ),
+            },
+        )),
+        [Ok(Some(4)), Ok(_)] => {
+            let why = format!(
+                r"{} Start = 4 disables only the USB mass-storage driver: USB Attached SCSI (UAS) drives load UASPStor, which is not disabled",
+                keys::USBSTOR
+            );
+            ev.push(evidence::derived(keys::UASPSTOR, why.clone()));
+            notes.push(why);
+        }
+        [Ok(_), Ok(_)] => {}
+        [a, b] => {
+            for r in [a, b] {
+                if let Err(why) = r {
+                    failed.push(why);
+                }
+            }
+        }
+    }
 
     let r = catalog::reg_values(
         host,
@@ -206,15 +248,50 @@ fn read_control(
             ),
         })
     });
-    note(r, &mut found);
+    note(r, &mut found, &mut failed);
 
+    // BitLocker's write blocks: RDV for drives that report as removable, FDV for fixed data
+    // drives, which USB SSDs that report as fixed disks are.
+    let mut rdv: Option<&str> = None;
+    let mut fdv: Option<&str> = None;
     for key in [keys::FVE_POLICY, keys::FVE_SYSTEM] {
-        let r = catalog::reg_values(host, &catalog::windows_reg_key(key), key, &["RDVDenyWriteAccess"], ev, None).map(|v| {
-            is_one(v.first()).then(|| StorageControl::ReadOnly {
-                how: format!(r"{key} RDVDenyWriteAccess = 1: only BitLocker-protected removable drives are writable"),
-            })
-        });
-        note(r, &mut found);
+        match catalog::reg_values(
+            host,
+            &catalog::windows_reg_key(key),
+            key,
+            &["RDVDenyWriteAccess", "FDVDenyWriteAccess"],
+            ev,
+            None,
+        ) {
+            Ok(v) => {
+                let set = |name: &str| is_one(v.iter().find(|x| x.name.eq_ignore_ascii_case(name)));
+                if set("RDVDenyWriteAccess") {
+                    rdv.get_or_insert(key);
+                }
+                if set("FDVDenyWriteAccess") {
+                    fdv.get_or_insert(key);
+                }
+            }
+            Err(why) => failed.push(why),
+        }
+    }
+    match (rdv, fdv) {
+        (Some(r), Some(f)) => found.push((
+            String::new(),
+            StorageControl::ReadOnly {
+                how: format!(
+                    r"{r} RDVDenyWriteAccess = 1: only BitLocker-protected removable drives are writable; {f} FDVDenyWriteAccess = 1 covers USB disks that report as fixed"
+                ),
+            },
+        )),
+        (Some(r), None) => {
+            let why = format!(
+                r"{r} RDVDenyWriteAccess = 1 covers only drives that report as removable: USB SSDs that report as fixed disks stay writable without FDVDenyWriteAccess = 1"
+            );
+            ev.push(evidence::derived(r, why.clone()));
+            notes.push(why);
+        }
+        _ => {}
     }
 
     // User scope counts only when every signed-in user has it.
@@ -253,21 +330,23 @@ fn read_control(
         Some(c @ StorageControl::Blocked { .. }) => c.clone(),
         _ if !failed.is_empty() => StorageControl::Unknown { reason: failed.join("; ") },
         Some(c) => c.clone(),
+        None if notes.is_empty() => StorageControl::Allowed {
+            why: "no Removable Storage Access policy, USB storage driver block, Storage CSP write block or BitLocker To Go write block is set".to_owned(),
+        },
         None => StorageControl::Allowed {
-            why: "no Removable Storage Access policy, USBSTOR driver block, Storage CSP write block or BitLocker To Go write block is set".to_owned(),
+            why: notes.join("; "),
         },
     }
 }
 
-fn mounted(
-    host: &dyn Host,
-    control: &StorageControl,
-    ev: &mut Vec<Evidence>,
-) -> Result<Vec<RemovableVolume>, String> {
+fn mounted(host: &dyn Host, ev: &mut Vec<Evidence>) -> Result<Vec<RemovableVolume>, String> {
     let spec = catalog::windows_usb_volumes();
     let out = evidence::run_ok(host, &spec, ev)?;
     let volumes = parse_usb_volumes(&out.stdout).map_err(|e| {
-        let why = format!("{} printed something unrecognised: {e}", spec.display());
+        let why = format!(
+            "{} printed something unrecognised: {e}",
+            evidence::command_name(&spec)
+        );
         ev.push(evidence::command(&spec, None, why.clone()));
         why
     })?;
@@ -287,7 +366,18 @@ fn mounted(
                 "mounted USB volumes: {}",
                 mounted
                     .iter()
-                    .map(|v| format!("{}: ({}, {})", v.drive_letter, v.model, v.file_system))
+                    .map(|v| format!(
+                        "{}: ({}, {}, {}, IsReadOnly {})",
+                        v.drive_letter,
+                        v.model,
+                        v.file_system,
+                        if v.drive_type.is_empty() {
+                            "drive type not given"
+                        } else {
+                            &v.drive_type
+                        },
+                        evidence::shown(v.read_only)
+                    ))
                     .collect::<Vec<_>>()
                     .join(", ")
             )
@@ -301,10 +391,6 @@ fn mounted(
     let bitlocker = evidence::run_ok(host, &bl_spec, ev)
         .ok()
         .and_then(|o| bitlocker_protected(&o.stdout));
-    let writes_denied_unless_encrypted = matches!(
-        control,
-        StorageControl::ReadOnly { .. } | StorageControl::Blocked { .. }
-    );
     Ok(mounted
         .into_iter()
         .map(|v| {
@@ -316,8 +402,9 @@ fn mounted(
                     })
                     .is_some_and(|b| b.2)
             });
-            let writable = v.read_only != Some(true)
-                && !(writes_denied_unless_encrypted && encrypted != Some(true));
+            // Only the volume's own listing says read-only: a policy that should make it so is
+            // not proof (UAS drives escape USBSTOR, fixed USB disks escape RDVDenyWriteAccess).
+            let writable = v.read_only != Some(true);
             RemovableVolume {
                 mount: if v.drive_letter.is_empty() {
                     v.access_paths.first().cloned().unwrap_or_default()
@@ -356,7 +443,7 @@ pub(super) fn gather(host: &dyn Host) -> RemovableFacts {
         }
     };
     let control = read_control(host, &users, &mut ev);
-    let (mounted, mounts_unknown) = match mounted(host, &control, &mut ev) {
+    let (mounted, mounts_unknown) = match mounted(host, &mut ev) {
         Ok(v) => (v, None),
         Err(reason) => (Vec::new(), Some(reason)),
     };

@@ -149,7 +149,7 @@ fn judge_user(host: &dyn Host, user: &ConsoleUser, ev: &mut Vec<Evidence>) -> Lo
                 if let Some(v) = p.get("idleTime").and_then(PlistValue::as_integer) {
                     let v = u64::try_from(v).unwrap_or(0);
                     ev.push(evidence::about(
-                        evidence::file(&path, Some("idleTime"), v.to_string()),
+                        evidence::file(&path, Some("idleTime"), seconds(v)),
                         subject,
                     ));
                     managed.idle_time = Some((v, path.clone()));
@@ -167,7 +167,7 @@ fn judge_user(host: &dyn Host, user: &ConsoleUser, ev: &mut Vec<Evidence>) -> Lo
                 {
                     let v = u64::try_from(v).unwrap_or(u64::MAX);
                     ev.push(evidence::about(
-                        evidence::file(&path, Some("askForPasswordDelay"), v.to_string()),
+                        evidence::file(&path, Some("askForPasswordDelay"), evidence::duration(v)),
                         subject,
                     ));
                     managed.ask_delay = Some((v, path.clone()));
@@ -197,10 +197,14 @@ fn judge_user(host: &dyn Host, user: &ConsoleUser, ev: &mut Vec<Evidence>) -> Lo
                 }
                 Some(PasswordDelay::After(d)) => {
                     ev.push(evidence::about(
-                        evidence::command(&spec, None, format!("password required after {d} s")),
+                        evidence::command(
+                            &spec,
+                            None,
+                            format!("password required after {}", evidence::duration(d)),
+                        ),
                         subject,
                     ));
-                    (d, format!("password after {d} s"))
+                    (d, format!("password after {}", evidence::duration(d)))
                 }
                 None => {
                     let reason = evidence::unrecognised(&spec, &text, ev, Some(subject));
@@ -208,7 +212,8 @@ fn judge_user(host: &dyn Host, user: &ConsoleUser, ev: &mut Vec<Evidence>) -> Lo
                         (Some((true, path)), Some((d, _))) => (
                             *d,
                             format!(
-                                "password after {d} s as the profile {path} requires (not confirmed by the user's session)"
+                                "password after {} as the profile {path} requires (not confirmed by the user's session)",
+                                evidence::duration(*d)
                             ),
                         ),
                         _ => return LockSetting::Unknown { reason },
@@ -220,18 +225,18 @@ fn judge_user(host: &dyn Host, user: &ConsoleUser, ev: &mut Vec<Evidence>) -> Lo
     };
 
     // Screen saver start.
-    let idle = if let Some((v, path)) = &managed.idle_time {
-        Some((*v, format!("screen saver {} (profile {path})", minutes(*v))))
+    let saver = if let Some((v, path)) = &managed.idle_time {
+        Some((*v, format!("screen saver {} (profile {path})", idle(*v))))
     } else {
         let spec = catalog::macos_screensaver_idle_time(user);
         match host.run(&spec) {
             Ok(out) if out.success() => match out.stdout.trim().parse::<u64>() {
                 Ok(v) => {
                     ev.push(evidence::about(
-                        evidence::command(&spec, Some("idleTime"), v.to_string()),
+                        evidence::command(&spec, Some("idleTime"), seconds(v)),
                         subject,
                     ));
-                    Some((v, format!("screen saver {}", minutes(v))))
+                    Some((v, format!("screen saver {}", idle(v))))
                 }
                 Err(_) => {
                     let reason = evidence::unrecognised(&spec, &out.stdout, ev, Some(subject));
@@ -252,13 +257,7 @@ fn judge_user(host: &dyn Host, user: &ConsoleUser, ev: &mut Vec<Evidence>) -> Lo
                 None
             }
             Ok(out) => {
-                let reason = format!(
-                    "{} exited with status {}: {}",
-                    spec.display(),
-                    out.status
-                        .map_or_else(|| "signal".to_owned(), |s| s.to_string()),
-                    evidence::first_line(&out.stderr)
-                );
+                let reason = evidence::exit_failure(&spec, &out);
                 ev.push(evidence::about(
                     evidence::command(&spec, None, reason.clone()),
                     subject,
@@ -286,45 +285,44 @@ fn judge_user(host: &dyn Host, user: &ConsoleUser, ev: &mut Vec<Evidence>) -> Lo
         let reason = evidence::unrecognised(&spec, &out.stdout, ev, None);
         return LockSetting::Unknown { reason };
     };
+    let idle_trigger = saver.filter(|(v, _)| *v > 0);
     let mut worst: Option<(u64, String)> = None;
     for source in &sources {
         let (Some(display), Some(sleep)) = (source.display_sleep, source.system_sleep) else {
             let reason = format!(
                 "{} shows no displaysleep or sleep value for {}",
-                spec.display(),
+                evidence::command_name(&spec),
                 source.name
             );
             ev.push(evidence::command(&spec, None, reason.clone()));
             return LockSetting::Unknown { reason };
         };
+        let effective = effective_system_sleep(display, sleep);
         ev.push(evidence::command(
             &spec,
             Some(&source.name),
-            format!("displaysleep {display} min, sleep {sleep} min (0 = never)"),
+            format!(
+                "displaysleep {}, sleep {}; idle system sleep {}",
+                idle(display * 60),
+                idle(sleep * 60),
+                match effective {
+                    0 => "never (the display never sleeps, or sleep is 0)".to_owned(),
+                    m if m == sleep => format!("after {}", idle(m * 60)),
+                    m => format!(
+                        "after {} (it never starts before the display sleeps)",
+                        idle(m * 60)
+                    ),
+                }
+            ),
         ));
-        let mut triggers: Vec<(u64, String)> = Vec::new();
-        if let Some((v, how)) = &idle
-            && *v > 0
-        {
-            triggers.push((*v, how.clone()));
-        }
-        if display > 0 {
-            triggers.push((
-                display * 60,
-                format!("display sleep {display} min on {}", source.name),
-            ));
-        }
-        if sleep > 0 {
-            triggers.push((
-                sleep * 60,
-                format!("system sleep {sleep} min on {}", source.name),
-            ));
-        }
-        let Some((first, how)) = triggers.into_iter().min_by_key(|(s, _)| *s) else {
+        let Some((first, how)) = first_trigger(idle_trigger.as_ref(), &source.name, display, sleep)
+        else {
             return LockSetting::NeverLocks {
                 reason: format!(
-                    "on {} neither the screen saver, the display nor the system ever goes to sleep, so the password is never asked for",
-                    source.name
+                    "on {} neither the screen saver, the display nor the system ever goes to sleep on idle (displaysleep {}, sleep {}; the system does not sleep on idle before the display), so the password is never asked for",
+                    source.name,
+                    idle(display * 60),
+                    idle(sleep * 60)
                 ),
             };
         };
@@ -336,18 +334,63 @@ fn judge_user(host: &dyn Host, user: &ConsoleUser, ev: &mut Vec<Evidence>) -> Lo
     match worst {
         Some((seconds, how)) => LockSetting::LocksAfter { seconds, how },
         None => LockSetting::Unknown {
-            reason: format!("{} lists no power source", spec.display()),
+            reason: format!("{} lists no power source", evidence::command_name(&spec)),
         },
     }
 }
 
-fn minutes(seconds: u64) -> String {
+/// Minutes until the system sleeps on idle, 0 meaning never. Idle system sleep never starts
+/// before the display sleeps (`pmset` itself warns when `sleep` is set below `displaysleep`,
+/// and stock laptops ship `sleep 1` beside a display sleep of several minutes), so the effective
+/// value is the later of the two; a display that never sleeps keeps the system awake on idle.
+pub(crate) fn effective_system_sleep(display: u64, sleep: u64) -> u64 {
+    if display == 0 || sleep == 0 {
+        0
+    } else {
+        sleep.max(display)
+    }
+}
+
+/// The first idle timer after which the password is asked for on one power source: the screen
+/// saver, the display sleep or the effective system sleep, in seconds, with how it was reached.
+/// `None` when none of them ever starts.
+pub(crate) fn first_trigger(
+    screen_saver: Option<&(u64, String)>,
+    source: &str,
+    display: u64,
+    sleep: u64,
+) -> Option<(u64, String)> {
+    let mut triggers: Vec<(u64, String)> = Vec::new();
+    if let Some((v, how)) = screen_saver {
+        triggers.push((*v, how.clone()));
+    }
+    if display > 0 {
+        triggers.push((
+            display * 60,
+            format!("display sleep {} on {source}", idle(display * 60)),
+        ));
+    }
+    let system = effective_system_sleep(display, sleep);
+    if system > 0 && system != display {
+        triggers.push((
+            system * 60,
+            format!("system sleep {} on {source}", idle(system * 60)),
+        ));
+    }
+    triggers.into_iter().min_by_key(|(s, _)| *s)
+}
+
+/// A value in seconds as recorded, with its reading: "600 s (10 min)".
+fn seconds(v: u64) -> String {
+    format!("{v} s ({})", idle(v))
+}
+
+/// An idle timer in seconds, 0 meaning never.
+fn idle(seconds: u64) -> String {
     if seconds == 0 {
         "never".to_owned()
-    } else if seconds.is_multiple_of(60) {
-        format!("{} min", seconds / 60)
     } else {
-        format!("{seconds} s")
+        evidence::duration(seconds)
     }
 }
 
@@ -402,6 +445,33 @@ mod tests {
         assert_eq!(
             parse_pmset_custom("Something else:\n displaysleep 10\n"),
             None
+        );
+    }
+
+    #[test]
+    fn system_sleep_never_starts_before_the_display_sleeps() {
+        assert_eq!(effective_system_sleep(10, 1), 10);
+        assert_eq!(effective_system_sleep(2, 1), 2);
+        assert_eq!(effective_system_sleep(10, 30), 30);
+        assert_eq!(effective_system_sleep(0, 1), 0);
+        assert_eq!(effective_system_sleep(10, 0), 0);
+    }
+
+    #[test]
+    fn sleep_1_beside_display_sleep_10_locks_at_10_minutes_not_1() {
+        let (seconds, how) = first_trigger(None, "AC Power", 10, 1).unwrap();
+        assert_eq!(seconds, 600);
+        assert_eq!(how, "display sleep 10 min on AC Power");
+    }
+
+    #[test]
+    fn display_never_and_no_screen_saver_never_triggers_whatever_sleep_says() {
+        assert_eq!(first_trigger(None, "AC Power", 0, 1), None);
+        assert_eq!(first_trigger(None, "AC Power", 0, 0), None);
+        let saver = (300, "screen saver 5 min".to_owned());
+        assert_eq!(
+            first_trigger(Some(&saver), "AC Power", 0, 1).map(|t| t.0),
+            Some(300)
         );
     }
 

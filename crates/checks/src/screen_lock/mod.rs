@@ -12,6 +12,8 @@ use crate::system::System;
 use posture_policy::ScreenLockRule;
 use posture_schema::{Evidence, Finding, Status, Subject};
 
+use crate::evidence::duration;
+
 /// Check id in reports.
 pub const ID: &str = "screen_lock";
 /// Check title in reports.
@@ -193,16 +195,6 @@ pub fn evaluate_on(facts: &ScreenLockFacts, rule: &ScreenLockRule, system: &Syst
         subjects,
         evidence: facts.evidence.clone(),
         remediation,
-    }
-}
-
-/// "5 min", "90 s", "1 h 5 min".
-fn duration(seconds: u64) -> String {
-    match seconds {
-        s if s < 60 => format!("{s} s"),
-        s if s % 60 != 0 && s < 600 => format!("{} min {} s", s / 60, s % 60),
-        s if s < 3600 => format!("{} min", s.div_ceil(60)),
-        s => format!("{} h {} min", s / 3600, (s % 3600).div_ceil(60)),
     }
 }
 
@@ -407,5 +399,9 @@ mod tests {
         assert_eq!(duration(305), "5 min 5 s");
         assert_eq!(duration(900), "15 min");
         assert_eq!(duration(3900), "1 h 5 min");
+        // Nothing is rounded up: 10 min 5 s is not "11 min".
+        assert_eq!(duration(605), "10 min 5 s");
+        assert_eq!(duration(3605), "1 h 5 s");
+        assert_eq!(duration(0), "0 s");
     }
 }

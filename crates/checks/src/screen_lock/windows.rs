@@ -4,9 +4,13 @@
 //! every user); the user's screen saver, when it is active, has a program, is secure and has a
 //! timeout (policy values under `HKU\SID\Software\Policies\...` win over the user's own, key by
 //! key), plus the screen saver grace period; sleep, when a password is required on wake
-//! (`CONSOLELOCK`), per power source, group policy first. A display that merely turns off does
-//! not lock on its own; Modern Standby's display-off lock (`DelayLockInterval`) is not counted,
-//! which can make the computed time later than the real one, never earlier.
+//! (`CONSOLELOCK`), per power source, group policy first; and on Modern Standby (S0 low power
+//! idle) PCs, which `powercfg /a` names, the display turning off (`VIDEOIDLE`, per power
+//! source) plus the user's "If you've been away, when should Windows require you to sign in
+//! again?" delay (`DelayLockInterval`: absent or 0 is Windows's default "Every Time",
+//! `0xFFFFFFFF` is "Never"); there the sleep timer leads to the same standby, so it counts with
+//! `DelayLockInterval` too, not with `CONSOLELOCK`. On other PCs a display that merely turns
+//! off does not lock.
 
 use posture_host::Host;
 use posture_host::reg::RegValue;
@@ -15,6 +19,29 @@ use posture_schema::Evidence;
 use super::{LockSetting, ScreenLockFacts, UserLock};
 use crate::catalog::{self, WindowsUser, keys, power};
 use crate::evidence;
+
+/// `DelayLockInterval` meaning "Never" require sign-in after the display turns off.
+const DELAY_LOCK_NEVER: u64 = 0xFFFF_FFFF;
+
+/// Parses `powercfg /a`: whether Modern Standby (`S0 Low Power Idle`) is among the available
+/// sleep states, which are the indented lines of the first block (the second block lists the
+/// states that are not available, and on S3 PCs names S0 there). `None` when the first block
+/// lists no state. Labels are translated; the state names in parentheses are not.
+pub(crate) fn parse_sleep_states(text: &str) -> Option<bool> {
+    let mut lines = text
+        .lines()
+        .map(|l| l.trim_end_matches('\r'))
+        .skip_while(|l| l.trim().is_empty());
+    lines.next()?; // "The following sleep states are available on this system:"
+    let available: Vec<&str> = lines
+        .take_while(|l| !l.trim().is_empty())
+        .filter(|l| l.starts_with(char::is_whitespace))
+        .collect();
+    if available.is_empty() {
+        return None;
+    }
+    Some(available.iter().any(|l| l.contains("S0 Low Power Idle")))
+}
 
 /// `InactivityTimeoutSecs` above this is refused by Windows (and means "not set").
 const MAX_INACTIVITY: u64 = 599_940;
@@ -54,6 +81,12 @@ struct Machine {
     grace: u64,
     /// Sleep seconds on (AC, DC) when a password is required on wake; `None` = no lock by sleep.
     sleep_lock: [(String, Option<u64>); 2],
+    /// On a Modern Standby PC, display-off seconds on (AC, DC) (0 = never); `None` elsewhere.
+    display_off: Option<[u64; 2]>,
+    /// "Sleep after" seconds on (AC, DC) (0 = never), whether or not a password is required.
+    standby: [u64; 2],
+    /// Why Modern Standby could not be established, when it could not.
+    standby_unknown: Option<String>,
 }
 
 fn machine(host: &dyn Host, ev: &mut Vec<Evidence>) -> Result<Machine, String> {
@@ -107,14 +140,57 @@ fn machine(host: &dyn Host, ev: &mut Vec<Evidence>) -> Result<Machine, String> {
         (1, s) if s > 0 => Some(s),
         _ => None,
     };
+    let spec = catalog::windows_sleep_states();
+    let (display_off, standby_unknown) = match evidence::run_ok(host, &spec, ev) {
+        Ok(out) => match parse_sleep_states(&out.stdout) {
+            Some(true) => {
+                ev.push(evidence::command(
+                    &spec,
+                    None,
+                    "Modern Standby (S0 Low Power Idle) is available: the session locks when the display turns off",
+                ));
+                let video =
+                    power_setting(host, power::SUB_VIDEO, power::VIDEOIDLE, "VIDEOIDLE", ev)?;
+                (Some(video), None)
+            }
+            Some(false) => {
+                ev.push(evidence::command(
+                    &spec,
+                    None,
+                    "no Modern Standby (S0 Low Power Idle) among the available sleep states: a display turning off does not lock",
+                ));
+                (None, None)
+            }
+            None => (
+                None,
+                Some(evidence::unrecognised(&spec, &out.stdout, ev, None)),
+            ),
+        },
+        Err(why) => (None, Some(why)),
+    };
     Ok(Machine {
         inactivity,
         grace,
+        display_off,
+        standby_unknown,
+        standby,
         sleep_lock: [
             ("AC power".to_owned(), pick(0)),
             ("battery".to_owned(), pick(1)),
         ],
     })
+}
+
+/// A power setting's value as people read it: CONSOLELOCK is yes/no, the others are seconds
+/// (0 = never), printed like every other duration.
+fn setting_value(alias: &str, value: u64) -> String {
+    match (alias, value) {
+        ("CONSOLELOCK", 0) => "no password on wake (0)".to_owned(),
+        ("CONSOLELOCK", 1) => "password on wake (1)".to_owned(),
+        ("CONSOLELOCK", n) => n.to_string(),
+        (_, 0) => "never (0)".to_owned(),
+        (_, n) => format!("{} ({n} s)", evidence::duration(n)),
+    }
 }
 
 /// The (AC, DC) value of a power setting: group policy first, else the active plan.
@@ -143,7 +219,11 @@ fn power_setting(
     ev.push(evidence::command(
         &spec,
         Some(alias),
-        format!("active plan: AC {ac}, DC {dc}"),
+        format!(
+            "active plan: AC {}, DC {}",
+            setting_value(alias, ac),
+            setting_value(alias, dc)
+        ),
     ));
     let overridden = |name: &str, plan: u64| -> Result<u64, String> {
         match named(&policy, name) {
@@ -166,12 +246,17 @@ const SAVER_NAMES: &[&str] = &[
     "SCRNSAVE.EXE",
 ];
 
-/// The user's secure screen saver timeout, if one locks the session, and how that was found.
+/// What the user's desktop settings say: the secure screen saver (or why none locks), and the
+/// `DelayLockInterval` for Modern Standby.
+type UserDesktop = (Result<(u64, String), String>, Option<u64>);
+
+/// The user's secure screen saver timeout, if one locks the session, and how that was found;
+/// and their `DelayLockInterval`.
 fn screen_saver(
     host: &dyn Host,
     user: &WindowsUser,
     ev: &mut Vec<Evidence>,
-) -> Result<Result<(u64, String), String>, String> {
+) -> Result<UserDesktop, String> {
     let sid = user.sid.as_str();
     let policy_key =
         format!(r"HKU\{sid}\Software\Policies\Microsoft\Windows\Control Panel\Desktop");
@@ -184,14 +269,23 @@ fn screen_saver(
         ev,
         Some(&user.name),
     )?;
+    let mut own_names = SAVER_NAMES.to_vec();
+    own_names.push("DelayLockInterval");
     let own = catalog::reg_values(
         host,
         &catalog::windows_user_desktop(&user.sid),
         &user_key,
-        SAVER_NAMES,
+        &own_names,
         ev,
         Some(&user.name),
     )?;
+    let delay_lock = match named(&own, "DelayLockInterval") {
+        None => None,
+        Some(v) => Some(
+            v.as_number()
+                .ok_or_else(|| format!("DelayLockInterval is not a number: {}", v.describe()))?,
+        ),
+    };
     // Policy wins key by key.
     let eff = |name: &str| -> Option<(&RegValue, &'static str)> {
         named(&policy, name)
@@ -202,23 +296,27 @@ fn screen_saver(
         eff(name).map(|(v, from)| (v.as_number() == Some(1) || v.data.trim() == "1", from))
     };
     let Some((true, active_from)) = flag("ScreenSaveActive") else {
-        return Ok(Err("the screen saver is turned off".to_owned()));
+        return Ok((Err("the screen saver is turned off".to_owned()), delay_lock));
     };
     let Some((program, program_from)) =
         eff("SCRNSAVE.EXE").filter(|(v, _)| !v.data.trim().is_empty())
     else {
-        return Ok(Err(
-            "no screen saver program is chosen, so none runs".to_owned()
+        return Ok((
+            Err("no screen saver program is chosen, so none runs".to_owned()),
+            delay_lock,
         ));
     };
     let Some((true, secure_from)) = flag("ScreenSaverIsSecure") else {
-        return Ok(Err(
-            "the screen saver does not ask for a password on resume (ScreenSaverIsSecure is not 1)"
-                .to_owned(),
+        return Ok((
+            Err(
+                "the screen saver does not ask for a password on resume (ScreenSaverIsSecure is not 1)"
+                    .to_owned(),
+            ),
+            delay_lock,
         ));
     };
     let Some((timeout, timeout_from)) = eff("ScreenSaveTimeOut") else {
-        return Ok(Err("no screen saver timeout is set".to_owned()));
+        return Ok((Err("no screen saver timeout is set".to_owned()), delay_lock));
     };
     let Some(seconds) = timeout.as_number() else {
         return Err(format!(
@@ -227,7 +325,7 @@ fn screen_saver(
         ));
     };
     if seconds == 0 {
-        return Ok(Err("the screen saver timeout is 0".to_owned()));
+        return Ok((Err("the screen saver timeout is 0".to_owned()), delay_lock));
     }
     let froms = [active_from, program_from, secure_from, timeout_from];
     let source = if froms.iter().all(|f| *f == "policy") {
@@ -237,48 +335,105 @@ fn screen_saver(
     } else {
         "user settings"
     };
-    Ok(Ok((
-        seconds,
-        format!(
-            "secure screen saver {} after {seconds} s ({source})",
-            program.data.trim()
-        ),
-    )))
+    Ok((
+        Ok((
+            seconds,
+            format!(
+                "secure screen saver {} after {} ({source})",
+                program.data.trim(),
+                evidence::duration(seconds)
+            ),
+        )),
+        delay_lock,
+    ))
 }
 
 fn judge(host: &dyn Host, m: &Machine, user: &WindowsUser, ev: &mut Vec<Evidence>) -> LockSetting {
-    let saver = match screen_saver(host, user, ev) {
+    let (saver, delay_lock) = match screen_saver(host, user, ev) {
         Ok(s) => s,
         Err(reason) => return LockSetting::Unknown { reason },
     };
     let mut common: Vec<(u64, String)> = Vec::new();
     if let Some(n) = m.inactivity {
-        common.push((n, format!("machine inactivity limit {n} s")));
+        common.push((
+            n,
+            format!("machine inactivity limit {}", evidence::duration(n)),
+        ));
     }
     let mut not_locking = Vec::new();
     match &saver {
         Ok((s, how)) => common.push((
             s.saturating_add(m.grace),
-            format!("{how} + {} s grace", m.grace),
+            format!("{how} + {} grace", evidence::duration(m.grace)),
         )),
         Err(why) => not_locking.push(why.clone()),
     }
     let mut worst: Option<(u64, String)> = None;
-    for (source, sleep) in &m.sleep_lock {
+    for (i, (source, sleep)) in m.sleep_lock.iter().enumerate() {
         let mut candidates = common.clone();
-        if let Some(s) = sleep {
+        // On Modern Standby PCs sleep is the same S0 standby the display-off leads to: signing
+        // in on resume is governed by DelayLockInterval, not by CONSOLELOCK (below).
+        if let Some(s) = sleep.filter(|_| m.display_off.is_none()) {
             candidates.push((
-                *s,
-                format!("sleep after {s} s on {source} with sign-in on wake"),
+                s,
+                format!(
+                    "sleep after {} on {source} with sign-in on wake",
+                    evidence::duration(s)
+                ),
             ));
+        }
+        if let Some(display) = m.display_off.map(|d| d[i]) {
+            // Standby starts when the display turns off or the sleep timer ends, the first.
+            let entry = [display, m.standby[i]].into_iter().filter(|v| *v > 0).min();
+            let how_entry = |e: u64| {
+                if e == display {
+                    format!("display off after {}", evidence::duration(e))
+                } else {
+                    format!("sleep after {}", evidence::duration(e))
+                }
+            };
+            match (entry.unwrap_or(0), delay_lock) {
+                (0, _) => not_locking.push(format!(
+                    "on {source} neither the display turns off nor the PC sleeps"
+                )),
+                (_, Some(DELAY_LOCK_NEVER)) => not_locking.push(
+                    "\"If you've been away\" is Never: Windows does not ask for sign-in after the display turns off (DelayLockInterval 0xFFFFFFFF)".to_owned(),
+                ),
+                (d, delay) => {
+                    let delay = delay.unwrap_or(0);
+                    candidates.push((
+                        d.saturating_add(delay),
+                        format!(
+                            "{} on {source} (Modern Standby), sign-in required {}",
+                            how_entry(d),
+                            if delay == 0 {
+                                "every time (DelayLockInterval 0 or absent)".to_owned()
+                            } else {
+                                format!("after {} away (DelayLockInterval)", evidence::duration(delay))
+                            }
+                        ),
+                    ));
+                }
+            }
         }
         let Some(first) = candidates.into_iter().min_by_key(|(s, _)| *s) else {
             if m.inactivity.is_none() {
                 not_locking.push("no machine inactivity limit".to_owned());
             }
-            not_locking.push(format!(
-                "on {source} the PC never sleeps with sign-in on wake"
-            ));
+            if m.display_off.is_none() {
+                not_locking.push(format!(
+                    "on {source} the PC never sleeps with sign-in on wake"
+                ));
+            }
+            not_locking.dedup();
+            if let Some(why) = &m.standby_unknown {
+                // A Modern Standby PC may still lock when its display turns off.
+                return LockSetting::Unknown {
+                    reason: format!(
+                        "no other lock applies on {source}, and whether the display turning off locks (Modern Standby) could not be told: {why}"
+                    ),
+                };
+            }
             return LockSetting::NeverLocks {
                 reason: not_locking.join("; "),
             };
@@ -383,10 +538,31 @@ mod tests {
         );
     }
 
+    const S0: &str = "The following sleep states are available on this system:\r\n    Standby (S0 Low Power Idle) Network Connected\r\n    Hibernate\r\n    Fast Startup\r\n\r\nThe following sleep states are not available on this system:\r\n    Standby (S1)\r\n        The system firmware does not support this standby state.\r\n        This standby state is disabled when S0 low power idle is supported.\r\n\r\n";
+    const S3: &str = "The following sleep states are available on this system:\r\n    Standby (S3)\r\n    Hibernate\r\n    Hybrid Sleep\r\n    Fast Startup\r\n\r\nThe following sleep states are not available on this system:\r\n    Standby (S1)\r\n        The system firmware does not support this standby state.\r\n\r\n    Standby (S0 Low Power Idle)\r\n        The system firmware does not support this standby state.\r\n\r\n";
+
+    #[test]
+    fn power_values_print_as_durations_like_every_other_platform() {
+        assert_eq!(setting_value("STANDBYIDLE", 1800), "30 min (1800 s)");
+        assert_eq!(setting_value("VIDEOIDLE", 605), "10 min 5 s (605 s)");
+        assert_eq!(setting_value("VIDEOIDLE", 0), "never (0)");
+        assert_eq!(setting_value("CONSOLELOCK", 1), "password on wake (1)");
+    }
+
+    #[test]
+    fn modern_standby_counts_only_among_the_available_states() {
+        assert_eq!(parse_sleep_states(S0), Some(true));
+        // S3 PCs name S0 too, among the states that are not available.
+        assert_eq!(parse_sleep_states(S3), Some(false));
+        assert_eq!(parse_sleep_states(""), None);
+        assert_eq!(parse_sleep_states("Something else\r\n\r\n"), None);
+    }
+
     proptest! {
         #[test]
         fn arbitrary_output_never_panics(text in "\\PC{0,300}") {
             let _ = parse_powercfg(&text, power::STANDBYIDLE);
+            let _ = parse_sleep_states(&text);
         }
 
         #[test]

@@ -64,3 +64,30 @@ pub(crate) fn expect(f: &Finding, status: Status, reason: &str) {
     assert_eq!(f.status, status, "{f:#?}");
     assert!(says(f, reason), "expected {reason:?} in {f:#?}");
 }
+
+/// Asserts that no finding of any bundle shows Rust's debug rendering (`Some(false)`, `None`)
+/// in its summary, subjects or evidence values: people read these texts.
+pub(crate) fn no_debug_output(bundles: &Bundles) {
+    let policy = posture_policy::Policy::embedded();
+    let mut checked = 0;
+    for entry in fs_err::read_dir(bundles.fixture_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "json") {
+            continue;
+        }
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let a = posture_checks::assess(&bundles.host(&name), &policy);
+        for f in &a.findings {
+            let mut texts = vec![f.summary.clone()];
+            texts.extend(f.subjects.iter().map(|s| s.summary.clone()));
+            texts.extend(f.evidence.iter().map(|e| e.value.clone()));
+            for t in texts {
+                for bad in ["Some(", "None", "Ok(", "Err("] {
+                    assert!(!t.contains(bad), "{name}: {t:?} shows {bad}");
+                }
+            }
+        }
+        checked += 1;
+    }
+    assert!(checked > 0);
+}
