@@ -475,3 +475,45 @@ fn every_file_is_read_once() {
     reads.dedup();
     assert_eq!(reads.len(), n, "some file was read twice");
 }
+
+#[test]
+fn ubuntu_session_name_resolves_through_its_session_file_to_gnome() {
+    // logind records DESKTOP=ubuntu (the session file's name); ubuntu.desktop says
+    // DesktopNames=ubuntu:GNOME, written with a colon.
+    let (facts, f) = judge("ubuntu-gnome-defaults");
+    assert_eq!(facts.users[0].desktop, "GNOME");
+    assert!(matches!(
+        only_setting(&facts),
+        LockSetting::LocksAfter { seconds: 300, .. }
+    ));
+    assert_eq!(f.status, Status::Pass, "{}", f.summary);
+    assert!(evidence_has(
+        &f,
+        "desktop",
+        None,
+        "GNOME (XDG_CURRENT_DESKTOP=ubuntu:GNOME)"
+    ));
+}
+
+#[test]
+fn every_major_distributions_default_desktop_is_judged() {
+    for (distribution, case, desktop) in [
+        ("Ubuntu", "ubuntu-gnome-defaults", "GNOME"),
+        ("Pop!_OS (GNOME)", "pop-gnome-defaults", "GNOME"),
+        ("Zorin OS", "zorin-gnome-defaults", "GNOME"),
+        (
+            "Debian and Fedora Workstation",
+            "debian-gnome-defaults",
+            "GNOME",
+        ),
+        ("Linux Mint Cinnamon", "cinnamon-defaults", "Cinnamon"),
+        ("Linux Mint MATE", "mate-defaults", "MATE"),
+        ("Linux Mint Xfce", "xfce-screensaver", "Xfce"),
+        ("openSUSE and Fedora KDE", "kde-defaults", "KDE Plasma"),
+    ] {
+        let (facts, f) = judge(case);
+        assert_eq!(facts.users.len(), 1, "{distribution}: {:#?}", facts.users);
+        assert_eq!(facts.users[0].desktop, desktop, "{distribution}");
+        assert_eq!(f.status, Status::Pass, "{distribution}: {}", f.summary);
+    }
+}

@@ -62,7 +62,7 @@ impl Family {
             Self::Hyprland
         } else if has(&["Budgie", "Budgie-desktop"]) {
             Self::Budgie
-        } else if has(&["GNOME", "ubuntu", "GNOME-Classic", "pop"]) {
+        } else if has(&["GNOME", "ubuntu", "GNOME-Classic", "pop", "zorin"]) {
             Self::Gnome
         } else {
             Self::Other(
@@ -217,11 +217,7 @@ pub(super) fn read(cx: &mut Context<'_>) -> Seen {
                                 continue;
                             }
                             let stem = name.trim_end_matches(".desktop").to_owned();
-                            let mut names: Vec<String> = get("DesktopNames")
-                                .split(';')
-                                .filter(|s| !s.trim().is_empty())
-                                .map(|s| s.trim().to_owned())
-                                .collect();
+                            let mut names = desktop_names(get("DesktopNames"));
                             if names.is_empty() {
                                 names.push(stem.clone());
                             }
@@ -253,6 +249,19 @@ pub(super) fn read(cx: &mut Context<'_>) -> Seen {
         }
     }
     seen
+}
+
+/// The `XDG_CURRENT_DESKTOP` components of a session file's `DesktopNames=`. The desktop entry
+/// specification separates list items with `;` (`Budgie;GNOME`), but display managers export the
+/// value joined with `:` and several distributions write it that way themselves (Ubuntu's
+/// `ubuntu.desktop` says `DesktopNames=ubuntu:GNOME`), so both separate components.
+fn desktop_names(value: &str) -> Vec<String> {
+    value
+        .split([';', ':'])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// `KEY=VALUE` lines of a logind session file.
@@ -380,19 +389,27 @@ pub(super) fn desktops_of(
 /// `XDG_CURRENT_DESKTOP` of a session: logind's `DESKTOP=` is the session name
 /// (`XDG_SESSION_DESKTOP`, e.g. `ubuntu`), whose installed session file lists the real
 /// `DesktopNames` (`ubuntu:GNOME`); without such a file the name itself is used.
+///
+/// Display managers differ in what they put there: GDM and LightDM the file name (`ubuntu`,
+/// `cinnamon`), SDDM the first of `DesktopNames` (`KDE` for `plasma.desktop`). A name that matches
+/// no file name is looked up among the files' first `DesktopNames` component before it is used
+/// as it is.
 fn components_of(desktop: &str, seen: &Seen) -> Vec<String> {
     if let Some(i) = seen
         .installed
         .iter()
         .find(|i| i.stem.eq_ignore_ascii_case(desktop))
+        .or_else(|| {
+            seen.installed.iter().find(|i| {
+                i.names
+                    .first()
+                    .is_some_and(|n| n.eq_ignore_ascii_case(desktop))
+            })
+        })
     {
         return i.names.clone();
     }
-    desktop
-        .split(':')
-        .filter(|c| !c.is_empty())
-        .map(str::to_owned)
-        .collect()
+    desktop_names(desktop)
 }
 
 #[cfg(test)]
