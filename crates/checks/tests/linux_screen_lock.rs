@@ -517,3 +517,45 @@ fn every_major_distributions_default_desktop_is_judged() {
         assert_eq!(f.status, Status::Pass, "{distribution}: {}", f.summary);
     }
 }
+
+#[test]
+fn a_schema_the_user_compiled_in_local_share_replaces_the_packaged_default() {
+    // ~/.local/share/glib-2.0/schemas holds org.gnome.desktop.session with idle-delay 0: GLib
+    // takes that schema from the user's directory, before /usr/share, with no dconf value set.
+    let (facts, f) = judge("gnome-user-compiled-schema");
+    assert!(
+        matches!(only_setting(&facts), LockSetting::NeverLocks { reason } if reason.contains("idle-delay is 0")),
+        "{:?}",
+        facts.users
+    );
+    assert_eq!(f.status, Status::Fail);
+    assert!(evidence_has(
+        &f,
+        "/home/alice/.local/share/glib-2.0/schemas/gschemas.compiled",
+        Some("/org/gnome/desktop/session/idle-delay"),
+        "uint32 0 (schema default"
+    ));
+    // The other schemas are not in the user's file: they still come from /usr/share.
+    assert!(evidence_has(
+        &f,
+        "/usr/share/glib-2.0/schemas/gschemas.compiled",
+        Some("/org/gnome/desktop/screensaver/lock-enabled"),
+        "true (schema default"
+    ));
+}
+
+#[test]
+fn a_local_schema_file_without_the_lock_schemas_leaves_the_packaged_defaults() {
+    let (facts, f) = judge("gnome-local-schema-without-lock-keys");
+    assert!(matches!(
+        only_setting(&facts),
+        LockSetting::LocksAfter { seconds: 300, .. }
+    ));
+    assert_eq!(f.status, Status::Pass, "{}", f.summary);
+    assert!(evidence_has(
+        &f,
+        "/usr/local/share/glib-2.0/schemas/gschemas.compiled",
+        None,
+        "read: schema defaults"
+    ));
+}
