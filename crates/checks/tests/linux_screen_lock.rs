@@ -559,3 +559,26 @@ fn a_local_schema_file_without_the_lock_schemas_leaves_the_packaged_defaults() {
         "read: schema defaults"
     ));
 }
+
+#[test]
+fn xfce_channel_with_single_quoted_attributes_is_read_as_xml() {
+    // Valid XML: xfconf and any XML parser read lock/enabled = false.
+    let (facts, f) = judge("xfce-single-quoted-attributes");
+    assert!(
+        matches!(only_setting(&facts), LockSetting::NeverLocks { reason } if reason.contains("/lock/enabled is false")),
+        "{:?}",
+        facts.users
+    );
+    assert_eq!(f.status, Status::Fail);
+}
+
+#[test]
+fn a_truncated_xfce_channel_is_unknown_not_the_defaults() {
+    let (facts, f) = judge("xfce-truncated-channel");
+    assert!(
+        matches!(only_setting(&facts), LockSetting::Unknown { reason } if reason.contains("not an xfconf channel posture can read")),
+        "{:?}",
+        facts.users
+    );
+    assert_eq!(f.status, Status::Unknown);
+}
