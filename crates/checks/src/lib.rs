@@ -18,8 +18,10 @@ pub mod catalog;
 pub mod disk_encryption;
 pub mod evidence;
 pub mod inventory;
+pub mod pam;
 pub mod removable_media;
 pub mod screen_lock;
+pub mod shadow;
 
 use posture_host::Host;
 use posture_policy::Policy;

@@ -582,3 +582,75 @@ fn a_truncated_xfce_channel_is_unknown_not_the_defaults() {
     );
     assert_eq!(f.status, Status::Unknown);
 }
+
+#[test]
+fn an_empty_password_with_nullok_in_the_gdm_stack_fails_the_screen_lock() {
+    // GNOME's settings lock after 5 minutes, but alice's password field is empty and Debian's
+    // common-auth (included by gdm-password) says pam_unix.so nullok: Enter unlocks.
+    let (facts, f) = judge("gnome-empty-password-nullok");
+    assert!(
+        matches!(only_setting(&facts), LockSetting::NeverLocks { reason } if reason.contains("empty password") && reason.contains("nullok")),
+        "{:?}",
+        facts.users
+    );
+    assert_eq!(f.status, Status::Fail);
+    assert!(evidence_has(
+        &f,
+        "/etc/pam.d/common-auth",
+        Some("auth"),
+        "pam_unix.so nullok"
+    ));
+    assert!(evidence_has(
+        &f,
+        "/etc/shadow",
+        Some("alice"),
+        "empty password"
+    ));
+}
+
+#[test]
+fn an_empty_password_without_nullok_cannot_unlock_and_the_lock_stands() {
+    let (facts, f) = judge("gnome-empty-password-without-nullok");
+    assert!(matches!(
+        only_setting(&facts),
+        LockSetting::LocksAfter { seconds: 300, .. }
+    ));
+    assert_eq!(f.status, Status::Pass, "{}", f.summary);
+    // Without nullok the shadow file is not even needed.
+    assert!(!f.evidence.iter().any(|e| e.source == "/etc/shadow"));
+}
+
+/// A root whose /etc/shadow is readable by root only, as for a run without root.
+struct ShadowDenied(RootedHost);
+
+impl Host for ShadowDenied {
+    fn platform(&self) -> Platform {
+        Platform::Linux
+    }
+    fn read(&self, path: &str) -> Result<Vec<u8>, ReadError> {
+        if path == "/etc/shadow" {
+            return Err(ReadError::PermissionDenied);
+        }
+        self.0.read(path)
+    }
+    fn list_dir(&self, path: &str) -> Result<Vec<String>, ReadError> {
+        self.0.list_dir(path)
+    }
+    fn read_link(&self, path: &str) -> Result<String, ReadError> {
+        self.0.read_link(path)
+    }
+    fn run(&self, command: &CommandSpec) -> Result<CommandOutput, CommandError> {
+        self.0.run(command)
+    }
+}
+
+#[test]
+fn an_unreadable_shadow_file_under_a_nullok_stack_is_unknown_with_the_root_hint() {
+    let (facts, f) = judge_host(&ShadowDenied(root("gnome-empty-password-nullok")));
+    assert!(
+        matches!(only_setting(&facts), LockSetting::Unknown { reason } if reason.contains("run posture as root")),
+        "{:?}",
+        facts.users
+    );
+    assert_eq!(f.status, Status::Unknown);
+}
