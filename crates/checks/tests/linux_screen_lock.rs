@@ -499,6 +499,7 @@ fn ubuntu_session_name_resolves_through_its_session_file_to_gnome() {
 fn every_major_distributions_default_desktop_is_judged() {
     for (distribution, case, desktop) in [
         ("Ubuntu", "ubuntu-gnome-defaults", "GNOME"),
+        ("Ubuntu 24.04, stock files", "ubuntu-2404-stock", "GNOME"),
         ("Pop!_OS (GNOME)", "pop-gnome-defaults", "GNOME"),
         ("Zorin OS", "zorin-gnome-defaults", "GNOME"),
         (
