@@ -493,6 +493,13 @@ fn ubuntu_session_name_resolves_through_its_session_file_to_gnome() {
         None,
         "GNOME (XDG_CURRENT_DESKTOP=ubuntu:GNOME)"
     ));
+    // The evidence shows DesktopNames as the file writes it.
+    assert!(evidence_has(
+        &f,
+        "/usr/share/wayland-sessions",
+        None,
+        "ubuntu.desktop (DesktopNames=ubuntu:GNOME)"
+    ));
 }
 
 #[test]

@@ -221,7 +221,16 @@ pub(super) fn read(cx: &mut Context<'_>) -> Seen {
                             if names.is_empty() {
                                 names.push(stem.clone());
                             }
-                            found.push(format!("{name} (DesktopNames={})", names.join(";")));
+                            // The value as the file writes it (`ubuntu:GNOME` or `Budgie;GNOME`).
+                            let raw = get("DesktopNames").trim();
+                            found.push(format!(
+                                "{name} (DesktopNames={})",
+                                if raw.is_empty() {
+                                    names.join(";")
+                                } else {
+                                    raw.to_owned()
+                                }
+                            ));
                             seen.installed.push(Installed { stem, path, names });
                         }
                         Err(e) => {
