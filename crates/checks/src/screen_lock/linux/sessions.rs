@@ -442,6 +442,35 @@ mod tests {
     }
 
     #[test]
+    fn logind_desktop_names_resolve_through_installed_session_files() {
+        let installed = |stem: &str, names: &str| Installed {
+            stem: stem.to_owned(),
+            path: format!("/usr/share/xsessions/{stem}.desktop"),
+            names: desktop_names(names),
+        };
+        let seen = Seen {
+            installed: vec![
+                installed("ubuntu", "ubuntu:GNOME"),
+                installed("budgie-desktop", "Budgie;GNOME"),
+                installed("plasma", "KDE"),
+                installed("cinnamon", "X-Cinnamon"),
+            ],
+            ..Seen::default()
+        };
+        let family = |desktop: &str| Family::of(&components_of(desktop, &seen));
+        // GDM passes the file name, SDDM and LightDM may pass the first DesktopNames entry.
+        assert_eq!(components_of("ubuntu", &seen), ["ubuntu", "GNOME"]);
+        assert_eq!(family("ubuntu"), Family::Gnome);
+        assert_eq!(family("budgie-desktop"), Family::Budgie);
+        assert_eq!(family("KDE"), Family::Kde);
+        assert_eq!(family("X-Cinnamon"), Family::Cinnamon);
+        assert_eq!(family("cinnamon"), Family::Cinnamon);
+        // Without a file, the value itself, split like DesktopNames.
+        assert_eq!(components_of("zorin:GNOME", &seen), ["zorin", "GNOME"]);
+        assert_eq!(family("zorin"), Family::Gnome);
+    }
+
+    #[test]
     fn greeter_tty_and_closing_sessions_are_not_judged() {
         let gdm = parse_session("c1", "UID=120\nUSER=gdm\nTYPE=wayland\nCLASS=greeter\n");
         assert!(!gdm.is_graphical_user());
