@@ -196,6 +196,79 @@ fn logical_lines(text: &str) -> Vec<(usize, String)> {
 mod tests {
     use super::*;
 
+    use posture_host::RootedHost;
+
+    fn root(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (path, text) in files {
+            let p = dir.path().join(path.trim_start_matches('/'));
+            fs_err::create_dir_all(p.parent().unwrap()).unwrap();
+            fs_err::write(p, text).unwrap();
+        }
+        dir
+    }
+
+    #[test]
+    fn fedora_substack_and_vendor_directory_are_followed() {
+        // authselect's layout: gdm-password pulls password-auth in as a substack.
+        let dir = root(&[
+            (
+                "/usr/lib/pam.d/gdm-password",
+                "auth     substack      password-auth\n",
+            ),
+            (
+                "/etc/pam.d/password-auth",
+                "auth        required      pam_env.so\nauth        sufficient    pam_unix.so nullok\n-auth       sufficient    pam_sss.so\nauth        required      pam_deny.so\n",
+            ),
+        ]);
+        let stack = auth_stack(&RootedHost::new(dir.path()), "gdm-password")
+            .unwrap()
+            .unwrap();
+        assert_eq!(stack.file, "/usr/lib/pam.d/gdm-password");
+        assert_eq!(stack.lines.len(), 4);
+        let nullok = stack.unix_nullok();
+        assert_eq!(nullok.len(), 1);
+        assert_eq!(
+            (nullok[0].file.as_str(), nullok[0].line),
+            ("/etc/pam.d/password-auth", 2)
+        );
+    }
+
+    #[test]
+    fn a_service_without_a_file_uses_other_and_no_configuration_at_all_is_none() {
+        let dir = root(&[(
+            "/etc/pam.d/other",
+            "auth required pam_warn.so\nauth required pam_deny.so\n",
+        )]);
+        let stack = auth_stack(&RootedHost::new(dir.path()), "kde")
+            .unwrap()
+            .unwrap();
+        assert_eq!(stack.file, "/etc/pam.d/other");
+        assert!(stack.unix_nullok().is_empty());
+        let empty = tempfile::tempdir().unwrap();
+        assert_eq!(auth_stack(&RootedHost::new(empty.path()), "kde"), Ok(None));
+    }
+
+    #[test]
+    fn include_loops_and_missing_includes_are_errors_naming_the_file() {
+        let dir = root(&[
+            ("/etc/pam.d/a", "@include b\n"),
+            ("/etc/pam.d/b", "auth include a\n"),
+            (
+                "/etc/pam.d/c",
+                "auth required pam_unix.so\n@include missing\n",
+            ),
+        ]);
+        let host = RootedHost::new(dir.path());
+        assert!(
+            auth_stack(&host, "a")
+                .unwrap_err()
+                .contains("nested too deeply")
+        );
+        let err = auth_stack(&host, "c").unwrap_err();
+        assert!(err.contains("/etc/pam.d/c, line 2"), "{err}");
+    }
+
     #[test]
     fn bracketed_controls_and_continuations_are_split() {
         let lines = logical_lines("auth [success=1 \\\n default=ignore] pam_unix.so nullok # c\n");
