@@ -62,6 +62,10 @@ impl Family {
             Self::Hyprland
         } else if has(&["Budgie", "Budgie-desktop"]) {
             Self::Budgie
+        } else if has(&["Unity"]) {
+            // Ubuntu Unity lists `Unity:Unity7:ubuntu`; its lock screen is Unity's own, not GNOME
+            // Shell's (which needs GDM), so it is not judged as GNOME.
+            Self::Other("Unity".to_owned())
         } else if has(&["GNOME", "ubuntu", "GNOME-Classic", "pop", "zorin"]) {
             Self::Gnome
         } else {
@@ -435,6 +439,7 @@ mod tests {
         assert_eq!(family("Budgie:GNOME"), Family::Budgie);
         assert_eq!(family("X-Cinnamon"), Family::Cinnamon);
         assert_eq!(family("KDE"), Family::Kde);
+        assert_eq!(family("Unity:Unity7:ubuntu"), Family::Other("Unity".into()));
         assert_eq!(
             family("Enlightenment"),
             Family::Other("Enlightenment".into())
