@@ -254,6 +254,67 @@ fn a_compliant_laptop_root_exits_0_with_every_check_passing() {
 }
 
 #[test]
+fn a_stock_ubuntu_2404_gnome_laptop_passes_with_the_default_policy() {
+    let out = check_root("ubuntu-2404-gnome", &["--format", "json"]);
+    let report = report_of(&out);
+    for c in &report.checks {
+        assert_eq!(
+            c.status,
+            posture_schema::Status::Pass,
+            "{}: {}",
+            c.id,
+            c.summary
+        );
+    }
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(report.posture, Posture::Compliant);
+    let screen = report
+        .checks
+        .iter()
+        .find(|c| c.id == "screen_lock")
+        .unwrap();
+    assert!(
+        screen
+            .evidence
+            .iter()
+            .any(|e| e.value.contains("XDG_CURRENT_DESKTOP=ubuntu:GNOME")),
+        "{:#?}",
+        screen.evidence
+    );
+}
+
+#[test]
+fn a_recorded_bundle_holds_no_password_hash() {
+    let root = fixtures().join("linux/machines/ubuntu-2404-gnome");
+    let shadow = fs_err::read_to_string(root.join("etc/shadow")).unwrap();
+    let hash = shadow
+        .lines()
+        .find_map(|l| l.split(':').nth(1).filter(|h| h.starts_with('$')))
+        .unwrap()
+        .to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("bundle.json");
+    let out = posture()
+        .args(["--check", "--format", "json", "--record"])
+        .arg(&bundle)
+        .arg("--root")
+        .arg(&root)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let recorded = fs_err::read_to_string(&bundle).unwrap();
+    assert!(
+        recorded.contains("/etc/shadow"),
+        "the shadow file was not read"
+    );
+    assert!(
+        !recorded.contains(&hash),
+        "a password hash is in the bundle"
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(&hash));
+}
+
+#[test]
 fn a_noncompliant_laptop_root_exits_1_and_says_what_failed_and_how_to_fix_it() {
     let out = check_root("noncompliant-kde", &["--format", "json"]);
     let report = report_of(&out);

@@ -19,8 +19,10 @@ pub mod deadline;
 pub mod disk_encryption;
 pub mod evidence;
 pub mod inventory;
+pub mod pam;
 pub mod removable_media;
 pub mod screen_lock;
+pub mod shadow;
 pub mod system;
 
 pub use deadline::assess_within;

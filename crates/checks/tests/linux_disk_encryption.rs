@@ -234,3 +234,54 @@ fn the_probe_runs_on_this_machine_without_panicking() {
         eprintln!("  {} {:?}: {}", s.name, s.status, s.summary);
     }
 }
+
+/// External disks the removable-media check judges (their roots live under usb/): an SD card,
+/// a Thunderbolt NVMe enclosure and a FireWire disk, each writable and unencrypted, beside a
+/// LUKS root. They are not internal data volumes.
+#[test]
+fn sd_cards_and_external_disks_that_are_not_usb_are_not_internal_volumes() {
+    for (case, mount) in [
+        ("sd-card-writable", "/media/alice/CAMERA"),
+        ("thunderbolt-nvme-writable", "/media/alice/T7"),
+        ("firewire-disk-writable", "/media/alice/BACKUP"),
+    ] {
+        let f = judge(&format!("../usb/{case}"));
+        assert_eq!(f.status, Status::Pass, "{case}: {f:#?}");
+        assert!(
+            f.subjects.iter().all(|s| s.name != mount),
+            "{case}: {:#?}",
+            f.subjects
+        );
+        assert!(
+            f.evidence
+                .iter()
+                .any(|e| e.source.starts_with(mount) && e.value.contains("removable media check")),
+            "{case}"
+        );
+    }
+}
+
+#[test]
+fn an_efi_system_partition_is_exempt_by_its_partition_type_wherever_it_is_mounted() {
+    let f = judge("second-esp");
+    assert_eq!(f.status, Status::Pass, "{f:#?}");
+    assert!(f.subjects.iter().all(|s| s.name != "/boot/efi2"));
+    assert!(
+        f.evidence
+            .iter()
+            .any(|e| e.source == "/run/udev/data/b259:5"
+                && e.value.contains("c12a7328-f81f-11d2-ba4b-00a0c93ec93b")
+                && e.value.contains("exempt"))
+    );
+    // The same partition with a Linux data type is a volume like any other.
+    let f = judge("vfat-not-esp");
+    assert_eq!(f.status, Status::Fail, "{f:#?}");
+    assert_eq!(subject(&f, "/data").status, Status::Fail);
+}
+
+#[test]
+fn an_unparseable_mount_table_line_is_an_unknown_volume() {
+    let f = judge("malformed-mountinfo");
+    assert_eq!(f.status, Status::Unknown, "{f:#?}");
+    assert!(f.summary.contains("could not be parsed"), "{}", f.summary);
+}

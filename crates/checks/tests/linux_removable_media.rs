@@ -223,3 +223,60 @@ fn the_probe_runs_on_this_machine_without_panicking() {
     eprintln!("this machine: {:?}: {}", f.status, f.summary);
     eprintln!("control: {:?}", fa.control);
 }
+
+/// External disks that usb-storage does not drive: blocking usb-storage does not stop them, so
+/// writable and unencrypted they fail whatever the mode.
+#[test]
+fn writable_external_disks_that_are_not_usb_storage_fail_in_every_mode() {
+    for (case, mount, kind) in [
+        ("sd-card-writable", "/media/alice/CAMERA", "SD card"),
+        (
+            "thunderbolt-nvme-writable",
+            "/media/alice/T7",
+            "external disk",
+        ),
+        ("firewire-disk-writable", "/media/alice/BACKUP", "FireWire"),
+    ] {
+        let fa = facts(case);
+        assert!(
+            matches!(fa.control, StorageControl::Blocked { .. }),
+            "{case}: {:?}",
+            fa.control
+        );
+        let v = fa
+            .mounted
+            .iter()
+            .find(|v| v.mount == mount)
+            .unwrap_or_else(|| panic!("{case}: {mount} not found in {:?}", fa.mounted));
+        assert!(v.writable, "{case}");
+        assert_eq!(v.encrypted, Some(false), "{case}");
+        assert!(v.device.contains(kind), "{case}: {}", v.device);
+        for mode in [
+            RemovableMediaMode::Block,
+            RemovableMediaMode::ReadOnly,
+            RemovableMediaMode::Audit,
+        ] {
+            let f = removable_media::evaluate(&fa, &rule(mode), Platform::Linux);
+            assert_eq!(f.status, Status::Fail, "{case} {mode:?}: {}", f.summary);
+        }
+    }
+}
+
+#[test]
+fn the_thunderbolt_disk_is_recognised_by_the_removable_attribute_of_its_port() {
+    let f = judge("thunderbolt-nvme-writable");
+    assert!(
+        f.evidence
+            .iter()
+            .any(|e| e.value.contains("0000:05:00.0/removable is \"removable\"")),
+        "{:#?}",
+        f.evidence
+    );
+}
+
+#[test]
+fn an_unparseable_mount_table_line_makes_mounted_volumes_unknown() {
+    let f = judge("malformed-mountinfo");
+    assert_eq!(f.status, Status::Unknown, "{}", f.summary);
+    assert!(f.summary.contains("could not be parsed"), "{}", f.summary);
+}

@@ -475,3 +475,190 @@ fn every_file_is_read_once() {
     reads.dedup();
     assert_eq!(reads.len(), n, "some file was read twice");
 }
+
+#[test]
+fn ubuntu_session_name_resolves_through_its_session_file_to_gnome() {
+    // logind records DESKTOP=ubuntu (the session file's name); ubuntu.desktop says
+    // DesktopNames=ubuntu:GNOME, written with a colon.
+    let (facts, f) = judge("ubuntu-gnome-defaults");
+    assert_eq!(facts.users[0].desktop, "GNOME");
+    assert!(matches!(
+        only_setting(&facts),
+        LockSetting::LocksAfter { seconds: 300, .. }
+    ));
+    assert_eq!(f.status, Status::Pass, "{}", f.summary);
+    assert!(evidence_has(
+        &f,
+        "desktop",
+        None,
+        "GNOME (XDG_CURRENT_DESKTOP=ubuntu:GNOME)"
+    ));
+    // The evidence shows DesktopNames as the file writes it.
+    assert!(evidence_has(
+        &f,
+        "/usr/share/wayland-sessions",
+        None,
+        "ubuntu.desktop (DesktopNames=ubuntu:GNOME)"
+    ));
+}
+
+#[test]
+fn every_major_distributions_default_desktop_is_judged() {
+    for (distribution, case, desktop) in [
+        ("Ubuntu", "ubuntu-gnome-defaults", "GNOME"),
+        ("Ubuntu 24.04, stock files", "ubuntu-2404-stock", "GNOME"),
+        ("Pop!_OS (GNOME)", "pop-gnome-defaults", "GNOME"),
+        ("Zorin OS", "zorin-gnome-defaults", "GNOME"),
+        (
+            "Debian and Fedora Workstation",
+            "debian-gnome-defaults",
+            "GNOME",
+        ),
+        ("Linux Mint Cinnamon", "cinnamon-defaults", "Cinnamon"),
+        ("Linux Mint MATE", "mate-defaults", "MATE"),
+        ("Linux Mint Xfce", "xfce-screensaver", "Xfce"),
+        ("openSUSE and Fedora KDE", "kde-defaults", "KDE Plasma"),
+    ] {
+        let (facts, f) = judge(case);
+        assert_eq!(facts.users.len(), 1, "{distribution}: {:#?}", facts.users);
+        assert_eq!(facts.users[0].desktop, desktop, "{distribution}");
+        assert_eq!(f.status, Status::Pass, "{distribution}: {}", f.summary);
+    }
+}
+
+#[test]
+fn a_schema_the_user_compiled_in_local_share_replaces_the_packaged_default() {
+    // ~/.local/share/glib-2.0/schemas holds org.gnome.desktop.session with idle-delay 0: GLib
+    // takes that schema from the user's directory, before /usr/share, with no dconf value set.
+    let (facts, f) = judge("gnome-user-compiled-schema");
+    assert!(
+        matches!(only_setting(&facts), LockSetting::NeverLocks { reason } if reason.contains("idle-delay is 0")),
+        "{:?}",
+        facts.users
+    );
+    assert_eq!(f.status, Status::Fail);
+    assert!(evidence_has(
+        &f,
+        "/home/alice/.local/share/glib-2.0/schemas/gschemas.compiled",
+        Some("/org/gnome/desktop/session/idle-delay"),
+        "uint32 0 (schema default"
+    ));
+    // The other schemas are not in the user's file: they still come from /usr/share.
+    assert!(evidence_has(
+        &f,
+        "/usr/share/glib-2.0/schemas/gschemas.compiled",
+        Some("/org/gnome/desktop/screensaver/lock-enabled"),
+        "true (schema default"
+    ));
+}
+
+#[test]
+fn a_local_schema_file_without_the_lock_schemas_leaves_the_packaged_defaults() {
+    let (facts, f) = judge("gnome-local-schema-without-lock-keys");
+    assert!(matches!(
+        only_setting(&facts),
+        LockSetting::LocksAfter { seconds: 300, .. }
+    ));
+    assert_eq!(f.status, Status::Pass, "{}", f.summary);
+    assert!(evidence_has(
+        &f,
+        "/usr/local/share/glib-2.0/schemas/gschemas.compiled",
+        None,
+        "read: schema defaults"
+    ));
+}
+
+#[test]
+fn xfce_channel_with_single_quoted_attributes_is_read_as_xml() {
+    // Valid XML: xfconf and any XML parser read lock/enabled = false.
+    let (facts, f) = judge("xfce-single-quoted-attributes");
+    assert!(
+        matches!(only_setting(&facts), LockSetting::NeverLocks { reason } if reason.contains("/lock/enabled is false")),
+        "{:?}",
+        facts.users
+    );
+    assert_eq!(f.status, Status::Fail);
+}
+
+#[test]
+fn a_truncated_xfce_channel_is_unknown_not_the_defaults() {
+    let (facts, f) = judge("xfce-truncated-channel");
+    assert!(
+        matches!(only_setting(&facts), LockSetting::Unknown { reason } if reason.contains("not an xfconf channel posture can read")),
+        "{:?}",
+        facts.users
+    );
+    assert_eq!(f.status, Status::Unknown);
+}
+
+#[test]
+fn an_empty_password_with_nullok_in_the_gdm_stack_fails_the_screen_lock() {
+    // GNOME's settings lock after 5 minutes, but alice's password field is empty and Debian's
+    // common-auth (included by gdm-password) says pam_unix.so nullok: Enter unlocks.
+    let (facts, f) = judge("gnome-empty-password-nullok");
+    assert!(
+        matches!(only_setting(&facts), LockSetting::NeverLocks { reason } if reason.contains("empty password") && reason.contains("nullok")),
+        "{:?}",
+        facts.users
+    );
+    assert_eq!(f.status, Status::Fail);
+    assert!(evidence_has(
+        &f,
+        "/etc/pam.d/common-auth",
+        Some("auth"),
+        "pam_unix.so nullok"
+    ));
+    assert!(evidence_has(
+        &f,
+        "/etc/shadow",
+        Some("alice"),
+        "empty password"
+    ));
+}
+
+#[test]
+fn an_empty_password_without_nullok_cannot_unlock_and_the_lock_stands() {
+    let (facts, f) = judge("gnome-empty-password-without-nullok");
+    assert!(matches!(
+        only_setting(&facts),
+        LockSetting::LocksAfter { seconds: 300, .. }
+    ));
+    assert_eq!(f.status, Status::Pass, "{}", f.summary);
+    // Without nullok the shadow file is not even needed.
+    assert!(!f.evidence.iter().any(|e| e.source == "/etc/shadow"));
+}
+
+/// A root whose /etc/shadow is readable by root only, as for a run without root.
+struct ShadowDenied(RootedHost);
+
+impl Host for ShadowDenied {
+    fn platform(&self) -> Platform {
+        Platform::Linux
+    }
+    fn read(&self, path: &str) -> Result<Vec<u8>, ReadError> {
+        if path == "/etc/shadow" {
+            return Err(ReadError::PermissionDenied);
+        }
+        self.0.read(path)
+    }
+    fn list_dir(&self, path: &str) -> Result<Vec<String>, ReadError> {
+        self.0.list_dir(path)
+    }
+    fn read_link(&self, path: &str) -> Result<String, ReadError> {
+        self.0.read_link(path)
+    }
+    fn run(&self, command: &CommandSpec) -> Result<CommandOutput, CommandError> {
+        self.0.run(command)
+    }
+}
+
+#[test]
+fn an_unreadable_shadow_file_under_a_nullok_stack_is_unknown_with_the_root_hint() {
+    let (facts, f) = judge_host(&ShadowDenied(root("gnome-empty-password-nullok")));
+    assert!(
+        matches!(only_setting(&facts), LockSetting::Unknown { reason } if reason.contains("run posture as root")),
+        "{:?}",
+        facts.users
+    );
+    assert_eq!(f.status, Status::Unknown);
+}

@@ -63,6 +63,11 @@ pub enum BlockKind {
         /// Whether it is an SD card (`mmcblkN` whose `device/type` is `SD`; soldered eMMC says
         /// `MMC`).
         sd_card: bool,
+        /// Why the disk is attached from outside the machine, when sysfs says so: a device above
+        /// it whose `removable` attribute is `removable` (the kernel marks PCI devices below an
+        /// external-facing port such as Thunderbolt/USB4, and USB devices on external hub
+        /// ports), or a FireWire bus (`fwN`) in its path.
+        external: Option<String>,
     },
     /// The device could not be read, and why.
     Unresolved {
@@ -407,11 +412,42 @@ fn walk(host: &dyn Host, sys_path: &str, depth: usize, seen: &mut Vec<String>) -
                 && host
                     .read_text(&format!("{sys_path}/device/type"))
                     .is_ok_and(|t| t.trim() == "SD"),
+            external: external_location(host, sys_path),
         };
     } else {
         node.lower = lower;
     }
     node
+}
+
+/// Why a disk is attached from outside, from the devices above it in sysfs: the first ancestor
+/// whose `removable` attribute says `removable` (the attribute of PCI and USB devices, set from
+/// the firmware's description of the port: Thunderbolt/USB4 and ExpressCard slots, external USB
+/// ports), or a FireWire node (`fwN`) on the path. The disk's own `removable` (whether its
+/// medium can be taken out) is a different attribute and is not read here.
+fn external_location(host: &dyn Host, sys_path: &str) -> Option<String> {
+    if let Some(fw) = sys_path.split('/').find(|c| {
+        c.strip_prefix("fw")
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    }) {
+        return Some(format!("on a FireWire bus ({fw})"));
+    }
+    let mut dir = sys_path;
+    while let Some(i) = dir.rfind('/') {
+        dir = &dir[..i];
+        if dir.len() <= "/sys/devices".len() {
+            break;
+        }
+        if host
+            .read_text(&format!("{dir}/removable"))
+            .is_ok_and(|v| v.trim() == "removable")
+        {
+            return Some(format!(
+                "{dir}/removable is \"removable\" (below an external port)"
+            ));
+        }
+    }
+    None
 }
 
 /// The devices in `slaves/`. When `required`, a missing or unreadable directory is reported as

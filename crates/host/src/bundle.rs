@@ -208,6 +208,11 @@ impl<H: Host> Host for Recorder<H> {
     fn read(&self, path: &str) -> Result<Vec<u8>, ReadError> {
         let result = self.inner.read(path);
         let record = match &result {
+            // Password hashes never enter a bundle: the shadow file is kept with every hash
+            // replaced by what it means (see `shadow::redact`), which is all probes use.
+            Ok(bytes) if crate::normalize(path) == crate::shadow::PATH => {
+                FileRecord::Text(crate::shadow::redact(&String::from_utf8_lossy(bytes)))
+            }
             Ok(bytes) => match std::str::from_utf8(bytes) {
                 Ok(text) => FileRecord::Text(text.to_owned()),
                 Err(_) => {
@@ -396,6 +401,26 @@ mod tests {
         assert!(json.contains("\"refused\""), "{json}");
         let replay = ReplayHost::new(EvidenceBundle::from_json("b.json", &json).unwrap());
         assert_eq!(replay.read("/etc/fifo"), live);
+    }
+
+    #[test]
+    fn the_shadow_file_is_recorded_without_any_hash() {
+        let dir = tempfile::tempdir().unwrap();
+        fs_err::create_dir_all(dir.path().join("etc")).unwrap();
+        let shadow = "root:*:19000:0:99999:7:::\nalice:$y$j9T$salt$hashhashhash:20000:0:99999:7:::\nbob::20000:0:99999:7:::\n";
+        fs_err::write(dir.path().join("etc/shadow"), shadow).unwrap();
+        let recorder = Recorder::new(RootedHost::new(dir.path()));
+        // The probe itself still sees the real file.
+        assert_eq!(recorder.read("/etc/shadow").unwrap(), shadow.as_bytes());
+        let json = recorder.bundle().to_json();
+        assert!(!json.contains("hashhash"), "{json}");
+        assert!(!json.contains("$y$"), "{json}");
+        let replay = ReplayHost::new(EvidenceBundle::from_json("b.json", &json).unwrap());
+        let replayed = String::from_utf8(replay.read("/etc/shadow").unwrap()).unwrap();
+        assert_eq!(
+            crate::shadow::parse(&replayed).unwrap(),
+            crate::shadow::parse(shadow).unwrap()
+        );
     }
 
     #[test]

@@ -31,6 +31,7 @@ pub mod plist;
 pub mod powershell;
 pub mod reg;
 mod rooted;
+pub mod shadow;
 mod system;
 pub mod udev;
 

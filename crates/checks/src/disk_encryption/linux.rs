@@ -15,6 +15,7 @@ mod zfs;
 use posture_host::Host;
 use posture_host::blockdev::{self, BlockNode, StackEncryption};
 use posture_host::mountinfo::{self, FsClass, Mount};
+use posture_host::udev;
 
 use super::{EncryptionFacts, EncryptionState, Volume, VolumeRole};
 use crate::evidence::{about, derived, directory, file};
@@ -64,6 +65,23 @@ pub(super) fn gather(host: &dyn Host) -> EncryptionFacts {
             }
         ),
     ));
+    // A line that could not be parsed may be any mount, an unencrypted data volume too.
+    if read.table.malformed_lines > 0 {
+        facts.volumes.push(Volume {
+            name: format!(
+                "{} ({} line(s) that could not be parsed)",
+                read.path, read.table.malformed_lines
+            ),
+            device: read.path.clone(),
+            role: VolumeRole::Data,
+            state: EncryptionState::Unknown {
+                reason: format!(
+                    "{} line(s) of {} could not be parsed, so the filesystems they mount are unknown",
+                    read.table.malformed_lines, read.path
+                ),
+            },
+        });
+    }
     let mounts = &read.table.mounts;
     let mut judged: Vec<(String, String)> = Vec::new();
     for mount in mounts {
@@ -100,6 +118,19 @@ fn judge_mount(
         facts.evidence.push(derived(
             &source,
             "boot partition: exempt, firmware must read it unencrypted",
+        ));
+        return;
+    }
+    if let Some((record, ty)) = efi_system_partition(host, mount) {
+        facts.evidence.push(about(
+            file(
+                &record,
+                Some("ID_PART_ENTRY_TYPE"),
+                format!(
+                    "{ty}: an EFI system partition mounted at {point}; exempt, firmware must read it unencrypted"
+                ),
+            ),
+            point,
         ));
         return;
     }
@@ -159,6 +190,27 @@ fn judge_mount(
         role,
         state,
     });
+}
+
+/// The partition type of an EFI system partition: the GPT type GUID (UEFI specification,
+/// "EFI System Partition"), or `0xef` in an MBR partition table.
+const ESP_TYPES: [&str; 2] = ["c12a7328-f81f-11d2-ba4b-00a0c93ec93b", "0xef"];
+
+/// Whether a mount is an EFI system partition by its partition type, wherever it is mounted (a
+/// second ESP at `/boot/efi2` on mirrored disks): udev's record of the device
+/// (`/run/udev/data/b<MAJ>:<MIN>`) has the type from the partition table in
+/// `ID_PART_ENTRY_TYPE`. The udev record path and the type, when it is one.
+fn efi_system_partition(host: &dyn Host, mount: &Mount) -> Option<(String, String)> {
+    let (major, minor) = mount.device.filter(|(major, _)| *major != 0)?;
+    let path = udev::block_record_path(major, minor);
+    let record = udev::parse_udev_record(&host.read_text(&path).ok()?);
+    let ty = record
+        .property("ID_PART_ENTRY_TYPE")?
+        .trim()
+        .to_ascii_lowercase();
+    ESP_TYPES
+        .contains(&ty.as_str())
+        .then(|| (path, format!("ID_PART_ENTRY_TYPE={ty}")))
 }
 
 /// What a mount's block stack says.

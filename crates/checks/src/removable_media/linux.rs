@@ -55,9 +55,18 @@ pub(super) fn gather(host: &dyn Host) -> RemovableFacts {
                 None,
                 format!("{} mounts read", read.table.mounts.len()),
             ));
+            // A line that could not be parsed may be a mounted stick: the list is incomplete.
+            let incomplete = (read.table.malformed_lines > 0).then(|| {
+                let why = format!(
+                    "{} line(s) of {} could not be parsed, so the mounted removable volumes are unknown",
+                    read.table.malformed_lines, read.path
+                );
+                evidence.push(file(&read.path, None, why.clone()));
+                why
+            });
             (
                 mounted_volumes(host, &read.table.mounts, &mut evidence),
-                None,
+                incomplete,
             )
         }
         Err(tried) => {
@@ -207,6 +216,7 @@ fn removable_disk(
             removable,
             usb,
             sd_card,
+            ref external,
         } = n.kind
         else {
             continue;
@@ -220,10 +230,17 @@ fn removable_disk(
         let udev_usb = record
             .as_ref()
             .is_some_and(|(_, r)| r.property("ID_BUS") == Some("usb"));
+        let udev_firewire = record
+            .as_ref()
+            .is_some_and(|(_, r)| r.property("ID_BUS") == Some("ieee1394"));
         let kind = if usb || udev_usb {
             "USB"
         } else if sd_card {
             "SD card"
+        } else if external.as_deref().is_some_and(|e| e.contains("FireWire")) || udev_firewire {
+            "FireWire"
+        } else if external.is_some() {
+            "external disk"
         } else if removable == Some(true) {
             "removable media"
         } else {
@@ -239,10 +256,16 @@ fn removable_disk(
         if removable == Some(true) {
             why.push(format!("{}/removable is 1", n.sys_path));
         }
+        if let Some(e) = external {
+            why.push(e.clone());
+        }
         let mut label = kind.to_owned();
         if let Some((path, r)) = &record {
             if udev_usb {
                 why.push(format!("{path} has ID_BUS=usb"));
+            }
+            if udev_firewire {
+                why.push(format!("{path} has ID_BUS=ieee1394"));
             }
             let model = [r.property("ID_VENDOR"), r.property("ID_MODEL")]
                 .into_iter()

@@ -13,12 +13,14 @@
 //!
 //! Whatever is unclear is `Unknown` with the reason, never a pass.
 //!
-//! `/etc/shadow` is deliberately never read: the evidence recorder keeps whole files in bundles,
-//! and password hashes must never land there. So an account with an empty password (whose lock
-//! screen opens with Enter) is not detected by this probe.
+//! An account with an empty password whose locker's PAM stack has `pam_unix.so nullok` fails:
+//! its lock screen opens with Enter ([`password`]). `/etc/shadow` is read for that only through
+//! the shared reader, which keeps what each password field means and never a hash (the
+//! evidence recorder stores the file with every hash replaced).
 
 mod gsettings;
 mod kde;
+mod password;
 mod sessions;
 mod wlroots;
 mod xfce;
@@ -72,10 +74,23 @@ pub(super) fn gather(host: &dyn Host) -> ScreenLockFacts {
                     format!("{}: {} ({how})", account.name, desktop.label()),
                 ),
             );
+            let mut setting = judge(&mut cx, account, &desktop);
+            // A lock that never engages fails whatever the password; otherwise the password
+            // decides whether the lock protects anything.
+            if !matches!(setting, LockSetting::NeverLocks { .. })
+                && let Some(overridden) = password::check(&mut cx, account, &desktop.family)
+            {
+                setting = match (setting, overridden) {
+                    (LockSetting::Unknown { reason }, LockSetting::Unknown { .. }) => {
+                        LockSetting::Unknown { reason }
+                    }
+                    (_, o) => o,
+                };
+            }
             let user_lock = UserLock {
                 user: account.name.clone(),
                 desktop: desktop.family.label().to_owned(),
-                setting: judge(&mut cx, account, &desktop),
+                setting,
             };
             // A user without a session is judged on every installed desktop; several session
             // files of one desktop (gnome, gnome-xorg, ubuntu) usually agree, so say it once.

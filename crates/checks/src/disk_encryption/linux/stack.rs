@@ -48,13 +48,18 @@ pub(super) fn evidence(node: &BlockNode, subject: &str) -> Vec<Evidence> {
                     removable,
                     usb,
                     sd_card,
+                    external,
                 } => directory(
                     &n.sys_path,
                     format!(
-                        "{} is a disk{}{}; removable={}",
+                        "{} is a disk{}{}{}; removable={}",
                         n.name,
                         if *usb { " on a USB bus" } else { "" },
                         if *sd_card { " (SD card)" } else { "" },
+                        external
+                            .as_ref()
+                            .map(|e| format!(", attached externally: {e}"))
+                            .unwrap_or_default(),
                         removable.map_or("unreadable", |r| if r { "1" } else { "0" })
                     ),
                 ),
@@ -73,16 +78,17 @@ fn lower_names(n: &BlockNode) -> String {
         .join(", ")
 }
 
-/// Whether any disk of the stack is USB-attached or has removable media.
+/// Whether any disk of the stack is removable media: USB-attached, a removable medium, an SD
+/// card, or attached from outside (Thunderbolt/USB4, FireWire, an external port). The same
+/// disks the removable-media check judges.
 pub(super) fn is_removable(node: &BlockNode) -> bool {
-    node.nodes().iter().any(|n| {
-        matches!(
-            n.kind,
-            BlockKind::Disk { usb: true, .. }
-                | BlockKind::Disk {
-                    removable: Some(true),
-                    ..
-                }
-        )
+    node.nodes().iter().any(|n| match &n.kind {
+        BlockKind::Disk {
+            removable,
+            usb,
+            sd_card,
+            external,
+        } => *usb || *sd_card || *removable == Some(true) || external.is_some(),
+        _ => false,
     })
 }

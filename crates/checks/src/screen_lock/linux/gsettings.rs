@@ -10,7 +10,7 @@
 use std::rc::Rc;
 
 use posture_host::ReadError;
-use posture_host::gvdb::{Gvdb, GvdbError, Value, Variant};
+use posture_host::gvdb::{Gvdb, GvdbError, Table, Value, Variant};
 
 use super::Context;
 use super::sessions::{Desktop, Family};
@@ -18,7 +18,119 @@ use crate::accounts::Account;
 use crate::evidence;
 use crate::screen_lock::LockSetting;
 
+/// The packaged schemas: the last directory GLib looks in, and the one named when none has any.
 const SCHEMAS: &str = "/usr/share/glib-2.0/schemas/gschemas.compiled";
+
+/// One `gschemas.compiled` of GLib's search path, read or not.
+enum SchemaFile {
+    Read {
+        path: String,
+        bytes: Rc<[u8]>,
+    },
+    /// It exists (or may) but could not be read: whatever it defines is unknown.
+    Failed {
+        path: String,
+        why: String,
+    },
+}
+
+/// The compiled schema files GLib consults for this user, highest priority first
+/// (gio/gsettingsschema.c, `initialise_schema_sources`): `$XDG_DATA_HOME/glib-2.0/schemas`, then
+/// each `$XDG_DATA_DIRS` entry in order. Those variables live in the session's environment,
+/// which files do not show, so their defaults are used: `~/.local/share`, then
+/// `/usr/local/share`, then `/usr/share`. A directory counts only when its `gschemas.compiled`
+/// opens as a GVDB file (GLib skips the others silently); for each schema the first directory
+/// that has it wins, so a schema a user compiled into `~/.local/share` replaces the packaged
+/// defaults without any dconf database saying so. `$GSETTINGS_SCHEMA_DIR` would come first, but
+/// it too is only in a session's environment.
+fn schema_files(cx: &mut Context<'_>, account: &Account) -> Vec<SchemaFile> {
+    let user = format!(
+        "{}/.local/share/glib-2.0/schemas/gschemas.compiled",
+        account.home.trim_end_matches('/')
+    );
+    let candidates = [
+        (user, true),
+        (
+            "/usr/local/share/glib-2.0/schemas/gschemas.compiled".to_owned(),
+            false,
+        ),
+        (SCHEMAS.to_owned(), false),
+    ];
+    let mut files = Vec::new();
+    for (path, per_user) in candidates {
+        let ev = match cx.read(&path) {
+            Ok(bytes) => match Gvdb::new(&bytes).and_then(|db| db.root()).map(|_| ()) {
+                Ok(()) => {
+                    files.push(SchemaFile::Read {
+                        path: path.clone(),
+                        bytes,
+                    });
+                    Some("read: schema defaults and key types (GLib uses the first directory that has a schema)".to_owned())
+                }
+                Err(e) => Some(format!("not a compiled schema file ({e}): GLib skips it")),
+            },
+            Err(ReadError::NotFound) => {
+                if path == SCHEMAS && files.is_empty() {
+                    Some(format!(
+                        "{}: keys no database sets are unknown",
+                        evidence::read_failure(&path, &ReadError::NotFound)
+                    ))
+                } else {
+                    None
+                }
+            }
+            Err(e) => {
+                let why = evidence::read_failure(&path, &e);
+                files.push(SchemaFile::Failed {
+                    path: path.clone(),
+                    why: why.clone(),
+                });
+                Some(format!("{why}: schemas it may define are unknown"))
+            }
+        };
+        if let Some(value) = ev {
+            let ev = evidence::file(&path, None, value);
+            if per_user {
+                cx.about(account, ev);
+            } else if cx.first_time(if path == SCHEMAS {
+                "schemas"
+            } else {
+                "local schemas"
+            }) {
+                cx.push(ev);
+            }
+        }
+    }
+    files
+}
+
+/// The table of one schema from the first schema file that has it, with that file's path.
+/// `None` when no schema file could be read at all.
+fn lookup_schema<'a>(
+    files: &'a [SchemaFile],
+    schema: &str,
+) -> (String, Option<Result<Option<Table<'a>>, String>>) {
+    for file in files {
+        match file {
+            SchemaFile::Read { path, bytes } => {
+                match Gvdb::new(bytes)
+                    .and_then(|db| db.root())
+                    .and_then(|root| root.table(schema))
+                {
+                    Ok(Some(t)) => return (path.clone(), Some(Ok(Some(t)))),
+                    Ok(None) => {}
+                    Err(e) => return (path.clone(), Some(Err(e.to_string()))),
+                }
+            }
+            SchemaFile::Failed { path, why } => return (path.clone(), Some(Err(why.clone()))),
+        }
+    }
+    if files.is_empty() {
+        (SCHEMAS.to_owned(), None)
+    } else {
+        (SCHEMAS.to_owned(), Some(Ok(None)))
+    }
+}
 
 /// One GSettings key: schema id, key name, the dconf directory used when the compiled schema
 /// cannot say, and the GVariant type.
@@ -190,32 +302,9 @@ pub(super) fn judge(cx: &mut Context<'_>, account: &Account, desktop: &Desktop) 
         Err(reason) => return LockSetting::Unknown { reason },
     };
     note_uncompiled_keyfiles(cx);
-    let schemas = cx.read(SCHEMAS);
-    match &schemas {
-        Ok(_) => {
-            if cx.first_time("schemas") {
-                cx.push(evidence::file(
-                    SCHEMAS,
-                    None,
-                    "read: schema defaults and key types",
-                ));
-            }
-        }
-        Err(e) => cx.about(
-            account,
-            evidence::file(
-                SCHEMAS,
-                None,
-                format!(
-                    "{}: keys no database sets are unknown",
-                    evidence::read_failure(SCHEMAS, e)
-                ),
-            ),
-        ),
-    }
-    let schemas = schemas.ok();
+    let schemas = schema_files(cx, account);
     let keys = keys_of(&desktop.family);
-    let mut read = |k: &Key| resolve(cx, account, &sources, schemas.as_deref(), desktop, k);
+    let mut read = |k: &Key| resolve(cx, account, &sources, &schemas, desktop, k);
 
     let idle = read(&keys.idle);
     let enabled = read(&keys.lock_enabled);
@@ -518,15 +607,11 @@ fn resolve(
     cx: &mut Context<'_>,
     account: &Account,
     sources: &[Source],
-    schemas: Option<&[u8]>,
+    schemas: &[SchemaFile],
     desktop: &Desktop,
     key: &Key,
 ) -> Resolved {
-    let schema = schemas.map(|bytes| {
-        Gvdb::new(bytes)
-            .and_then(|db| db.root())
-            .and_then(|root| root.table(key.schema))
-    });
+    let (schema_path, schema) = lookup_schema(schemas, key.schema);
     // The dconf path comes from the compiled schema's `.path` (MATE's schema ids and paths
     // differ); the built-in directory is used only when the schema cannot say.
     let dir = match &schema {
@@ -662,7 +747,7 @@ fn resolve(
             return unknown(
                 cx,
                 account,
-                SCHEMAS,
+                &schema_path,
                 &path,
                 format!("{why_default}, and schema {} is not installed", key.schema),
             );
@@ -671,7 +756,7 @@ fn resolve(
             return unknown(
                 cx,
                 account,
-                SCHEMAS,
+                &schema_path,
                 &path,
                 format!("{why_default}, and the schemas are unreadable: {e}"),
             );
@@ -680,7 +765,7 @@ fn resolve(
             return unknown(
                 cx,
                 account,
-                SCHEMAS,
+                &schema_path,
                 &path,
                 format!("{why_default}, and the schema defaults could not be read"),
             );
@@ -695,7 +780,7 @@ fn resolve(
             return unknown(
                 cx,
                 account,
-                SCHEMAS,
+                &schema_path,
                 &path,
                 format!(
                     "{why_default}, and schema {} has no key {}",
@@ -707,7 +792,7 @@ fn resolve(
             return unknown(
                 cx,
                 account,
-                SCHEMAS,
+                &schema_path,
                 &path,
                 format!("{why_default}, and its schema entry is unreadable: {e}"),
             );
@@ -718,7 +803,7 @@ fn resolve(
         return unknown(
             cx,
             account,
-            SCHEMAS,
+            &schema_path,
             &path,
             format!("{why_default}, and its schema entry is empty"),
         );
@@ -736,7 +821,7 @@ fn resolve(
     cx.about(
         account,
         evidence::file(
-            SCHEMAS,
+            &schema_path,
             Some(&path),
             format!("{default} ({default_note}; {why_default}; {lock_note})"),
         ),

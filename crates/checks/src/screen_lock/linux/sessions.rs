@@ -62,7 +62,11 @@ impl Family {
             Self::Hyprland
         } else if has(&["Budgie", "Budgie-desktop"]) {
             Self::Budgie
-        } else if has(&["GNOME", "ubuntu", "GNOME-Classic", "pop"]) {
+        } else if has(&["Unity"]) {
+            // Ubuntu Unity lists `Unity:Unity7:ubuntu`; its lock screen is Unity's own, not GNOME
+            // Shell's (which needs GDM), so it is not judged as GNOME.
+            Self::Other("Unity".to_owned())
+        } else if has(&["GNOME", "ubuntu", "GNOME-Classic", "pop", "zorin"]) {
             Self::Gnome
         } else {
             Self::Other(
@@ -217,15 +221,20 @@ pub(super) fn read(cx: &mut Context<'_>) -> Seen {
                                 continue;
                             }
                             let stem = name.trim_end_matches(".desktop").to_owned();
-                            let mut names: Vec<String> = get("DesktopNames")
-                                .split(';')
-                                .filter(|s| !s.trim().is_empty())
-                                .map(|s| s.trim().to_owned())
-                                .collect();
+                            let mut names = desktop_names(get("DesktopNames"));
                             if names.is_empty() {
                                 names.push(stem.clone());
                             }
-                            found.push(format!("{name} (DesktopNames={})", names.join(";")));
+                            // The value as the file writes it (`ubuntu:GNOME` or `Budgie;GNOME`).
+                            let raw = get("DesktopNames").trim();
+                            found.push(format!(
+                                "{name} (DesktopNames={})",
+                                if raw.is_empty() {
+                                    names.join(";")
+                                } else {
+                                    raw.to_owned()
+                                }
+                            ));
                             seen.installed.push(Installed { stem, path, names });
                         }
                         Err(e) => {
@@ -253,6 +262,19 @@ pub(super) fn read(cx: &mut Context<'_>) -> Seen {
         }
     }
     seen
+}
+
+/// The `XDG_CURRENT_DESKTOP` components of a session file's `DesktopNames=`. The desktop entry
+/// specification separates list items with `;` (`Budgie;GNOME`), but display managers export the
+/// value joined with `:` and several distributions write it that way themselves (Ubuntu's
+/// `ubuntu.desktop` says `DesktopNames=ubuntu:GNOME`), so both separate components.
+fn desktop_names(value: &str) -> Vec<String> {
+    value
+        .split([';', ':'])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// `KEY=VALUE` lines of a logind session file.
@@ -380,19 +402,27 @@ pub(super) fn desktops_of(
 /// `XDG_CURRENT_DESKTOP` of a session: logind's `DESKTOP=` is the session name
 /// (`XDG_SESSION_DESKTOP`, e.g. `ubuntu`), whose installed session file lists the real
 /// `DesktopNames` (`ubuntu:GNOME`); without such a file the name itself is used.
+///
+/// Display managers differ in what they put there: GDM and LightDM the file name (`ubuntu`,
+/// `cinnamon`), SDDM the first of `DesktopNames` (`KDE` for `plasma.desktop`). A name that matches
+/// no file name is looked up among the files' first `DesktopNames` component before it is used
+/// as it is.
 fn components_of(desktop: &str, seen: &Seen) -> Vec<String> {
     if let Some(i) = seen
         .installed
         .iter()
         .find(|i| i.stem.eq_ignore_ascii_case(desktop))
+        .or_else(|| {
+            seen.installed.iter().find(|i| {
+                i.names
+                    .first()
+                    .is_some_and(|n| n.eq_ignore_ascii_case(desktop))
+            })
+        })
     {
         return i.names.clone();
     }
-    desktop
-        .split(':')
-        .filter(|c| !c.is_empty())
-        .map(str::to_owned)
-        .collect()
+    desktop_names(desktop)
 }
 
 #[cfg(test)]
@@ -409,10 +439,40 @@ mod tests {
         assert_eq!(family("Budgie:GNOME"), Family::Budgie);
         assert_eq!(family("X-Cinnamon"), Family::Cinnamon);
         assert_eq!(family("KDE"), Family::Kde);
+        assert_eq!(family("Unity:Unity7:ubuntu"), Family::Other("Unity".into()));
         assert_eq!(
             family("Enlightenment"),
             Family::Other("Enlightenment".into())
         );
+    }
+
+    #[test]
+    fn logind_desktop_names_resolve_through_installed_session_files() {
+        let installed = |stem: &str, names: &str| Installed {
+            stem: stem.to_owned(),
+            path: format!("/usr/share/xsessions/{stem}.desktop"),
+            names: desktop_names(names),
+        };
+        let seen = Seen {
+            installed: vec![
+                installed("ubuntu", "ubuntu:GNOME"),
+                installed("budgie-desktop", "Budgie;GNOME"),
+                installed("plasma", "KDE"),
+                installed("cinnamon", "X-Cinnamon"),
+            ],
+            ..Seen::default()
+        };
+        let family = |desktop: &str| Family::of(&components_of(desktop, &seen));
+        // GDM passes the file name, SDDM and LightDM may pass the first DesktopNames entry.
+        assert_eq!(components_of("ubuntu", &seen), ["ubuntu", "GNOME"]);
+        assert_eq!(family("ubuntu"), Family::Gnome);
+        assert_eq!(family("budgie-desktop"), Family::Budgie);
+        assert_eq!(family("KDE"), Family::Kde);
+        assert_eq!(family("X-Cinnamon"), Family::Cinnamon);
+        assert_eq!(family("cinnamon"), Family::Cinnamon);
+        // Without a file, the value itself, split like DesktopNames.
+        assert_eq!(components_of("zorin:GNOME", &seen), ["zorin", "GNOME"]);
+        assert_eq!(family("zorin"), Family::Gnome);
     }
 
     #[test]

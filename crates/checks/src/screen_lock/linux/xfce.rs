@@ -63,12 +63,56 @@ pub(super) fn judge(cx: &mut Context<'_>, account: &Account) -> LockSetting {
         }
     }
 
-    let mut props: HashMap<String, (String, String)> = HashMap::new();
-    for path in [format!("/etc/xdg/{CHANNEL}"), format!("{home}/{CHANNEL}")] {
+    // The system file first, then the user's, which overrides it except where the system file
+    // locks a property (xfconf's kiosk mode).
+    let mut props: HashMap<String, (Property, String, bool)> = HashMap::new();
+    for (path, system) in [
+        (format!("/etc/xdg/{CHANNEL}"), true),
+        (format!("{home}/{CHANNEL}"), false),
+    ] {
         match cx.text(&path) {
             Ok(text) => {
-                for (name, value) in parse_channel(&text) {
-                    props.insert(name, (value, path.clone()));
+                let channel = match parse_channel(&text) {
+                    Ok(c) => c,
+                    Err(why) => {
+                        let why =
+                            format!("{path} is not an xfconf channel posture can read: {why}");
+                        cx.about(account, evidence::file(&path, None, why.clone()));
+                        return LockSetting::Unknown { reason: why };
+                    }
+                };
+                for (name, property) in channel.properties {
+                    if !name.starts_with("/saver") && !name.starts_with("/lock") {
+                        continue;
+                    }
+                    if let Some((_, from, true)) = props.get(&name) {
+                        cx.about(
+                            account,
+                            evidence::file(&path, Some(&name), format!("ignored: {from} locks it")),
+                        );
+                        continue;
+                    }
+                    let locked = if system {
+                        match property.locked.as_deref().or(channel.locked.as_deref()) {
+                            None => false,
+                            Some(list) => match kiosk_locks(list, &account.name) {
+                                Some(l) => l,
+                                None => {
+                                    let why = format!(
+                                        "{path}: {name} is locked for {list}; posture does not resolve xfconf group locks"
+                                    );
+                                    cx.about(
+                                        account,
+                                        evidence::file(&path, Some(&name), why.clone()),
+                                    );
+                                    return LockSetting::Unknown { reason: why };
+                                }
+                            },
+                        }
+                    } else {
+                        false
+                    };
+                    props.insert(name, (property, path.clone(), locked));
                 }
             }
             Err(ReadError::NotFound) => {}
@@ -79,18 +123,31 @@ pub(super) fn judge(cx: &mut Context<'_>, account: &Account) -> LockSetting {
             }
         }
     }
-    let mut get = |name: &str, default: &str| -> String {
+    // The value of a property of the expected types, `Err(reason)` when it has another type.
+    let mut get = |name: &str, types: &[&str], default: &str| -> Result<String, String> {
         match props.get(name) {
-            Some((v, path)) => {
-                cx.about(account, evidence::file(path, Some(name), v.clone()));
-                v.clone()
+            Some((p, path, locked)) => {
+                let lock_note = if *locked { " (locked)" } else { "" };
+                let shown = p.value.clone().unwrap_or_default();
+                cx.about(
+                    account,
+                    evidence::file(path, Some(name), format!("{shown} ({}){lock_note}", p.ty)),
+                );
+                match &p.value {
+                    Some(v) if types.contains(&p.ty.as_str()) => Ok(v.trim().to_ascii_lowercase()),
+                    _ => Err(format!(
+                        "xfce4-screensaver {name} in {path} has type {} where {} is expected",
+                        p.ty,
+                        types.join(" or ")
+                    )),
+                }
             }
             None => {
                 cx.about(
                     account,
                     evidence::derived("xfce4-screensaver", format!("{name} = {default} (default)")),
                 );
-                default.to_owned()
+                Ok(default.to_owned())
             }
         }
     };
@@ -100,22 +157,34 @@ pub(super) fn judge(cx: &mut Context<'_>, account: &Account) -> LockSetting {
         "/lock/enabled",
         "/lock/saver-activation/enabled",
     ] {
-        match get(name, "true").as_str() {
-            "true" => {}
-            "false" => {
+        match get(name, &["bool"], "true").as_deref() {
+            Ok("true") => {}
+            Ok("false") => {
                 return LockSetting::NeverLocks {
                     reason: format!("xfce4-screensaver {name} is false"),
                 };
             }
-            other => {
+            Ok(other) => {
                 return LockSetting::Unknown {
                     reason: format!("xfce4-screensaver {name} = {other} is not a boolean"),
                 };
             }
+            Err(reason) => {
+                return LockSetting::Unknown {
+                    reason: reason.clone(),
+                };
+            }
         }
     }
-    let idle = get("/saver/idle-activation/delay", "5");
-    let delay = get("/lock/saver-activation/delay", "0");
+    let ints = ["int", "uint", "int64", "uint64"];
+    let idle = match get("/saver/idle-activation/delay", &ints, "5") {
+        Ok(v) => v,
+        Err(reason) => return LockSetting::Unknown { reason },
+    };
+    let delay = match get("/lock/saver-activation/delay", &ints, "0") {
+        Ok(v) => v,
+        Err(reason) => return LockSetting::Unknown { reason },
+    };
     match (idle.parse::<u64>(), delay.parse::<u64>()) {
         (Ok(0), _) => LockSetting::Unknown {
             reason: "xfce4-screensaver idle delay is 0, outside its range".to_owned(),
@@ -130,73 +199,176 @@ pub(super) fn judge(cx: &mut Context<'_>, account: &Account) -> LockSetting {
     }
 }
 
-/// The `<property name=.. value=..>` values of an xfconf channel file, by full property path.
-/// Nested properties join their names with `/`. Malformed input yields what was readable.
-fn parse_channel(xml: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let mut stack: Vec<String> = Vec::new();
-    let mut rest = xml;
-    while let Some(open) = rest.find('<') {
-        rest = &rest[open + 1..];
-        let Some(close) = rest.find('>') else {
-            break;
-        };
-        let tag = &rest[..close];
-        rest = &rest[close + 1..];
-        if tag.starts_with("/property") {
-            stack.pop();
-            continue;
-        }
-        let Some(attrs) = tag.strip_prefix("property") else {
-            continue;
-        };
-        let self_closing = attrs.trim_end().ends_with('/');
-        let name = attribute(attrs, "name").unwrap_or_default();
-        let mut path = String::new();
-        for part in stack.iter().chain(std::iter::once(&name)) {
-            path.push('/');
-            path.push_str(part);
-        }
-        if let Some(value) = attribute(attrs, "value") {
-            out.push((path.to_ascii_lowercase(), value.to_ascii_lowercase()));
-        }
-        if !self_closing {
-            stack.push(name);
-        }
+/// Whether an xfconf `locked=` list (`;`-separated user names, `@group`s, `*`) locks a property
+/// for this user; `None` when it names groups, which posture does not resolve.
+fn kiosk_locks(list: &str, user: &str) -> Option<bool> {
+    let entries: Vec<&str> = list
+        .split(';')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .collect();
+    if entries.iter().any(|e| *e == "*" || *e == user) {
+        Some(true)
+    } else if entries.iter().any(|e| e.starts_with('@')) {
+        None
+    } else {
+        Some(false)
     }
-    out
 }
 
-/// The value of `name="..."` in a tag, with the common XML entities decoded.
-fn attribute(attrs: &str, name: &str) -> Option<String> {
-    let pattern = format!("{name}=\"");
-    let mut search = attrs;
-    loop {
-        let at = search.find(&pattern)?;
-        let before_ok = at == 0 || search[..at].ends_with(char::is_whitespace);
-        let after = &search[at + pattern.len()..];
-        if before_ok {
-            let end = after.find('"')?;
-            return Some(
-                after[..end]
-                    .replace("&quot;", "\"")
-                    .replace("&lt;", "<")
-                    .replace("&gt;", ">")
-                    .replace("&apos;", "'")
-                    .replace("&amp;", "&"),
-            );
+/// One property of an xfconf channel file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Property {
+    /// `type=` (`bool`, `int`, `uint`, `string`, `empty`, `array`, ...).
+    ty: String,
+    /// `value=`; absent for `empty` and `array` properties.
+    value: Option<String>,
+    /// `locked=`: the users (or `@groups`, `*` for everyone) who may not change it (xfconf's
+    /// kiosk mode, honoured in the system files).
+    locked: Option<String>,
+}
+
+/// A parsed xfconf channel: the channel's own `locked=` and the properties by full path
+/// (nested `<property>` names joined with `/`).
+#[derive(Debug, Default)]
+struct Channel {
+    locked: Option<String>,
+    properties: HashMap<String, Property>,
+}
+
+/// Parses an xfconf per-channel file (xfconf's `xfconf-backend-perchannel-xml.c` writes
+/// `<channel name version>` holding nested `<property name type value>` elements, arrays as
+/// `<value type value>` children) with a real XML parser. Anything else (malformed XML, another
+/// root, unknown elements or attributes that change meaning, text content) is an error naming
+/// the line, so the caller reports `unknown` instead of falling back to defaults.
+fn parse_channel(xml: &str) -> Result<Channel, String> {
+    use quick_xml::Reader;
+    use quick_xml::events::{BytesStart, Event};
+
+    fn attrs(e: &BytesStart<'_>) -> Result<HashMap<String, String>, String> {
+        let mut out = HashMap::new();
+        for a in e.attributes() {
+            let a = a.map_err(|err| err.to_string())?;
+            let key = String::from_utf8_lossy(a.key.as_ref()).into_owned();
+            let value = a.unescape_value().map_err(|err| err.to_string())?;
+            out.insert(key, value.into_owned());
         }
-        search = after;
+        Ok(out)
     }
+    let line_of = |pos: u64| {
+        let pos = usize::try_from(pos).unwrap_or(usize::MAX).min(xml.len());
+        xml.as_bytes()[..pos]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count()
+            + 1
+    };
+
+    let mut reader = Reader::from_str(xml);
+    let mut channel: Option<Channel> = None;
+    let mut channel_closed = false;
+    // Open elements below <channel>: property names, or None for a <value> of an array.
+    let mut stack: Vec<Option<String>> = Vec::new();
+    loop {
+        let at = reader.buffer_position();
+        let event = reader
+            .read_event()
+            .map_err(|e| format!("line {}: {e}", line_of(reader.error_position())))?;
+        let fail = |what: String| Err(format!("line {}: {what}", line_of(at)));
+        let (start, empty) = match event {
+            Event::Start(e) => (e, false),
+            Event::Empty(e) => (e, true),
+            Event::End(_) => {
+                if stack.pop().is_none() {
+                    channel_closed = true;
+                }
+                continue;
+            }
+            Event::Text(t) => {
+                if t.iter().all(u8::is_ascii_whitespace) {
+                    continue;
+                }
+                return fail("text content is not part of the xfconf format".to_owned());
+            }
+            Event::Decl(_) | Event::Comment(_) | Event::DocType(_) | Event::PI(_) => continue,
+            Event::CData(_) | Event::GeneralRef(_) => {
+                return fail("text content is not part of the xfconf format".to_owned());
+            }
+            Event::Eof => {
+                if channel.is_some() && !channel_closed {
+                    return fail("the file ends inside <channel>".to_owned());
+                }
+                break;
+            }
+        };
+        let name = String::from_utf8_lossy(start.name().as_ref()).into_owned();
+        let a = attrs(&start).map_err(|e| format!("line {}: {e}", line_of(at)))?;
+        let open = channel.is_some() && !channel_closed;
+        match (name.as_str(), channel.is_some()) {
+            ("channel", false) => {
+                channel = Some(Channel {
+                    locked: a.get("locked").cloned(),
+                    properties: HashMap::new(),
+                });
+                if empty {
+                    channel_closed = true;
+                }
+            }
+            ("property", true) if open => {
+                if stack.last().is_some_and(Option::is_none) {
+                    return fail("a <property> inside a <value>".to_owned());
+                }
+                let Some(pname) = a.get("name").filter(|n| !n.is_empty() && !n.contains('/'))
+                else {
+                    return fail("a <property> without a valid name".to_owned());
+                };
+                let Some(ty) = a.get("type") else {
+                    return fail(format!("property {pname} has no type"));
+                };
+                let mut path = String::new();
+                for part in stack.iter().flatten().chain(std::iter::once(pname)) {
+                    path.push('/');
+                    path.push_str(part);
+                }
+                let property = Property {
+                    ty: ty.clone(),
+                    value: a.get("value").cloned(),
+                    locked: a.get("locked").cloned(),
+                };
+                if let Some(ch) = channel.as_mut() {
+                    ch.properties.insert(path, property);
+                }
+                if !empty {
+                    stack.push(Some(pname.clone()));
+                }
+            }
+            ("value", true) if open && !stack.is_empty() => {
+                if !empty {
+                    stack.push(None);
+                }
+            }
+            _ => {
+                return fail(format!(
+                    "unexpected <{name}> (an xfconf channel file holds one <channel> of <property> elements)"
+                ));
+            }
+        }
+    }
+    channel.ok_or_else(|| "no <channel> element".to_owned())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn value(ch: &Channel, path: &str) -> Option<String> {
+        ch.properties.get(path).and_then(|p| p.value.clone())
+    }
+
     #[test]
     fn nested_xfconf_properties_get_their_full_path() {
-        let xml = r#"<?xml version="1.0"?>
+        let xml = r#"<?xml version="1.0" encoding="UTF-8"?>
+
 <channel name="xfce4-screensaver" version="1.0">
   <property name="saver" type="empty">
     <property name="enabled" type="bool" value="true"/>
@@ -205,24 +377,45 @@ mod tests {
     </property>
   </property>
   <property name="lock" type="empty">
-    <property name="enabled" type="bool" value="false"/>
+    <property name="enabled" type="bool" value="false" locked="*"/>
+    <property name="names" type="array">
+      <value type="string" value="a &amp; b"/>
+    </property>
   </property>
 </channel>"#;
-        let props = parse_channel(xml);
-        assert!(props.contains(&("/saver/enabled".into(), "true".into())));
-        assert!(props.contains(&("/saver/idle-activation/delay".into(), "10".into())));
-        assert!(props.contains(&("/lock/enabled".into(), "false".into())));
+        let ch = parse_channel(xml).unwrap();
+        assert_eq!(value(&ch, "/saver/enabled").as_deref(), Some("true"));
+        assert_eq!(
+            value(&ch, "/saver/idle-activation/delay").as_deref(),
+            Some("10")
+        );
+        assert_eq!(value(&ch, "/lock/enabled").as_deref(), Some("false"));
+        assert_eq!(ch.properties["/lock/enabled"].locked.as_deref(), Some("*"));
+        assert_eq!(ch.properties["/lock/names"].ty, "array");
     }
 
     #[test]
-    fn broken_xml_never_panics() {
-        for s in [
-            "<",
-            "<property",
-            "<property name=\"x",
-            "</property></property><property value=\"é\">",
+    fn malformed_or_foreign_xml_is_an_error_naming_the_line() {
+        for (xml, line) in [
+            (
+                "<channel name=\"x\">\n<property name=\"a\" type=\"bool\" value=\"true\">\n</channel>",
+                3,
+            ),
+            ("<channel>\n  <option name=\"a\"/>\n</channel>", 2),
+            (
+                "<channel>\n<property name=\"lock\" type=\"empty\">on</property></channel>",
+                2,
+            ),
+            (
+                "<channel>\n<property type=\"bool\" value=\"true\"/></channel>",
+                2,
+            ),
         ] {
-            let _ = parse_channel(s);
+            let err = parse_channel(xml).unwrap_err();
+            assert!(err.starts_with(&format!("line {line}:")), "{xml:?}: {err}");
+        }
+        for xml in ["", "<", "<property name=\"x", "<?xml version=\"1.0\"?>"] {
+            assert!(parse_channel(xml).is_err(), "{xml:?}");
         }
     }
 }
