@@ -135,7 +135,10 @@ pub(crate) fn run_daemon(
         None
     } else {
         match posture_client::live::start(
-            posture_client::live::LiveSettings::default(),
+            posture_client::live::LiveSettings {
+                debounce: config.watch_debounce.value,
+                min_gap: config.watch_min_gap.value,
+            },
             args.root.as_deref(),
         ) {
             Ok(live) => Some(live),
