@@ -71,6 +71,19 @@ pub(crate) fn produce_report(
     policy: &Policy,
     device_id: Option<String>,
 ) -> anyhow::Result<Report> {
+    produce_report_noting_reads(args, policy, device_id, None)
+}
+
+/// What was read during a check, for a caller that wants it (the live daemon watches it).
+pub(crate) type NoteReads<'a> = &'a dyn Fn(&EvidenceBundle);
+
+/// [`produce_report`], also handing the evidence read to `note_reads` when given.
+pub(crate) fn produce_report_noting_reads(
+    args: &CheckArgs,
+    policy: &Policy,
+    device_id: Option<String>,
+    note_reads: Option<NoteReads<'_>>,
+) -> anyhow::Result<Report> {
     if let Some(path) = &args.record {
         refuse_link(path)?;
     }
@@ -79,12 +92,15 @@ pub(crate) fn produce_report(
     };
     let time_limit = policy.rules.limits.check_timeout();
     let (host, mode) = open_host(args, limits)?;
-    let assessment = match &args.record {
-        Some(path) => {
-            let recorder = Arc::new(Recorder::new(host));
-            let shared: SharedHost = recorder.clone();
-            let assessment = posture_checks::assess_within(&shared, policy, time_limit);
-            let mut bundle = recorder.bundle();
+    let assessment = if args.record.is_some() || note_reads.is_some() {
+        let recorder = Arc::new(Recorder::new(host));
+        let shared: SharedHost = recorder.clone();
+        let assessment = posture_checks::assess_within(&shared, policy, time_limit);
+        let mut bundle = recorder.bundle();
+        if let Some(note) = note_reads {
+            note(&bundle);
+        }
+        if let Some(path) = &args.record {
             bundle.comment = Some(format!(
                 "recorded by {} {}",
                 report::AGENT_NAME,
@@ -93,9 +109,10 @@ pub(crate) fn produce_report(
             write_private(path, bundle.to_json().as_bytes()).with_context(|| {
                 format!("could not write the evidence bundle {}", path.display())
             })?;
-            assessment
         }
-        None => posture_checks::assess_within(&Arc::from(host), policy, time_limit),
+        assessment
+    } else {
+        posture_checks::assess_within(&Arc::from(host), policy, time_limit)
     };
     let mut assessment = assessment;
     if mode != EvidenceMode::Replay && !posture_client::paths::running_as_root() {

@@ -5,6 +5,7 @@
 //! logging, the checks and the service manager together. It runs a current-thread tokio runtime:
 //! the daemon is idle almost all the time and one thread keeps its memory small.
 
+mod live;
 mod logging;
 // Windows only, but tested everywhere: what the service answers, decided outside the shim.
 #[cfg(any(windows, test))]
@@ -130,8 +131,31 @@ pub(crate) fn run_daemon(
         path_resolution = posture_host::path_resolution(),
         "guarded reads"
     );
+    // Live posture (Linux): watch what each check read; not for --once or a replayed bundle.
+    let live = if args.once || args.replay.is_some() {
+        None
+    } else {
+        match posture_client::live::start(
+            posture_client::live::LiveSettings {
+                debounce: config.watch_debounce.value,
+                min_gap: config.watch_min_gap.value,
+            },
+            args.root.as_deref(),
+        ) {
+            Ok(live) => Some(live),
+            Err(reason) => {
+                tracing::info!(%reason, "changes are noticed on the schedule only");
+                None
+            }
+        }
+    };
+    let slot = live.as_ref().map(|l| l.reads.clone());
     let check: CheckFn = Arc::new(move || {
-        super::check::produce_report(&check_args, &policy, None).map_err(|e| format!("{e:#}"))
+        match &slot {
+            Some(slot) => live::check_and_note_reads(&check_args, &policy, slot),
+            None => super::check::produce_report(&check_args, &policy, None),
+        }
+        .map_err(|e| format!("{e:#}"))
     });
     let options = DaemonOptions {
         state_dir: config.state_dir.value.clone(),
@@ -150,7 +174,10 @@ pub(crate) fn run_daemon(
         .enable_all()
         .max_blocking_threads(2)
         .build()?;
-    let daemon = Daemon::new(options, transport, creds, check)?;
+    let mut daemon = Daemon::new(options, transport, creds, check)?;
+    if let Some(live) = live {
+        daemon = daemon.with_live(live);
+    }
     let progress = daemon.progress();
     if args.once {
         let outcome = runtime.block_on(daemon.run_once());

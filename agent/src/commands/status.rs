@@ -117,6 +117,21 @@ pub(crate) fn execute(args: StatusArgs) -> anyhow::Result<ExitCode> {
                 _ => "not measured".to_owned(),
             },
         ),
+        (
+            "watch mode",
+            status
+                .watch_mode
+                .clone()
+                .unwrap_or_else(|| "unknown (the daemon has not run)".to_owned()),
+        ),
+        (
+            "last trigger",
+            match (&status.last_trigger, &status.last_trigger_at) {
+                (Some(t), Some(at)) => format!("{at}: {t}"),
+                (Some(t), None) => t.clone(),
+                _ => "none".to_owned(),
+            },
+        ),
         ("state directory", state_dir.display().to_string()),
     ];
     for (key, value) in rows {

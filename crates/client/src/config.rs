@@ -268,6 +268,10 @@ pub struct Config {
     pub request_timeout: Sourced<Duration>,
     /// Longest wait between two delivery retries.
     pub retry_max_delay: Sourced<Duration>,
+    /// Live posture: time from a watched change to the re-check.
+    pub watch_debounce: Sourced<Duration>,
+    /// Live posture: shortest time between a check and a re-check caused by a change.
+    pub watch_min_gap: Sourced<Duration>,
     /// The config files that were read, in order.
     pub files: Vec<PathBuf>,
 }
@@ -287,6 +291,8 @@ pub const KEYS: &[&str] = &[
     "pinned_spki_sha256",
     "request_timeout",
     "retry_max_delay",
+    "watch_debounce",
+    "watch_min_gap",
 ];
 
 /// A value given on the command line.
@@ -542,6 +548,8 @@ impl Config {
             pinned_spki_sha256: Sourced::default(Vec::new()),
             request_timeout: Sourced::default(DEFAULT_REQUEST_TIMEOUT),
             retry_max_delay: Sourced::default(DEFAULT_RETRY_MAX_DELAY),
+            watch_debounce: Sourced::default(crate::live::plan::DEFAULT_DEBOUNCE),
+            watch_min_gap: Sourced::default(crate::live::plan::DEFAULT_MIN_GAP),
             files: Vec::new(),
         }
     }
@@ -719,6 +727,16 @@ impl Config {
             ),
             "request_timeout" => put!(request_timeout, raw.duration()),
             "retry_max_delay" => put!(retry_max_delay, raw.duration()),
+            "watch_debounce" => put!(
+                watch_debounce,
+                raw.duration()
+                    .and_then(|d| within(d, crate::live::plan::DEBOUNCE_BOUNDS))
+            ),
+            "watch_min_gap" => put!(
+                watch_min_gap,
+                raw.duration()
+                    .and_then(|d| within(d, crate::live::plan::MIN_GAP_BOUNDS))
+            ),
             other => {
                 return Err(invalid(format!(
                     "unknown key `{other}`; the keys are {}",
@@ -809,6 +827,16 @@ impl Config {
             Some(q(&format_duration(self.retry_max_delay.value))),
             &self.retry_max_delay.origin,
         );
+        row(
+            "watch_debounce",
+            Some(q(&format_duration(self.watch_debounce.value))),
+            &self.watch_debounce.origin,
+        );
+        row(
+            "watch_min_gap",
+            Some(q(&format_duration(self.watch_min_gap.value))),
+            &self.watch_min_gap.origin,
+        );
         let width = rows.iter().map(|(l, _)| l.len()).max().unwrap_or(0);
         let mut out = String::new();
         for (line, origin) in rows {
@@ -816,6 +844,18 @@ impl Config {
         }
         out
     }
+}
+
+/// Accepts a duration within `(low, high)`, inclusive.
+fn within(d: Duration, (low, high): (Duration, Duration)) -> Result<Duration, String> {
+    if d < low || d > high {
+        return Err(format!(
+            "must be between {} and {}",
+            format_duration(low),
+            format_duration(high)
+        ));
+    }
+    Ok(d)
 }
 
 fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
@@ -1120,6 +1160,22 @@ mod tests {
         for (key, var) in KEYS.iter().zip(env::CONFIG_VARS) {
             assert_eq!(format!("POSTURE_{}", key.to_uppercase()), *var);
         }
+    }
+
+    #[test]
+    fn watch_settings_default_to_two_and_ten_seconds_and_refuse_values_out_of_bounds() {
+        let c = load_text("").unwrap();
+        assert_eq!(c.watch_debounce.value, Duration::from_secs(2));
+        assert_eq!(c.watch_min_gap.value, Duration::from_secs(10));
+        let c = load_text("watch_debounce = \"500ms\"\nwatch_min_gap = \"30s\"\n").unwrap();
+        assert_eq!(c.watch_debounce.value, Duration::from_millis(500));
+        assert_eq!(c.watch_min_gap.value, Duration::from_secs(30));
+        let err = load_text("watch_debounce = \"2m\"\n").unwrap_err();
+        assert!(
+            err.to_string().contains("must be between 100ms and 1m"),
+            "{err}"
+        );
+        assert!(load_text("watch_min_gap = \"500ms\"\n").is_err());
     }
 
     #[test]

@@ -16,6 +16,7 @@ use tokio::sync::{Notify, watch};
 use crate::backoff::{Backoff, jittered};
 use crate::credentials::{Credentials, Token};
 use crate::delivery::{Deliverer, RetryPolicy, SharedSpool, stopped};
+use crate::live::{CheckKind, Live, LivePlan, Verdicts, should_send};
 use crate::spool::{SpoolError, SpoolLimits};
 use crate::status::{StatusBook, now_rfc3339};
 use crate::transport::{Checkin, Transport};
@@ -83,6 +84,7 @@ pub struct Daemon {
     credentials: Option<Credentials>,
     check: CheckFn,
     progress: Progress,
+    live: Option<Live>,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -121,6 +123,7 @@ impl Daemon {
             credentials,
             check,
             progress: Progress::default(),
+            live: None,
         })
     }
 
@@ -128,6 +131,13 @@ impl Daemon {
     #[must_use]
     pub fn progress(&self) -> Progress {
         self.progress.clone()
+    }
+
+    /// Also re-checks when something the last check read changes (see [`crate::live`]).
+    #[must_use]
+    pub fn with_live(mut self, live: Live) -> Self {
+        self.live = Some(live);
+        self
     }
 
     /// One cycle: check, spool, then send everything spooled (one attempt, no retry wait).
@@ -165,9 +175,14 @@ impl Daemon {
 
     /// Runs until `shutdown` turns true.
     pub async fn run(self, shutdown: watch::Receiver<bool>) {
+        let watch_mode = self
+            .live
+            .as_ref()
+            .map_or_else(|| "schedule only".to_owned(), |l| l.mode.clone());
         self.status.update(|s| {
             s.daemon_started_at = Some(now_rfc3339());
             s.daemon_pid = Some(std::process::id());
+            s.watch_mode = Some(watch_mode);
         });
         let wake = Arc::new(Notify::new());
         let check_now = Arc::new(Notify::new());
@@ -204,6 +219,7 @@ impl Daemon {
             &wake,
             &check_now,
             &self.progress,
+            self.live,
             shutdown,
         )
         .await;
@@ -225,10 +241,16 @@ async fn check_loop(
     wake: &Arc<Notify>,
     check_now: &Arc<Notify>,
     progress: &Progress,
+    mut live: Option<Live>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut rng = fastrand::Rng::new();
+    let mut plan = LivePlan::new(live.as_ref().map(|l| l.settings).unwrap_or_default());
+    let mut last_sent: Option<Verdicts> = None;
+    let mut kind = CheckKind::Scheduled;
+    let mut next_scheduled = tokio::time::Instant::now();
     loop {
+        let cause = plan.check_started(std::time::Instant::now());
         let run = check.clone();
         progress.set(Some(Instant::now()));
         let job = tokio::task::spawn_blocking(move || run());
@@ -247,7 +269,34 @@ async fn check_loop(
                 if device_id.is_some() {
                     report.device_id.clone_from(&device_id);
                 }
-                record(&report, spool, status, wake);
+                let verdicts = Verdicts::of(&report);
+                let send = should_send(kind, last_sent.as_ref(), &verdicts);
+                if send {
+                    record(&report, spool, status, wake);
+                    last_sent = Some(verdicts);
+                } else {
+                    tracing::info!(
+                        report_id = %report.report_id,
+                        "verdicts unchanged since the last report; not sent before the regular interval"
+                    );
+                    status.update(|s| {
+                        s.last_check_at = Some(now_rfc3339());
+                        s.last_posture = Some(report.posture.as_str().to_owned());
+                        s.last_check_error = None;
+                    });
+                }
+                if kind == CheckKind::Triggered {
+                    let what = cause.unwrap_or_else(|| "a watched change".to_owned());
+                    let outcome = if send {
+                        "verdicts changed, report sent"
+                    } else {
+                        "verdicts unchanged, not sent"
+                    };
+                    status.update(|s| {
+                        s.last_trigger = Some(format!("{what} ({outcome})"));
+                        s.last_trigger_at = Some(now_rfc3339());
+                    });
+                }
             }
             Ok(Err(message)) => {
                 tracing::error!(error = %message, "the check failed");
@@ -258,13 +307,54 @@ async fn check_loop(
                 status.update(|s| s.last_check_error = Some(format!("the check panicked: {e}")));
             }
         }
-        let wait = jittered(options.interval, &mut rng);
-        tracing::debug!(next_check_in_s = wait.as_secs(), "waiting");
-        tokio::select! {
-            () = tokio::time::sleep(wait) => {}
-            () = check_now.notified() => tracing::info!("running a check the endpoint asked for"),
-            () = stopped(&mut shutdown) => return,
+        if let Some(l) = live.as_mut()
+            && let Some(reads) = l.reads.take()
+        {
+            let mode = l.watcher.watch(&reads);
+            status.update(|s| s.watch_mode = Some(mode));
         }
+        // Re-checks on change do not move the schedule, so they never starve it.
+        if kind == CheckKind::Scheduled {
+            let wait = jittered(options.interval, &mut rng);
+            tracing::debug!(next_check_in_s = wait.as_secs(), "waiting");
+            next_scheduled = tokio::time::Instant::now() + wait;
+        }
+        kind = loop {
+            let due = plan.due().map(tokio::time::Instant::from_std);
+            tokio::select! {
+                () = tokio::time::sleep_until(next_scheduled) => break CheckKind::Scheduled,
+                () = check_now.notified() => {
+                    tracing::info!("running a check the endpoint asked for");
+                    break CheckKind::Scheduled;
+                }
+                trigger = next_trigger(&mut live) => {
+                    plan.changed(std::time::Instant::now(), &trigger.cause);
+                }
+                () = sleep_until_due(due) => {
+                    tracing::info!("re-checking after a watched change");
+                    break CheckKind::Triggered;
+                }
+                () = stopped(&mut shutdown) => return,
+            }
+        };
+    }
+}
+
+/// The next change from the watcher; never, without one.
+async fn next_trigger(live: &mut Option<Live>) -> crate::live::Trigger {
+    match live {
+        Some(l) => match l.triggers.recv().await {
+            Some(t) => t,
+            None => std::future::pending().await,
+        },
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_until_due(due: Option<tokio::time::Instant>) {
+    match due {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 

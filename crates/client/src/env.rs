@@ -35,6 +35,11 @@ pub const POSTURE_PINNED_SPKI_SHA256: &str = "POSTURE_PINNED_SPKI_SHA256";
 pub const POSTURE_REQUEST_TIMEOUT: &str = "POSTURE_REQUEST_TIMEOUT";
 /// Longest wait between two delivery retries, e.g. `5m`. Config key `retry_max_delay`.
 pub const POSTURE_RETRY_MAX_DELAY: &str = "POSTURE_RETRY_MAX_DELAY";
+/// Time from a watched change to the re-check, e.g. `2s`. Config key `watch_debounce`.
+pub const POSTURE_WATCH_DEBOUNCE: &str = "POSTURE_WATCH_DEBOUNCE";
+/// Shortest time between a check and a re-check caused by a change, e.g. `10s`. Config key
+/// `watch_min_gap`.
+pub const POSTURE_WATCH_MIN_GAP: &str = "POSTURE_WATCH_MIN_GAP";
 /// The enrollment secret for `posture enroll`, so it stays out of shell history and `ps`.
 pub const POSTURE_ENROLL_SECRET: &str = "POSTURE_ENROLL_SECRET";
 /// A static bearer token for webhook mode (`posture enroll --webhook`).
@@ -61,6 +66,8 @@ pub const CONFIG_VARS: &[&str] = &[
     POSTURE_PINNED_SPKI_SHA256,
     POSTURE_REQUEST_TIMEOUT,
     POSTURE_RETRY_MAX_DELAY,
+    POSTURE_WATCH_DEBOUNCE,
+    POSTURE_WATCH_MIN_GAP,
 ];
 
 /// A view of the process environment that tests can replace.

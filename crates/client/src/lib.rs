@@ -14,6 +14,8 @@
 //!   store on macOS and Windows).
 //! - [`daemon`]: the scheduler tying checks, spool, delivery and check-in together.
 //! - [`status`]: what `posture status` shows, persisted by the daemon.
+//! - [`live`]: re-checks when what the last check read changes (Linux), debounced and
+//!   rate-limited; an unchanged verdict waits for the schedule.
 //!
 //! This crate must never decide a verdict (reports are made by the caller), never write a
 //! secret to a log, the config file or a file others can read, and never follow a redirect or
@@ -26,6 +28,7 @@ pub mod daemon;
 pub mod delivery;
 pub mod env;
 pub mod footprint;
+pub mod live;
 pub mod paths;
 pub mod spool;
 pub mod status;

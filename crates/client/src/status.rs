@@ -48,6 +48,12 @@ pub struct Status {
     pub daemon_rss_bytes: Option<u64>,
     /// The daemon's CPU time since it started, as of its last check, milliseconds.
     pub daemon_cpu_ms: Option<u64>,
+    /// How changes are noticed: `live (...)` with what is watched, or `schedule only: why`.
+    pub watch_mode: Option<String>,
+    /// The last change that caused a check, and what came of it.
+    pub last_trigger: Option<String>,
+    /// When that check ran, RFC 3339.
+    pub last_trigger_at: Option<String>,
 }
 
 /// Why the status could not be read.
