@@ -165,6 +165,14 @@ const ENVIRONMENT: &[(&str, &str)] = &[
         "Longest wait between delivery retries. Config key retry_max_delay.",
     ),
     (
+        env::POSTURE_WATCH_DEBOUNCE,
+        "Linux daemon: how long a change must settle before the re-check it causes (default 2s). Config key watch_debounce.",
+    ),
+    (
+        env::POSTURE_WATCH_MIN_GAP,
+        "Linux daemon: shortest time between a check and a re-check caused by a change (default 10s). Config key watch_min_gap.",
+    ),
+    (
         env::POSTURE_ENROLL_SECRET,
         "The enrollment secret for posture enroll, kept off the command line (which other users can read).",
     ),

@@ -369,7 +369,14 @@ impl Raw<'_> {
         }
     }
 
+    /// A duration between [`MIN_DURATION`] and [`MAX_DURATION`].
     fn duration(&self) -> Result<Duration, String> {
+        self.duration_any().and_then(check_duration_bounds)
+    }
+
+    /// A duration without the general bounds, for a setting that checks its own (the live
+    /// debounce may be shorter than a second).
+    fn duration_any(&self) -> Result<Duration, String> {
         let d = match self {
             Raw::Toml(toml::Value::Integer(i)) => u64::try_from(*i)
                 .map(Duration::from_secs)
@@ -383,7 +390,7 @@ impl Raw<'_> {
                 ));
             }
         };
-        check_duration_bounds(d)
+        Ok(d)
     }
 
     fn bytes(&self) -> Result<u64, String> {
@@ -729,7 +736,7 @@ impl Config {
             "retry_max_delay" => put!(retry_max_delay, raw.duration()),
             "watch_debounce" => put!(
                 watch_debounce,
-                raw.duration()
+                raw.duration_any()
                     .and_then(|d| within(d, crate::live::plan::DEBOUNCE_BOUNDS))
             ),
             "watch_min_gap" => put!(
