@@ -502,3 +502,78 @@ async fn failed_enrollments_are_rate_limited_per_address(db: &TestDb) {
     assert!(response.headers().contains_key("retry-after"));
 }
 on_both_databases!(failed_enrollments_are_rate_limited_per_address);
+
+/// A database restored from before the device enrolled: the agent re-enrolls and gets a new
+/// device id; the reports it spooled before carry the old one. The real agent delivery code
+/// sends them under the new id, and every one is stored.
+async fn reports_spooled_before_a_database_restore_arrive_under_the_new_id(db: &TestDb) {
+    use posture_client::config::Endpoint;
+    use posture_client::credentials::Token;
+    use posture_client::delivery::{Deliverer, Drained, RetryPolicy, SharedSpool};
+    use posture_client::spool::SpoolLimits;
+    use posture_client::status::StatusBook;
+    use posture_client::transport::{Transport, TransportOptions};
+
+    let before = Collector::start(db);
+    let (old_id, _) = before.enroll("m-1", "h").await;
+    drop(before);
+    let dir = tempfile::tempdir().unwrap();
+    let limits = SpoolLimits {
+        max_reports: 100,
+        max_bytes: 16 << 20,
+    };
+    let spool = SharedSpool::open(&dir.path().join("spool"), limits).unwrap();
+    let mut spooled = Vec::new();
+    for _ in 0..3 {
+        let r = report(&old_id, "h", Status::Pass);
+        spooled.push(r.report_id.clone());
+        spool
+            .with(|s| s.push(&serde_json::to_vec(&r).unwrap()))
+            .unwrap();
+    }
+
+    // The restored database does not know the device: a fresh one of the same kind.
+    let restored = match db {
+        TestDb::Sqlite { .. } => TestDb::sqlite(),
+        TestDb::Postgres { .. } => TestDb::postgres("restored database").await,
+    };
+    let c = Collector::start(&restored);
+    let (new_id, token) = c.enroll("m-1", "h").await;
+    assert_ne!(new_id, old_id);
+    let transport = Transport::new(&TransportOptions {
+        endpoint: Endpoint::parse(&c.base).unwrap(),
+        ca_cert: None,
+        pins: vec![],
+        timeout: std::time::Duration::from_secs(10),
+    })
+    .unwrap();
+    let mut deliverer = Deliverer::new(
+        spool.clone(),
+        transport,
+        Some(Token::new(token)),
+        RetryPolicy {
+            initial: std::time::Duration::from_millis(10),
+            max: std::time::Duration::from_millis(50),
+        },
+        std::sync::Arc::new(StatusBook::open(dir.path())),
+        std::sync::Arc::new(tokio::sync::Notify::new()),
+    )
+    .with_device_id(Some(new_id.clone()));
+    assert_eq!(deliverer.drain().await, Drained::Empty);
+    assert_eq!(spool.with(|s| s.backlog()).unwrap().reports, 0);
+    let history = c
+        .admin_get(&format!("/api/v1/devices/{new_id}/reports"))
+        .await;
+    let mut stored: Vec<String> = history["reports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["report_id"].as_str().unwrap().to_owned())
+        .collect();
+    stored.sort();
+    spooled.sort();
+    assert_eq!(stored, spooled);
+    drop(c);
+    restored.cleanup().await;
+}
+on_both_databases!(reports_spooled_before_a_database_restore_arrive_under_the_new_id);
