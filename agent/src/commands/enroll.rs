@@ -19,7 +19,7 @@ use crate::{exit, report};
 pub(crate) struct EnrollArgs {
     #[command(flatten)]
     pub(crate) flags: ConfigFlags,
-    /// The enrollment secret from the collector's administrator
+    /// The enrollment secret, or a one-time enrollment code, from the collector's administrator
     #[arg(long, env = POSTURE_ENROLL_SECRET, hide_env_values = true, value_name = "SECRET")]
     pub(crate) secret: Option<String>,
     /// Plain webhook mode: no enrollment call; reports go to the endpoint with --token, or none
@@ -37,6 +37,7 @@ pub(crate) fn execute(args: EnrollArgs) -> anyhow::Result<ExitCode> {
         "no endpoint: pass --endpoint URL, set POSTURE_ENDPOINT, or set `endpoint` in the config file",
     )?;
     let store = credentials::system_store(&config.state_dir.value)?;
+    let mut pending = false;
     let credentials = if args.webhook {
         Credentials {
             mode: Mode::Webhook,
@@ -50,12 +51,25 @@ pub(crate) fn execute(args: EnrollArgs) -> anyhow::Result<ExitCode> {
             "no enrollment secret: pass --secret SECRET or set POSTURE_ENROLL_SECRET (or use --webhook)",
         )?;
         let device = posture_checks::inventory::gather(&SystemHost);
+        // A machine the collector knows re-enrolls with its current token (or waits for an
+        // administrator's approval): present the token this agent holds for that endpoint.
+        let current_token = match store.load() {
+            Ok(Some(c)) if c.endpoint == endpoint.as_str() && c.mode == Mode::Collector => {
+                c.token.map(|t| t.expose().to_owned())
+            }
+            Ok(_) => None,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the current credentials; enrolling without the current token");
+                None
+            }
+        };
         let request = EnrollRequest {
             enroll_secret: secret,
             hostname: device.hostname.unwrap_or_default(),
             machine_id: device.machine_id.unwrap_or_default(),
             platform: Platform::current().as_str().to_owned(),
             agent_version: report::AGENT_VERSION.to_owned(),
+            device_token: current_token,
         };
         let mut options = TransportOptions::from_config(&config).context("no endpoint")?;
         options.endpoint = endpoint.clone();
@@ -66,6 +80,9 @@ pub(crate) fn execute(args: EnrollArgs) -> anyhow::Result<ExitCode> {
         let enrolled = runtime
             .block_on(transport.enroll(&request))
             .with_context(|| format!("enrollment with {endpoint} failed"))?;
+        if enrolled.pending {
+            pending = true;
+        }
         Credentials {
             mode: Mode::Collector,
             endpoint: endpoint.to_string(),
@@ -77,6 +94,11 @@ pub(crate) fn execute(args: EnrollArgs) -> anyhow::Result<ExitCode> {
     store.store(&credentials)?;
     let mut out = anstream::stdout();
     match &credentials.device_id {
+        Some(id) if pending => writeln!(
+            out,
+            "The collector {endpoint} knows this machine as device {id}: the enrollment waits for \
+             an administrator's approval (the device's token works once approved)."
+        )?,
         Some(id) => writeln!(out, "Enrolled with {endpoint} as device {id}.")?,
         None => writeln!(out, "Webhook mode: reports go to {endpoint}.")?,
     }

@@ -16,6 +16,7 @@ use tokio::sync::{Notify, watch};
 use crate::backoff::{Backoff, jittered};
 use crate::credentials::{Credentials, Token};
 use crate::delivery::{Deliverer, RetryPolicy, SharedSpool, stopped};
+use crate::fleet_policy::FleetPolicySlot;
 use crate::spool::{SpoolError, SpoolLimits};
 use crate::status::{StatusBook, now_rfc3339};
 use crate::transport::{Checkin, Transport};
@@ -49,6 +50,7 @@ pub struct Daemon {
     transport: Option<Transport>,
     credentials: Option<Credentials>,
     check: CheckFn,
+    fleet_policy: Option<FleetPolicySlot>,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -81,7 +83,16 @@ impl Daemon {
             transport,
             credentials,
             check,
+            fleet_policy: None,
         })
+    }
+
+    /// Check-in updates `slot` with the fleet policy the collector hands out (the check
+    /// function is expected to judge with it), and asks for a fresh check when it changes.
+    #[must_use]
+    pub fn with_fleet_policy(mut self, slot: FleetPolicySlot) -> Self {
+        self.fleet_policy = Some(slot);
+        self
     }
 
     /// One cycle: check, spool, then send everything spooled (one attempt, no retry wait).
@@ -91,12 +102,8 @@ impl Daemon {
         let device_id = self.credentials.as_ref().and_then(|c| c.device_id.clone());
         let run = self.check.clone();
         match tokio::task::spawn_blocking(move || run()).await {
-            Ok(Ok(mut report)) => {
-                if device_id.is_some() {
-                    report.device_id.clone_from(&device_id);
-                }
-                record(&report, &self.spool, &self.status, &wake);
-            }
+            // Spooled without a device id: delivery stamps the current one when it sends.
+            Ok(Ok(report)) => record(&report, &self.spool, &self.status, &wake),
             Ok(Err(message)) => {
                 tracing::error!(error = %message, "the check failed");
                 self.status
@@ -113,7 +120,8 @@ impl Daemon {
             self.options.retry,
             self.status.clone(),
             Arc::new(Notify::new()),
-        );
+        )
+        .with_device_id(device_id);
         Some(deliverer.drain().await)
     }
 
@@ -136,11 +144,13 @@ impl Daemon {
                 self.options.retry,
                 self.status.clone(),
                 check_now.clone(),
-            );
+            )
+            .with_device_id(device_id);
             tasks.push(tokio::spawn(deliverer.run(wake.clone(), shutdown.clone())));
             tasks.push(tokio::spawn(checkin_loop(
                 transport.clone(),
                 token,
+                self.fleet_policy.clone(),
                 self.options.checkin_interval,
                 self.options.interval,
                 check_now.clone(),
@@ -154,7 +164,6 @@ impl Daemon {
             &self.spool,
             &self.status,
             &self.check,
-            device_id,
             &wake,
             &check_now,
             shutdown,
@@ -174,7 +183,6 @@ async fn check_loop(
     spool: &Arc<SharedSpool>,
     status: &Arc<StatusBook>,
     check: &CheckFn,
-    device_id: Option<String>,
     wake: &Arc<Notify>,
     check_now: &Arc<Notify>,
     mut shutdown: watch::Receiver<bool>,
@@ -191,12 +199,8 @@ async fn check_loop(
             }
         };
         match outcome {
-            Ok(Ok(mut report)) => {
-                if device_id.is_some() {
-                    report.device_id.clone_from(&device_id);
-                }
-                record(&report, spool, status, wake);
-            }
+            // Spooled without a device id: delivery stamps the current one when it sends.
+            Ok(Ok(report)) => record(&report, spool, status, wake),
             Ok(Err(message)) => {
                 tracing::error!(error = %message, "the check failed");
                 status.update(|s| s.last_check_error = Some(message.clone()));
@@ -273,6 +277,7 @@ fn record(report: &Report, spool: &SharedSpool, status: &StatusBook, wake: &Noti
 async fn checkin_loop(
     transport: Transport,
     token: Option<Token>,
+    fleet_policy: Option<FleetPolicySlot>,
     every: Duration,
     report_interval: Duration,
     check_now: Arc<Notify>,
@@ -294,6 +299,12 @@ async fn checkin_loop(
             Ok(Checkin::Reply(reply)) => {
                 failures.reset();
                 wait = every;
+                if let Some(slot) = &fleet_policy
+                    && slot.offer(reply.policy.clone())
+                {
+                    tracing::info!("check-in: the fleet policy changed; judging the device again");
+                    check_now.notify_one();
+                }
                 // The request stays up until our next report reaches the collector; act on each
                 // request once, not at every check-in.
                 if reply.check_now

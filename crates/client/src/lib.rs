@@ -25,6 +25,7 @@ pub mod credentials;
 pub mod daemon;
 pub mod delivery;
 pub mod env;
+pub mod fleet_policy;
 pub mod footprint;
 pub mod paths;
 pub mod spool;

@@ -10,7 +10,7 @@
 //! aimed at loopback.
 
 // A benchmark's job is to print its results.
-#![allow(clippy::print_stdout)]
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -154,9 +154,15 @@ fn main() {
         let sqlite = TestDb::sqlite();
         run(&sqlite, "sqlite").await;
         sqlite.cleanup().await;
-        if let Some(pg) = TestDb::postgres("the ingest benchmark").await {
+        if std::env::var_os(support::ENV_POSTGRES_URL).is_some() {
+            let pg = TestDb::postgres("the ingest benchmark").await;
             run(&pg, "postgres").await;
             pg.cleanup().await;
+        } else {
+            eprintln!(
+                "notice: {} is not set; the PostgreSQL benchmark is skipped",
+                support::ENV_POSTGRES_URL
+            );
         }
     });
 }

@@ -10,6 +10,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use metrics_exporter_prometheus::PrometheusHandle;
+use posture_schema::protocol;
 
 use crate::credentials::{constant_time_eq, hash_secret, matches_setting};
 use crate::ingest::Writer;
@@ -30,6 +31,8 @@ pub struct AppConfig {
     pub secure_cookies: bool,
     /// Lifetime of a dashboard session.
     pub session_ttl: Duration,
+    /// How far an agent's clock may be off before its device is flagged (ms).
+    pub max_clock_skew_ms: i64,
 }
 
 impl Default for AppConfig {
@@ -39,6 +42,7 @@ impl Default for AppConfig {
             stale_days: 7,
             secure_cookies: false,
             session_ttl: Duration::from_secs(12 * 60 * 60),
+            max_clock_skew_ms: crate::ingest::DEFAULT_MAX_CLOCK_SKEW_MS,
         }
     }
 }
@@ -55,6 +59,10 @@ pub struct AppState {
     pub metrics: Option<PrometheusHandle>,
     /// Settings.
     pub config: Arc<AppConfig>,
+    /// The fleet policy, briefly cached (the store holds it).
+    pub fleet: Arc<crate::fleet::PolicyCache>,
+    /// Failed enrollments per source address.
+    pub enroll_failures: Arc<crate::ratelimit::FailureLimiter>,
 }
 
 /// An error answered to an HTTP client as `{ "error": "…" }` with a fitting status.
@@ -72,15 +80,30 @@ pub enum ApiError {
     /// 404.
     #[error("not found")]
     NotFound,
+    /// 409: the request is well authenticated but contradicts what the collector knows.
+    #[error("{0}")]
+    Conflict(String),
     /// 413.
     #[error("request body is larger than {0} bytes")]
     PayloadTooLarge(usize),
+    /// 429 with `Retry-After` (seconds).
+    #[error("too many failed attempts from this address; retry in {0} s")]
+    TooManyRequests(u64),
     /// 422.
     #[error("{0}")]
     Unprocessable(String),
     /// 503 with `Retry-After`.
     #[error("temporarily unavailable: {0}")]
     Unavailable(String),
+    /// 503 with this `Retry-After` and message: the client should keep its request and send it
+    /// again later (a report of a newer schema version than this collector knows).
+    #[error("{message}")]
+    RetryLater {
+        /// What to tell the client.
+        message: String,
+        /// Seconds to wait.
+        after_secs: u64,
+    },
     /// 500.
     #[error("internal error: {0}")]
     Internal(String),
@@ -116,9 +139,11 @@ impl ApiError {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
+            Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::RetryLater { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -140,12 +165,17 @@ impl IntoResponse for ApiError {
             other => other.to_string(),
         };
         let mut response =
-            (status, axum::Json(serde_json::json!({ "error": message }))).into_response();
+            (status, axum::Json(protocol::ErrorReply { error: message })).into_response();
         match self {
             Self::Unavailable(_) => {
                 response
                     .headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+            }
+            Self::TooManyRequests(after_secs) | Self::RetryLater { after_secs, .. } => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(after_secs));
             }
             Self::Unauthorized => {
                 response
@@ -217,9 +247,9 @@ pub fn now_ms() -> i64 {
 pub fn router(state: AppState) -> Router {
     let limit = state.config.max_body_bytes;
     Router::new()
-        .route("/api/v1/enroll", post(agent_api::enroll))
-        .route("/api/v1/reports", post(agent_api::post_report))
-        .route("/api/v1/agent/checkin", get(agent_api::checkin))
+        .route(protocol::ENROLL_PATH, post(agent_api::enroll))
+        .route(protocol::REPORTS_PATH, post(agent_api::post_report))
+        .route(protocol::CHECKIN_PATH, get(agent_api::checkin))
         .merge(admin_api::routes())
         .merge(dashboard::routes())
         .route("/metrics", get(render_metrics))

@@ -11,13 +11,13 @@ use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use posture_schema::Report;
+use posture_schema::{Posture, Report, Status};
 use serde::Deserialize;
 
 use crate::admin_api::{all_devices, csv_response, is_local_path};
 use crate::app::{ApiError, AppState, admin_token_matches, csrf_matches, now_ms};
 use crate::credentials::{generate_secret, hash_secret};
-use crate::display::{age, day_before, rfc3339};
+use crate::display::{age, day_before, rfc3339, skew};
 use crate::export::{devices_csv, findings_csv};
 use crate::store::{AssetState, AssetUpdate, DeviceFilter, DeviceSummary, Session};
 
@@ -349,6 +349,10 @@ struct DeviceRow {
     failing: String,
     since: String,
     last_seen: String,
+    /// `3 h ahead` when the device's clock was off beyond the limit in its latest report.
+    clock_skew: String,
+    /// The agent judged its latest report with another policy than the fleet's.
+    policy_mismatch: bool,
 }
 
 fn device_row(d: &DeviceSummary, now: i64) -> DeviceRow {
@@ -363,7 +367,7 @@ fn device_row(d: &DeviceSummary, now: i64) -> DeviceRow {
             .clone()
             .or_else(|| d.os_family.clone())
             .unwrap_or_default(),
-        posture: d.posture.clone().unwrap_or_else(|| "never".into()),
+        posture: d.posture.map_or("never", Posture::as_str).to_owned(),
         failing: d.failing_checks.join(", "),
         since: d
             .noncompliant_since
@@ -373,6 +377,32 @@ fn device_row(d: &DeviceSummary, now: i64) -> DeviceRow {
             .last_seen_at
             .map(|t| age(t, now))
             .unwrap_or_else(|| "never".into()),
+        clock_skew: d.clock_skew_ms.map(skew).unwrap_or_default(),
+        policy_mismatch: d.policy_mismatch,
+    }
+}
+
+struct EventRow {
+    at: String,
+    what: String,
+    old_value: String,
+    new_value: String,
+    report_id: String,
+}
+
+fn event_row(e: &crate::store::DeviceEvent) -> EventRow {
+    let what = match e.kind.as_str() {
+        "machine_id_changed" => "machine id changed (not applied)",
+        "serial_changed" => "serial number changed (not applied)",
+        "os_family_changed" => "operating system family changed (not applied)",
+        other => other,
+    };
+    EventRow {
+        at: rfc3339(e.at),
+        what: what.to_owned(),
+        old_value: e.old_value.clone().unwrap_or_default(),
+        new_value: e.new_value.clone().unwrap_or_default(),
+        report_id: e.report_id.clone().unwrap_or_default(),
     }
 }
 
@@ -624,6 +654,7 @@ struct DevicePage {
     state_options: Vec<SelectOption>,
     findings: Vec<FindingView>,
     history: Vec<HistoryRow>,
+    events: Vec<EventRow>,
 }
 
 async fn device_page(
@@ -641,11 +672,19 @@ async fn device_page(
         .as_deref()
         .and_then(|body| serde_json::from_str(body).ok());
 
+    // Failing checks first, then what could not be decided, then the rest.
+    let rank = |status: Status| match status {
+        Status::Fail => 0,
+        Status::Error | Status::Unknown => 1,
+        Status::Pass | Status::NotApplicable => 2,
+    };
     let mut findings: Vec<FindingView> = report
         .as_ref()
         .map(|r| {
-            r.checks
-                .iter()
+            let mut checks: Vec<&posture_schema::Finding> = r.checks.iter().collect();
+            checks.sort_by_key(|f| rank(f.status));
+            checks
+                .into_iter()
                 .map(|f| FindingView {
                     id: f.id.clone(),
                     title: f.title.clone(),
@@ -689,12 +728,33 @@ async fn device_page(
                 .collect()
         })
         .unwrap_or_default();
-    // Failing checks first, then what could not be decided, then the rest.
-    findings.sort_by_key(|f| match f.status.as_str() {
-        "fail" => 0,
-        "error" | "unknown" => 1,
-        _ => 2,
-    });
+
+    // Checks the fleet policy enables that the latest report lacks: the collector judged them
+    // unknown.
+    for missing in detail.findings.iter().filter(|l| {
+        report
+            .as_ref()
+            .is_some_and(|r| !r.checks.iter().any(|f| f.id == l.finding.check_id))
+    }) {
+        findings.insert(
+            0,
+            FindingView {
+                id: missing.finding.check_id.clone(),
+                title: missing.finding.title.clone(),
+                clause: missing.finding.clause.clone(),
+                status: missing.finding.status.as_str().to_owned(),
+                summary: missing.finding.summary.clone(),
+                since: format!(
+                    "{} ({})",
+                    rfc3339(missing.status_since),
+                    age(missing.status_since, now)
+                ),
+                subjects: Vec::new(),
+                evidence: Vec::new(),
+                remediation: Vec::new(),
+            },
+        );
+    }
 
     let inv = &detail.inventory;
     let hardware = [inv.hw_vendor.as_deref(), inv.hw_model.as_deref()]
@@ -746,10 +806,11 @@ async fn device_page(
             .map(|h| HistoryRow {
                 generated: rfc3339(h.generated_at),
                 received: rfc3339(h.received_at),
-                posture: h.posture.clone(),
+                posture: h.posture.as_str().to_owned(),
                 report_id: h.report_id.clone(),
             })
             .collect(),
+        events: detail.events.iter().map(event_row).collect(),
     })
 }
 

@@ -76,6 +76,9 @@ enum Command {
         /// Most database connections.
         #[arg(long, default_value_t = 8)]
         max_connections: u32,
+        /// Seconds an agent's clock may be off before its device is flagged for clock skew.
+        #[arg(long, default_value_t = 600)]
+        max_clock_skew_secs: u32,
     },
     /// Replace the admin token and print the new one (the old one stops working).
     RotateAdminToken {
@@ -87,6 +90,11 @@ enum Command {
         #[command(flatten)]
         db: DatabaseArgs,
     },
+    /// Manage the fleet policy that agents fetch at check-in and reports are judged against.
+    Policy {
+        #[command(subcommand)]
+        action: PolicyCommand,
+    },
     /// Run one retention pass now.
     Prune {
         #[command(flatten)]
@@ -94,6 +102,18 @@ enum Command {
         /// Days to keep every report.
         #[arg(long, default_value_t = 90)]
         retention_days: u32,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PolicyCommand {
+    /// Validate a policy file with the agent's loader and make it the fleet policy (every
+    /// version is kept). Errors name the file, line and column.
+    Set {
+        #[command(flatten)]
+        db: DatabaseArgs,
+        /// The policy TOML file.
+        file: PathBuf,
     },
 }
 
@@ -169,6 +189,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             stale_days,
             max_body_bytes,
             max_connections,
+            max_clock_skew_secs,
         } => {
             let url = database_url(&db)?;
             let recorder = metrics_exporter_prometheus::PrometheusBuilder::new()
@@ -189,6 +210,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 app: AppConfig {
                     max_body_bytes,
                     stale_days,
+                    max_clock_skew_ms: i64::from(max_clock_skew_secs) * 1000,
                     ..AppConfig::default()
                 },
                 open: open_options(&db, max_connections),
@@ -223,6 +245,27 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let store = store::open(&database_url(&db)?, &open_options(&db, 2)).await?;
             let secret = rotate(store.as_ref(), setting::ENROLL_SECRET_SHA256).await?;
             announce::line(&format!("enrollment secret: {secret}"));
+            Ok(())
+        }
+        Command::Policy {
+            action: PolicyCommand::Set { db, file },
+        } => {
+            let text = fs_err::read_to_string(&file)?;
+            let source = file.display().to_string();
+            // Validate before touching the database, so a typo never needs one.
+            posture_collector::fleet::validate(&source, &text).map_err(anyhow::Error::msg)?;
+            let store = store::open(&database_url(&db)?, &open_options(&db, 2)).await?;
+            let now = posture_collector::app::now_ms();
+            let stored = posture_collector::fleet::set(store.as_ref(), &source, &text, now)
+                .await
+                .map_err(|e| match e {
+                    Ok(message) => anyhow::Error::msg(message),
+                    Err(store) => anyhow::Error::new(store),
+                })?;
+            announce::line(&format!(
+                "fleet policy version {} set ({})",
+                stored.version, stored.digest
+            ));
             Ok(())
         }
         Command::Prune { db, retention_days } => {

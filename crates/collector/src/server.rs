@@ -152,6 +152,8 @@ pub async fn prepare(
         store,
         metrics,
         config: Arc::new(app),
+        fleet: Arc::default(),
+        enroll_failures: Arc::default(),
     };
     Ok(Prepared {
         local_addr,
@@ -183,17 +185,20 @@ impl Prepared {
                 axum_server::from_tcp_rustls(self.listener, tls)
                     .map_err(ServeError::Serve)?
                     .handle(handle)
-                    .serve(app.into_make_service())
+                    .serve(app.into_make_service_with_connect_info::<std::net::SocketAddr>())
                     .await
                     .map_err(ServeError::Serve)
             }
             None => {
                 let listener =
                     tokio::net::TcpListener::from_std(self.listener).map_err(ServeError::Serve)?;
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(shutdown)
-                    .await
-                    .map_err(ServeError::Serve)
+                axum::serve(
+                    listener,
+                    app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+                )
+                .with_graceful_shutdown(shutdown)
+                .await
+                .map_err(ServeError::Serve)
             }
         };
         prune.abort();
