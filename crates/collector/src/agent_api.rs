@@ -2,8 +2,8 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequest as _, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 
@@ -63,12 +63,35 @@ pub struct CheckinResponse {
     pub requested_at: Option<String>,
 }
 
-fn body_rejection(rejection: &BytesRejection, limit: usize) -> ApiError {
+/// The answer to a body that could not be read: 413 over the limit, else 400.
+pub(crate) fn body_rejection(rejection: &BytesRejection, limit: usize) -> ApiError {
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::PayloadTooLarge(limit)
     } else {
         ApiError::BadRequest(rejection.body_text())
     }
+}
+
+/// The answer to a body that failed while streaming in: 413 over the limit, 408 past the body
+/// deadline, else 400.
+fn read_error(rejection: &BytesRejection, limit: usize) -> ApiError {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(rejection);
+    while let Some(e) = source {
+        if e.is::<tower_http::timeout::TimeoutError>() {
+            return ApiError::RequestTimeout;
+        }
+        source = e.source();
+    }
+    body_rejection(rejection, limit)
+}
+
+/// The bytes a request announces (`Content-Length`), else the limit.
+fn announced_length(headers: &HeaderMap, limit: usize) -> usize {
+    headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .map_or(limit, |n| n.min(limit))
 }
 
 fn reject(reason: &'static str, err: ApiError) -> ApiError {
@@ -81,7 +104,7 @@ pub async fn enroll(
     State(state): State<AppState>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<EnrollResponse>, ApiError> {
-    let body = body.map_err(|r| body_rejection(&r, state.config.max_body_bytes))?;
+    let body = body.map_err(|r| body_rejection(&r, state.config.max_small_body_bytes))?;
     let request: EnrollRequest = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("not an enrollment request: {e}")))?;
     if !matches_setting(
@@ -133,23 +156,33 @@ pub async fn enroll(
     }))
 }
 
-/// Stores a report from an enrolled device.
+/// Stores a report from an enrolled device. The token is checked and a place in the ingest
+/// queue taken before the body is read, so neither strangers nor a flood of reports can make
+/// the collector hold bodies in memory.
 pub async fn post_report(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    request: axum::extract::Request,
 ) -> Result<Json<ReportResponse>, ApiError> {
-    let device_id = authenticate_device(&state, &headers)
+    let (parts, body) = request.into_parts();
+    let headers = &parts.headers;
+    let device_id = authenticate_device(&state, headers)
         .await
         .map_err(|e| match e {
             ApiError::Unauthorized => reject("unauthorized", e),
             ApiError::Unavailable(_) => reject("unavailable", e),
             other => other,
         })?;
-    let body = body.map_err(|r| {
-        let err = body_rejection(&r, state.config.max_body_bytes);
+    let limit = state.config.max_body_bytes;
+    let _place = state
+        .writer
+        .reserve(announced_length(headers, limit))
+        .map_err(|full| reject("busy", ApiError::Overloaded(full.to_string())))?;
+    let request = axum::extract::Request::from_parts(parts, body);
+    let body = Bytes::from_request(request, &state).await.map_err(|e| {
+        let err = read_error(&e, limit);
         match err {
             ApiError::PayloadTooLarge(_) => reject("too_large", err),
+            ApiError::RequestTimeout => reject("timeout", err),
             other => reject("malformed", other),
         }
     })?;
@@ -165,12 +198,17 @@ pub async fn post_report(
         tracing::info!(device_id = %device_id, reason, error = %rejection, "report rejected");
         reject(reason, err)
     })?;
+    // The item holds its own copy; the request's is not needed while the commit waits.
+    drop(body);
     let report_id = item.report_id.clone();
-    let outcome = state
-        .writer
-        .store(item)
-        .await
-        .map_err(|e| reject("unavailable", e.into()))?;
+    let outcome = state.writer.store(item).await.map_err(|e| {
+        let reason = if e.is_temporary() {
+            "unavailable"
+        } else {
+            "invalid"
+        };
+        reject(reason, e.into())
+    })?;
     let (duplicate, check_now) = match outcome {
         IngestOutcome::Stored { check_now } => (false, check_now),
         IngestOutcome::Duplicate { check_now } => (true, check_now),

@@ -19,6 +19,7 @@ pub mod dashboard;
 pub mod display;
 pub mod export;
 pub mod ingest;
+pub mod limits;
 pub mod retention;
 pub mod server;
 pub mod store;

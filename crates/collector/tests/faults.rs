@@ -55,6 +55,7 @@ async fn every_acknowledged_report_survives_a_sigkill_under_load(db: &TestDb) {
                 let sent = http
                     .post(&url)
                     .bearer_auth(&token)
+                    .header("content-type", "application/json")
                     .body(serde_json::to_vec(&r).unwrap())
                     .send()
                     .await;
@@ -205,6 +206,7 @@ async fn a_locked_sqlite_database_answers_503_with_retry_after_and_recovers() {
         .http
         .post(c.url("/api/v1/reports"))
         .bearer_auth(&token)
+        .header("content-type", "application/json")
         .body(serde_json::to_vec(&report(&id, "h", Status::Pass)).unwrap())
         .send()
         .await
@@ -261,6 +263,7 @@ async fn a_postgres_server_that_goes_away_answers_503_and_the_collector_recovers
             .http
             .post(c.url("/api/v1/reports"))
             .bearer_auth(&token)
+            .header("content-type", "application/json")
             .body(serde_json::to_vec(&report(&id, "h", Status::Pass)).unwrap())
             .send()
             .await
