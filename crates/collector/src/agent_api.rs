@@ -181,7 +181,8 @@ pub async fn post_report(
     let body = Bytes::from_request(request, &state).await.map_err(|e| {
         let err = read_error(&e, limit);
         match err {
-            ApiError::PayloadTooLarge(_) => reject("too_large", err),
+            // Counted with the 413s of the body limit layer, in `app::record_request`.
+            ApiError::PayloadTooLarge(_) => err,
             ApiError::RequestTimeout => reject("timeout", err),
             other => reject("malformed", other),
         }

@@ -297,7 +297,7 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .layer(header(header::X_FRAME_OPTIONS, "DENY"))
-        .layer(header(header::REFERRER_POLICY, "no-referrer"))
+        .layer(header(header::REFERRER_POLICY, "same-origin"))
         // Fleet data must not linger in browser or proxy caches.
         .layer(header(header::CACHE_CONTROL, "no-store"))
         .layer(middleware::from_fn(record_request))
@@ -371,6 +371,10 @@ async fn record_request(request: Request, next: Next) -> Response {
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let method = request.method().as_str().to_owned();
     let response = next.run(request).await;
+    if route == "/api/v1/reports" && response.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        // Most are answered by the body limit layer, before the handler runs.
+        metrics::counter!("posture_reports_rejected_total", "reason" => "too_large").increment(1);
+    }
     metrics::histogram!(
         "posture_http_request_duration_seconds",
         "method" => method,

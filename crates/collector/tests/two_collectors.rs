@@ -69,7 +69,7 @@ async fn two_collectors_share_one_postgres_database() {
         assert_eq!(v["check_now"], false, "{v}");
     }
 
-    // Both answer with the same fleet: 3 non-compliant, 5 compliant.
+    // Both answer with the same fleet: 2 non-compliant (device 1 now passes), 6 compliant.
     let summaries = [
         a.admin_get("/api/v1/summary").await,
         b.admin_get("/api/v1/summary").await,
@@ -86,16 +86,16 @@ async fn two_collectors_share_one_postgres_database() {
     };
     assert_eq!(
         (count("noncompliant"), count("compliant")),
-        (3, 5),
+        (2, 6),
         "{}",
         summaries[0]
     );
     for c in both {
         let devices = c.admin_get("/api/v1/devices?status=noncompliant").await;
-        assert_eq!(devices["devices"].as_array().unwrap().len(), 3);
+        assert_eq!(devices["devices"].as_array().unwrap().len(), 2);
         let (_, metrics) = c.get_text("/metrics", Some(&c.metrics_token)).await;
         assert!(
-            metrics.contains("posture_devices{posture=\"noncompliant\"} 3"),
+            metrics.contains("posture_devices{posture=\"noncompliant\"} 2"),
             "{metrics}"
         );
     }
