@@ -65,9 +65,9 @@ pub const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 15;
 pub const DEFAULT_BODY_TIMEOUT_SECS: u64 = 30;
 /// Default of [`Limits::ingest_queue_reports`].
 pub const DEFAULT_INGEST_QUEUE_REPORTS: usize = 1024;
-/// Default of [`Limits::ingest_queue_bytes`]: 8 MiB, about a thousand typical reports, or eight
+/// Default of [`Limits::ingest_queue_bytes`]: 4 MiB, about six hundred typical reports, or four
 /// at the largest accepted size.
-pub const DEFAULT_INGEST_QUEUE_BYTES: usize = 8 * 1024 * 1024;
+pub const DEFAULT_INGEST_QUEUE_BYTES: usize = 4 * 1024 * 1024;
 /// Default largest report body.
 pub const DEFAULT_MAX_REPORT_BYTES: usize = 1024 * 1024;
 /// Default largest body of every other request (enrollment, admin writes, dashboard forms).
