@@ -30,6 +30,8 @@ impl Collector {
             retention: Default::default(),
             app: Default::default(),
             open: Default::default(),
+            limits: Default::default(),
+            metrics_listen: None,
         };
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();

@@ -82,7 +82,14 @@ async fn run(db: &TestDb, label: &str) {
                 n += concurrency;
                 let body = template.replace(PLACEHOLDER, &uuid::Uuid::now_v7().to_string());
                 let sent = Instant::now();
-                let ok = match http.post(&url).bearer_auth(token).body(body).send().await {
+                let ok = match http
+                    .post(&url)
+                    .bearer_auth(token)
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await
+                {
                     Ok(response) => {
                         let ok = response.status().is_success();
                         let _ = response.bytes().await;

@@ -6,12 +6,14 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 
-use crate::app::{ApiError, AppState, authenticate_admin, now_ms};
+use crate::agent_api::body_rejection;
+use crate::app::{ApiError, AppState, authenticate_admin, now_ms, require_json};
 use crate::credentials::{generate_secret, hash_secret, rotate};
 use crate::display::{day_before, rfc3339};
 use crate::export::{devices_csv, findings_csv};
@@ -25,7 +27,9 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/v1/devices", get(list_devices))
         .route(
             "/api/v1/devices/{id}",
-            get(device_detail).patch(update_asset),
+            get(device_detail)
+                .patch(update_asset)
+                .route_layer(middleware::from_fn(require_json)),
         )
         .route("/api/v1/devices/{id}/reports", get(device_reports))
         .route("/api/v1/devices/{id}/reports/{report_id}", get(one_report))
@@ -35,7 +39,12 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/v1/export/devices.csv", get(export_devices))
         .route("/api/v1/export/findings.csv", get(export_findings))
         .route("/api/v1/enroll-secret/rotate", post(rotate_enroll_secret))
-        .route("/api/v1/login-links", post(create_login_link))
+        .route(
+            "/api/v1/login-links",
+            post(create_login_link).route_layer(middleware::from_fn(require_json)),
+        )
+        // The policy is TOML, not JSON: this route takes any body type (it is admin-token only,
+        // and a browser cannot send a cross-site PUT without a preflight).
         .route("/api/v1/policy", get(get_policy).put(put_policy))
         .route(
             "/api/v1/devices/{id}/enrollment/approve",
@@ -45,7 +54,10 @@ pub(crate) fn routes() -> Router<AppState> {
             "/api/v1/devices/{id}/enrollment/refuse",
             post(refuse_enrollment),
         )
-        .route("/api/v1/enroll-codes", post(create_enroll_code))
+        .route(
+            "/api/v1/enroll-codes",
+            post(create_enroll_code).route_layer(middleware::from_fn(require_json)),
+        )
         .route("/api/v1/policy/versions", get(policy_versions))
 }
 
@@ -81,7 +93,7 @@ async fn put_policy(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     authenticate_admin(&state, &headers).await?;
-    let body = body.map_err(|r| ApiError::BadRequest(r.body_text()))?;
+    let body = body.map_err(|r| body_rejection(&r, state.config.max_small_body_bytes))?;
     let text = std::str::from_utf8(&body)
         .map_err(|e| ApiError::BadRequest(format!("the policy is not UTF-8: {e}")))?;
     let stored = crate::fleet::set(state.store.as_ref(), "policy", text, now_ms())
@@ -218,16 +230,18 @@ async fn update_asset(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     authenticate_admin(&state, &headers).await?;
-    let body = body.map_err(|r| ApiError::BadRequest(r.body_text()))?;
+    let body = body.map_err(|r| body_rejection(&r, state.config.max_small_body_bytes))?;
     let update: AssetUpdate = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("not an asset update: {e}")))?;
     for (name, value) in [("owner", &update.owner), ("note", &update.note)] {
-        if value
-            .as_ref()
-            .is_some_and(|v| v.len() > 1024 || v.contains('\0'))
-        {
+        if value.as_ref().is_some_and(|v| v.contains('\0')) {
+            return Err(ApiError::BadRequest(format!(
+                "{name} contains a NUL character"
+            )));
+        }
+        if value.as_ref().is_some_and(|v| v.len() > 1024) {
             return Err(ApiError::Unprocessable(format!(
-                "{name} must be at most 1024 bytes without NUL characters"
+                "{name} must be at most 1024 bytes"
             )));
         }
     }
@@ -306,7 +320,7 @@ async fn create_enroll_code(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     authenticate_admin(&state, &headers).await?;
-    let body = body.map_err(|r| ApiError::BadRequest(r.body_text()))?;
+    let body = body.map_err(|r| body_rejection(&r, state.config.max_small_body_bytes))?;
     let request: EnrollCodeRequest = if body.is_empty() {
         EnrollCodeRequest::default()
     } else {
@@ -457,7 +471,9 @@ async fn create_login_link(
         .create_login_link(&hash_secret(&token), &next, expires_at)
         .await?;
     Ok(Json(serde_json::json!({
-        "path": format!("/login/link?token={token}"),
+        // In the fragment, which browsers never send: the token stays out of request lines,
+        // proxy logs and Referer headers. The page at /login/link posts it.
+        "path": format!("/login/link#{token}"),
         "expires_at": rfc3339(expires_at),
     })))
 }

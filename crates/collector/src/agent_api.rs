@@ -6,8 +6,8 @@ use std::time::Instant;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::ConnectInfo;
-use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequest as _, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use posture_schema::protocol::{
@@ -26,12 +26,35 @@ const TOO_NEW_RETRY_AFTER_SECS: u64 = 600;
 /// Longest accepted enrollment field.
 const MAX_ENROLL_FIELD: usize = 256;
 
-fn body_rejection(rejection: &BytesRejection, limit: usize) -> ApiError {
+/// The answer to a body that could not be read: 413 over the limit, else 400.
+pub(crate) fn body_rejection(rejection: &BytesRejection, limit: usize) -> ApiError {
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::PayloadTooLarge(limit)
     } else {
         ApiError::BadRequest(rejection.body_text())
     }
+}
+
+/// The answer to a body that failed while streaming in: 413 over the limit, 408 past the body
+/// deadline, else 400.
+fn read_error(rejection: &BytesRejection, limit: usize) -> ApiError {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(rejection);
+    while let Some(e) = source {
+        if e.is::<tower_http::timeout::TimeoutError>() {
+            return ApiError::RequestTimeout;
+        }
+        source = e.source();
+    }
+    body_rejection(rejection, limit)
+}
+
+/// The bytes a request announces (`Content-Length`), else the limit.
+fn announced_length(headers: &HeaderMap, limit: usize) -> usize {
+    headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .map_or(limit, |n| n.min(limit))
 }
 
 fn reject(reason: &'static str, err: ApiError) -> ApiError {
@@ -57,7 +80,7 @@ pub async fn enroll(
         metrics::counter!("posture_enrollments_total", "outcome" => "rate_limited").increment(1);
         return Err(ApiError::TooManyRequests(wait.as_secs().max(1)));
     }
-    let body = body.map_err(|r| body_rejection(&r, state.config.max_body_bytes))?;
+    let body = body.map_err(|r| body_rejection(&r, state.config.max_small_body_bytes))?;
     let request: EnrollRequest = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("not an enrollment request: {e}")))?;
     for (name, value) in [
@@ -153,23 +176,35 @@ fn agent_clock(headers: &HeaderMap) -> Option<i64> {
     i64::try_from(since.as_millis()).ok()
 }
 
-/// Stores a report from an enrolled device.
+/// Stores a report from an enrolled device. The token is checked and a place in the ingest
+/// queue taken before the body is read, so neither strangers nor a flood of reports can make
+/// the collector hold bodies in memory.
 pub async fn post_report(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    request: axum::extract::Request,
 ) -> Result<Json<ReportResponse>, ApiError> {
-    let device_id = authenticate_device(&state, &headers)
+    let (parts, body) = request.into_parts();
+    let headers = &parts.headers;
+    let device_id = authenticate_device(&state, headers)
         .await
         .map_err(|e| match e {
             ApiError::Unauthorized => reject("unauthorized", e),
             ApiError::Unavailable(_) => reject("unavailable", e),
             other => other,
         })?;
-    let body = body.map_err(|r| {
-        let err = body_rejection(&r, state.config.max_body_bytes);
+    let limit = state.config.max_body_bytes;
+    let _place = state
+        .writer
+        .reserve(announced_length(headers, limit))
+        .map_err(|full| reject("busy", ApiError::Overloaded(full.to_string())))?;
+    let sent_at = agent_clock(headers);
+    let request = axum::extract::Request::from_parts(parts, body);
+    let body = Bytes::from_request(request, &state).await.map_err(|e| {
+        let err = read_error(&e, limit);
         match err {
-            ApiError::PayloadTooLarge(_) => reject("too_large", err),
+            // Counted with the 413s of the body limit layer, in `app::record_request`.
+            ApiError::PayloadTooLarge(_) => err,
+            ApiError::RequestTimeout => reject("timeout", err),
             other => reject("malformed", other),
         }
     })?;
@@ -181,7 +216,7 @@ pub async fn post_report(
         .judging;
     let judging = Judging {
         received_at: now_ms(),
-        agent_clock: agent_clock(&headers),
+        agent_clock: sent_at,
         max_clock_skew_ms: state.config.max_clock_skew_ms,
         policy: &policy,
     };
@@ -203,12 +238,17 @@ pub async fn post_report(
         tracing::info!(device_id = %device_id, reason, error = %rejection, "report rejected");
         reject(reason, err)
     })?;
+    // The item holds its own copy; the request's is not needed while the commit waits.
+    drop(body);
     let report_id = item.report_id.clone();
-    let outcome = state
-        .writer
-        .store(item)
-        .await
-        .map_err(|e| reject("unavailable", e.into()))?;
+    let outcome = state.writer.store(item).await.map_err(|e| {
+        let reason = if e.is_temporary() {
+            "unavailable"
+        } else {
+            "invalid"
+        };
+        reject(reason, e.into())
+    })?;
     let (duplicate, check_now) = match outcome {
         IngestOutcome::Stored { check_now } => (false, check_now),
         IngestOutcome::Duplicate { check_now } => (true, check_now),

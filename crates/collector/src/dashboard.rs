@@ -33,7 +33,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/export/devices.csv", get(export_devices))
         .route("/export/findings.csv", get(export_findings))
         .route("/login", get(login_page).post(login))
-        .route("/login/link", get(login_link))
+        .route("/login/link", get(login_link_page).post(login_link))
+        .route("/assets/login-link.js", get(login_link_script))
         .route("/logout", post(logout))
 }
 
@@ -125,7 +126,7 @@ async fn require_form_session(
     headers: &HeaderMap,
     csrf: &str,
 ) -> Result<Session, PageError> {
-    if !same_origin(headers) {
+    if !same_origin(headers, state.config.public_origin.as_deref()) {
         return Err(ApiError::Forbidden("cross-site form submission".into()).into());
     }
     let session = require_session(state, headers, "/").await?;
@@ -135,12 +136,16 @@ async fn require_form_session(
     Ok(session)
 }
 
-/// A request without `Origin` (older browsers, curl) passes; one whose `Origin` host differs
-/// from `Host` does not.
-fn same_origin(headers: &HeaderMap) -> bool {
+/// A request without `Origin` (older browsers, curl) passes. With a public origin configured
+/// (`--public-url`, for a reverse proxy that rewrites `Host`), `Origin` must be that origin;
+/// without one, its host must be `Host`.
+fn same_origin(headers: &HeaderMap, public_origin: Option<&str>) -> bool {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         return true;
     };
+    if let Some(public) = public_origin {
+        return origin.trim_end_matches('/').eq_ignore_ascii_case(public);
+    }
     let Some(host) = headers.get(header::HOST).and_then(|v| v.to_str().ok()) else {
         return false;
     };
@@ -150,7 +155,12 @@ fn same_origin(headers: &HeaderMap) -> bool {
 }
 
 fn set_cookie(state: &AppState, value: &str, max_age_secs: u64) -> HeaderValue {
-    let secure = if state.config.secure_cookies {
+    let behind_https_proxy = state
+        .config
+        .public_origin
+        .as_deref()
+        .is_some_and(|o| o.starts_with("https://"));
+    let secure = if state.config.secure_cookies || behind_https_proxy {
         "; Secure"
     } else {
         ""
@@ -217,7 +227,7 @@ async fn login(
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, PageError> {
-    if !same_origin(&headers) {
+    if !same_origin(&headers, state.config.public_origin.as_deref()) {
         return Err(ApiError::Forbidden("cross-site form submission".into()).into());
     }
     if !admin_token_matches(&state, &form.token).await? {
@@ -231,25 +241,48 @@ async fn login(
     start_session(&state, &form.next).await
 }
 
+#[derive(Template)]
+#[template(path = "login_link.html")]
+struct LoginLinkPage {
+    error: Option<String>,
+}
+
+/// The page a login link opens. The token is in the link's fragment, which the browser keeps to
+/// itself; the page's script posts it (or the user pastes it).
+async fn login_link_page() -> Result<Html<String>, PageError> {
+    render(&LoginLinkPage { error: None })
+}
+
+async fn login_link_script() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        include_str!("../assets/login-link.js"),
+    )
+        .into_response()
+}
+
 #[derive(Debug, Deserialize)]
-struct LinkQuery {
+struct LinkForm {
     token: String,
 }
 
 async fn login_link(
     State(state): State<AppState>,
-    Query(q): Query<LinkQuery>,
+    headers: HeaderMap,
+    Form(form): Form<LinkForm>,
 ) -> Result<Response, PageError> {
+    if !same_origin(&headers, state.config.public_origin.as_deref()) {
+        return Err(ApiError::Forbidden("cross-site form submission".into()).into());
+    }
     match state
         .store
-        .consume_login_link(&hash_secret(&q.token), now_ms())
+        .consume_login_link(&hash_secret(form.token.trim()), now_ms())
         .await?
     {
         Some(next) => start_session(&state, &next).await,
         None => {
-            let page = render(&LoginPage {
+            let page = render(&LoginLinkPage {
                 error: Some("This login link has expired or was already used.".into()),
-                next: "/".into(),
             })?;
             Ok((StatusCode::UNAUTHORIZED, page).into_response())
         }
@@ -904,17 +937,36 @@ mod tests {
     fn a_form_posted_from_another_site_is_not_same_origin() {
         let mut h = HeaderMap::new();
         h.insert(header::HOST, HeaderValue::from_static("127.0.0.1:8443"));
-        assert!(same_origin(&h));
+        assert!(same_origin(&h, None));
         h.insert(
             header::ORIGIN,
             HeaderValue::from_static("http://127.0.0.1:8443"),
         );
-        assert!(same_origin(&h));
+        assert!(same_origin(&h, None));
         h.insert(
             header::ORIGIN,
             HeaderValue::from_static("https://evil.example"),
         );
-        assert!(!same_origin(&h));
+        assert!(!same_origin(&h, None));
+    }
+
+    #[test]
+    fn behind_a_proxy_the_public_origin_decides_not_host() {
+        let mut h = HeaderMap::new();
+        // nginx's default: the upstream address, not the name the browser used.
+        h.insert(header::HOST, HeaderValue::from_static("127.0.0.1:8443"));
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("https://posture.example.com"),
+        );
+        assert!(!same_origin(&h, None));
+        assert!(same_origin(&h, Some("https://posture.example.com")));
+        assert!(!same_origin(&h, Some("https://other.example.com")));
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("http://127.0.0.1:8443"),
+        );
+        assert!(!same_origin(&h, Some("https://posture.example.com")));
     }
 
     #[test]

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use posture_schema::{EvidenceMode, Posture, Report, SCHEMA_VERSION, Status};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
-use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
 use crate::store::{
     FindingSummary, IngestItem, IngestOutcome, Inventory, Store, StoreError, StoreResult,
@@ -288,9 +288,38 @@ struct Job {
 }
 
 /// Queues reports for group commit. Cloning shares the queue.
+///
+/// The queue is bounded in reports and in bytes: a request takes its place with
+/// [`Writer::reserve`] before its body is read, and gives it back when it is answered.
 #[derive(Clone)]
 pub struct Writer {
     queue: mpsc::Sender<Job>,
+    slots: Arc<Semaphore>,
+    bytes: Arc<Semaphore>,
+    max_bytes: usize,
+}
+
+/// A report's place in the ingest queue, held from before its body is read until its answer.
+#[derive(Debug)]
+pub struct Reservation {
+    _slot: OwnedSemaphorePermit,
+    _bytes: OwnedSemaphorePermit,
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        metrics::gauge!("posture_ingest_queue_reports").decrement(1.0);
+    }
+}
+
+/// The ingest queue has no room for another report (503 with `Retry-After`).
+#[derive(Debug, thiserror::Error)]
+#[error("the ingest queue is full ({reports} reports or {bytes} bytes in flight)")]
+pub struct QueueFull {
+    /// Reports the queue holds at most.
+    pub reports: usize,
+    /// Bytes the queue holds at most.
+    pub bytes: usize,
 }
 
 /// Most reports committed in one transaction.
@@ -299,9 +328,17 @@ const MAX_BATCH: usize = 256;
 impl Writer {
     /// Starts `tasks` writer tasks committing to `store` (1 suits SQLite, which has one writer;
     /// a few suit PostgreSQL).
+    /// `max_reports` and `max_bytes` bound what [`Writer::reserve`] hands out.
     #[must_use]
-    pub fn start(store: Arc<dyn Store>, tasks: usize) -> Self {
-        let (queue, receiver) = mpsc::channel::<Job>(MAX_BATCH * 8);
+    pub fn start(
+        store: Arc<dyn Store>,
+        tasks: usize,
+        max_reports: usize,
+        max_bytes: usize,
+    ) -> Self {
+        let max_reports = max_reports.clamp(1, Semaphore::MAX_PERMITS);
+        let max_bytes = max_bytes.clamp(1, Semaphore::MAX_PERMITS);
+        let (queue, receiver) = mpsc::channel::<Job>(max_reports);
         let receiver = Arc::new(Mutex::new(receiver));
         for _ in 0..tasks.max(1) {
             let store = Arc::clone(&store);
@@ -326,7 +363,37 @@ impl Writer {
                 }
             });
         }
-        Self { queue }
+        Self {
+            queue,
+            slots: Arc::new(Semaphore::new(max_reports)),
+            bytes: Arc::new(Semaphore::new(max_bytes)),
+            max_bytes,
+        }
+    }
+
+    /// Takes a place for a report of at most `len` bytes, or says the queue is full. Never waits:
+    /// a full queue is answered at once so that waiting clients hold nothing.
+    pub fn reserve(&self, len: usize) -> Result<Reservation, QueueFull> {
+        let full = || QueueFull {
+            reports: self.slots_total(),
+            bytes: self.max_bytes,
+        };
+        let len = u32::try_from(len.clamp(1, self.max_bytes)).map_err(|_| full())?;
+        let slot = Arc::clone(&self.slots)
+            .try_acquire_owned()
+            .map_err(|_| full())?;
+        let bytes = Arc::clone(&self.bytes)
+            .try_acquire_many_owned(len)
+            .map_err(|_| full())?;
+        metrics::gauge!("posture_ingest_queue_reports").increment(1.0);
+        Ok(Reservation {
+            _slot: slot,
+            _bytes: bytes,
+        })
+    }
+
+    fn slots_total(&self) -> usize {
+        self.queue.max_capacity()
     }
 
     /// Stores one report; returns once it is committed (or failed).
@@ -388,9 +455,14 @@ async fn commit(store: &dyn Store, jobs: Vec<Job>) {
         Err(err) => {
             tracing::warn!(error = %err, batch = jobs.len(), "cannot store reports");
             for job in jobs {
-                let _ = job
-                    .reply
-                    .send(Err(StoreError::Unavailable(err.to_string())));
+                // A refused value stays the client's error and a server fault stays one; only
+                // what may pass is "retry later".
+                let answer = match &err {
+                    StoreError::InvalidInput(m) => StoreError::InvalidInput(m.clone()),
+                    StoreError::Database(m) => StoreError::Database(m.clone()),
+                    other => StoreError::Unavailable(other.to_string()),
+                };
+                let _ = job.reply.send(Err(answer));
             }
         }
     }

@@ -20,6 +20,7 @@ pub mod display;
 pub mod export;
 pub mod fleet;
 pub mod ingest;
+pub mod limits;
 pub mod ratelimit;
 pub mod retention;
 pub mod server;

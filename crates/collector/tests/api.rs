@@ -189,7 +189,7 @@ async fn malformed_unsupported_and_oversized_reports_are_refused(db: &TestDb) {
     let (status, _) = c.post_report(&token, &r).await;
     assert_eq!(status, 413);
 
-    let metrics = c.get_text("/metrics", None).await.1;
+    let metrics = c.get_text("/metrics", Some(&c.metrics_token)).await.1;
     for reason in ["malformed", "schema_version", "invalid", "too_large"] {
         assert!(
             metrics.contains(&format!(
@@ -578,7 +578,7 @@ async fn health_and_metrics_describe_the_collector(db: &TestDb) {
     c.post_report(&token, &report(&id, "h", Status::Fail)).await;
     let (status, body) = c.get_text("/healthz", None).await;
     assert_eq!((status, body.as_str()), (200, "ok\n"));
-    let (status, metrics) = c.get_text("/metrics", None).await;
+    let (status, metrics) = c.get_text("/metrics", Some(&c.metrics_token)).await;
     assert_eq!(status, 200);
     assert!(
         metrics.contains("posture_reports_received_total{outcome=\"stored\"} 1"),

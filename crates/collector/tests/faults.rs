@@ -56,6 +56,7 @@ async fn every_acknowledged_report_survives_a_sigkill_under_load(db: &TestDb) {
                 let sent = http
                     .post(&url)
                     .bearer_auth(&token)
+                    .header("content-type", "application/json")
                     .body(serde_json::to_vec(&r).unwrap())
                     .send()
                     .await;
@@ -206,6 +207,7 @@ async fn a_locked_sqlite_database_answers_503_with_retry_after_and_recovers() {
         .http
         .post(c.url("/api/v1/reports"))
         .bearer_auth(&token)
+        .header("content-type", "application/json")
         .body(serde_json::to_vec(&report(&id, "h", Status::Pass)).unwrap())
         .send()
         .await
@@ -264,6 +266,7 @@ async fn a_postgres_server_that_goes_away_answers_503_and_the_collector_recovers
             .http
             .post(c.url("/api/v1/reports"))
             .bearer_auth(&token)
+            .header("content-type", "application/json")
             .body(serde_json::to_vec(&report(&id, "h", Status::Pass)).unwrap())
             .send()
             .await

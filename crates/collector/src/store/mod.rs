@@ -34,6 +34,10 @@ pub enum StoreError {
     /// The database answered with an error that retrying will not fix.
     #[error("database error: {0}")]
     Database(String),
+    /// The database refused a value the client sent (PostgreSQL SQLSTATE class 22, data
+    /// exception); the HTTP layer answers 400.
+    #[error("the database refused a value: {0}")]
+    InvalidInput(String),
     /// The schema migrations could not be applied.
     #[error("cannot migrate the database schema: {0}")]
     Migration(String),
@@ -43,8 +47,9 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// Classifies a driver error: connection trouble, pool exhaustion and lock timeouts are
-    /// temporary; everything else is not.
+    /// Classifies a driver error: connection trouble, pool exhaustion, lock timeouts and lost
+    /// races are temporary, input the database refuses is the client's fault, everything else
+    /// is the server's. Each backend's codes are read as that backend defines them.
     pub(crate) fn from_sqlx(err: sqlx::Error) -> Self {
         match &err {
             sqlx::Error::Io(_)
@@ -54,24 +59,22 @@ impl StoreError {
             | sqlx::Error::Tls(_) => Self::Unavailable(err.to_string()),
             sqlx::Error::Database(db) => {
                 let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
-                // SQLite: 5 SQLITE_BUSY, 6 SQLITE_LOCKED, 10 SQLITE_IOERR, 13 SQLITE_FULL (and their
-                // extended codes, whose low byte is the primary code). PostgreSQL: class 08
-                // (connection), 53 (insufficient resources), 57P (operator intervention), 55000
-                // (database not accepting connections, as during maintenance), serialization
-                // failures and deadlocks.
-                let sqlite_temporary = code
-                    .parse::<i64>()
-                    .is_ok_and(|c| matches!(c & 0xff, 5 | 6 | 10 | 13));
-                let pg_temporary = code.starts_with("08")
-                    || code.starts_with("53")
-                    || code.starts_with("57P")
-                    || code == "55000";
-                if code == "40001" || code == "40P01" {
-                    Self::Conflict(err.to_string())
-                } else if sqlite_temporary || pg_temporary {
-                    Self::Unavailable(err.to_string())
+                let class = if db
+                    .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                    .is_some()
+                {
+                    classify_sqlstate(&code)
+                } else if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                    classify_sqlite(&code)
                 } else {
-                    Self::Database(err.to_string())
+                    ErrorClass::Server
+                };
+                let text = err.to_string();
+                match class {
+                    ErrorClass::Conflict => Self::Conflict(text),
+                    ErrorClass::Temporary => Self::Unavailable(text),
+                    ErrorClass::Client => Self::InvalidInput(text),
+                    ErrorClass::Server => Self::Database(text),
                 }
             }
             _ => Self::Database(err.to_string()),
@@ -82,6 +85,44 @@ impl StoreError {
     #[must_use]
     pub fn is_temporary(&self) -> bool {
         matches!(self, Self::Unavailable(_) | Self::Conflict(_))
+    }
+}
+
+/// What a database error code means for the request that met it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ErrorClass {
+    /// A transaction lost a race (serialization failure, deadlock): run it again.
+    Conflict,
+    /// The database cannot serve now: retry later (503).
+    Temporary,
+    /// The request carried a value the database refuses (400).
+    Client,
+    /// Anything else: a server fault (500, reason logged).
+    Server,
+}
+
+/// Classifies a PostgreSQL SQLSTATE by its class (the first two characters; PostgreSQL
+/// documentation, appendix A "PostgreSQL Error Codes"): 08 connection exception, 53 insufficient
+/// resources, 57 operator intervention (shutdown, query cancelled) and 55P03 lock not available
+/// are temporary; 40 transaction rollback (serialization failure, deadlock) is a conflict; 22
+/// data exception (for example 22021, a NUL byte) is the client's; 42 (syntax error or access
+/// rule violation, such as 42501 insufficient privilege) and everything else is the server's.
+pub(crate) fn classify_sqlstate(code: &str) -> ErrorClass {
+    match code.get(..2).unwrap_or_default() {
+        "40" => ErrorClass::Conflict,
+        "08" | "53" | "57" => ErrorClass::Temporary,
+        _ if code == "55P03" || code == "55000" => ErrorClass::Temporary,
+        "22" => ErrorClass::Client,
+        _ => ErrorClass::Server,
+    }
+}
+
+/// Classifies an SQLite result code (primary code in the low byte of an extended code):
+/// 5 SQLITE_BUSY, 6 SQLITE_LOCKED, 10 SQLITE_IOERR and 13 SQLITE_FULL are temporary.
+pub(crate) fn classify_sqlite(code: &str) -> ErrorClass {
+    match code.parse::<i64>() {
+        Ok(c) if matches!(c & 0xff, 5 | 6 | 10 | 13) => ErrorClass::Temporary,
+        _ => ErrorClass::Server,
     }
 }
 
@@ -667,6 +708,40 @@ mod tests {
             redact_url("postgres://u@h/db?sslmode=require"),
             "postgres://u@h/db?sslmode=require"
         );
+    }
+
+    #[test]
+    fn postgres_errors_are_classified_by_sqlstate_class() {
+        // 22021: a NUL byte in a text value. Its last digit, read as an SQLite code, would be
+        // SQLITE_BUSY; it is the client's input.
+        assert_eq!(classify_sqlstate("22021"), ErrorClass::Client);
+        assert_eq!(classify_sqlstate("22P02"), ErrorClass::Client);
+        assert_eq!(classify_sqlstate("42501"), ErrorClass::Server);
+        assert_eq!(classify_sqlstate("42P01"), ErrorClass::Server);
+        assert_eq!(classify_sqlstate("08006"), ErrorClass::Temporary);
+        assert_eq!(classify_sqlstate("53300"), ErrorClass::Temporary);
+        assert_eq!(classify_sqlstate("57P01"), ErrorClass::Temporary);
+        assert_eq!(classify_sqlstate("57014"), ErrorClass::Temporary);
+        assert_eq!(classify_sqlstate("40001"), ErrorClass::Conflict);
+        assert_eq!(classify_sqlstate("40P01"), ErrorClass::Conflict);
+        assert_eq!(classify_sqlstate("23505"), ErrorClass::Server);
+        assert_eq!(classify_sqlstate("XX000"), ErrorClass::Server);
+        assert_eq!(classify_sqlstate(""), ErrorClass::Server);
+    }
+
+    #[test]
+    fn sqlite_codes_are_read_as_sqlite_codes() {
+        assert_eq!(classify_sqlite("5"), ErrorClass::Temporary);
+        assert_eq!(classify_sqlite("517"), ErrorClass::Temporary); // SQLITE_BUSY_SNAPSHOT
+        assert_eq!(classify_sqlite("13"), ErrorClass::Temporary);
+        assert_eq!(classify_sqlite("19"), ErrorClass::Server); // SQLITE_CONSTRAINT
+        assert_eq!(classify_sqlite("2067"), ErrorClass::Server); // SQLITE_CONSTRAINT_UNIQUE
+    }
+
+    #[test]
+    fn a_refused_value_is_a_client_error_and_not_temporary() {
+        let err = StoreError::InvalidInput("22021".into());
+        assert!(!err.is_temporary());
     }
 
     #[test]
