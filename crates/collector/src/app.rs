@@ -333,6 +333,7 @@ pub fn router(state: AppState) -> Router {
         // Fleet data must not linger in browser or proxy caches.
         .layer(header(header::CACHE_CONTROL, "no-store"))
         .layer(middleware::from_fn(record_request))
+        .layer(middleware::from_fn(close_after_refused_body))
         .layer(
             // A 503 during a database outage is expected and already logged once as a warning.
             // Spans name the path only: a query string is the client's to log, not ours.
@@ -392,6 +393,27 @@ pub fn is_json(headers: &HeaderMap) -> bool {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
         .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// `Connection: close` on an error answer to a request with a body. Such answers often come before
+/// the body was read (over the limit, no token, full queue, too slow), and the server then closes
+/// the connection; without the header a client would reuse it and its next request would fail as
+/// an incomplete message.
+async fn close_after_refused_body(request: Request, next: Next) -> Response {
+    let headers = request.headers();
+    let has_body = headers.contains_key(header::TRANSFER_ENCODING)
+        || headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim() != "0");
+    let mut response = next.run(request).await;
+    let status = response.status();
+    if has_body && (status.is_client_error() || status.is_server_error()) {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
 }
 
 /// Records the latency of every request by route template and status.

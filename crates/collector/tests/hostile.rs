@@ -491,6 +491,47 @@ async fn no_secret_reaches_the_log_even_at_trace_level() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_error_answered_before_the_body_is_read_closes_the_connection() {
+    // Otherwise a client reuses the connection the collector is about to close, and its next
+    // request fails as an incomplete message.
+    let db = TestDb::sqlite();
+    let c = Collector::start(&db);
+    let (_, token) = c.enroll("m-1", "h-1").await;
+    let cases = [
+        (
+            "over the limit",
+            "POST /api/v1/reports HTTP/1.1\r\nHost: collector\r\nAuthorization: Bearer TOKEN\r\n\
+             Content-Type: application/json\r\nContent-Length: 9999999\r\n\r\n{",
+            "413",
+        ),
+        (
+            "no token",
+            "POST /api/v1/reports HTTP/1.1\r\nHost: collector\r\n\
+             Content-Type: application/json\r\nContent-Length: 5000\r\n\r\n{",
+            "401",
+        ),
+    ];
+    for (what, request, status) in cases {
+        let mut stream = TcpStream::connect(addr(&c)).unwrap();
+        let response = exchange(&mut stream, &request.replace("TOKEN", &token));
+        let head = response
+            .split("\r\n\r\n")
+            .next()
+            .unwrap()
+            .to_ascii_lowercase();
+        assert!(
+            head.starts_with(&format!("http/1.1 {status}")),
+            "{what}: {head}"
+        );
+        assert!(head.contains("\r\nconnection: close"), "{what}: {head}");
+    }
+    // An answer to a request whose body was read keeps the connection.
+    let mut stream = TcpStream::connect(addr(&c)).unwrap();
+    let head = exchange(&mut stream, HEALTHZ).to_ascii_lowercase();
+    assert!(!head.contains("connection: close"), "{head}");
+}
+
 /// Reports holding a place in the ingest queue now, from `/metrics`.
 async fn queued_reports(c: &Collector) -> u64 {
     let (status, text) = c.get_text("/metrics", Some(&c.metrics_token)).await;
