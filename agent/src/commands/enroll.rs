@@ -20,10 +20,10 @@ use crate::{exit, report};
 pub(crate) struct EnrollArgs {
     #[command(flatten)]
     pub(crate) flags: ConfigFlags,
-    /// The enrollment secret from the collector's administrator. Other users of this machine
-    /// can read a command line: prefer --secret-file or POSTURE_ENROLL_SECRET. A secret that
-    /// starts with `-` is taken as it is (`--secret=-Abc` or `--secret -Abc`)
-    /// [env: POSTURE_ENROLL_SECRET]
+    /// The enrollment secret, or a one-time enrollment code, from the collector's administrator.
+    /// Other users of this machine can read a command line: prefer --secret-file or
+    /// POSTURE_ENROLL_SECRET. A secret that starts with `-` is taken as it is (`--secret=-Abc` or
+    /// `--secret -Abc`) [env: POSTURE_ENROLL_SECRET]
     #[arg(long, allow_hyphen_values = true, value_name = "SECRET")]
     pub(crate) secret: Option<String>,
     /// Read the enrollment secret from the first line of FILE (`-`: standard input)
@@ -44,6 +44,7 @@ pub(crate) fn execute(args: EnrollArgs) -> anyhow::Result<ExitCode> {
         "no endpoint: pass --endpoint URL, set POSTURE_ENDPOINT, or set `endpoint` in the config file",
     )?;
     let store = credentials::system_store(&config.state_dir.value)?;
+    let mut pending = false;
     let credentials = if args.webhook {
         Credentials {
             mode: Mode::Webhook,
@@ -55,12 +56,25 @@ pub(crate) fn execute(args: EnrollArgs) -> anyhow::Result<ExitCode> {
     } else {
         let secret = enrollment_secret(args.secret, args.secret_file.as_deref(), &ProcessEnv)?;
         let device = posture_checks::inventory::gather(&SystemHost::default());
+        // A machine the collector knows re-enrolls with its current token (or waits for an
+        // administrator's approval): present the token this agent holds for that endpoint.
+        let current_token = match store.load() {
+            Ok(Some(c)) if c.endpoint == endpoint.as_str() && c.mode == Mode::Collector => {
+                c.token.map(|t| t.expose().to_owned())
+            }
+            Ok(_) => None,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the current credentials; enrolling without the current token");
+                None
+            }
+        };
         let request = EnrollRequest {
             enroll_secret: secret,
             hostname: device.hostname.unwrap_or_default(),
             machine_id: device.machine_id.unwrap_or_default(),
             platform: Platform::current().as_str().to_owned(),
             agent_version: report::AGENT_VERSION.to_owned(),
+            device_token: current_token,
         };
         let mut options = TransportOptions::from_config(&config).context("no endpoint")?;
         options.endpoint = endpoint.clone();
@@ -71,6 +85,9 @@ pub(crate) fn execute(args: EnrollArgs) -> anyhow::Result<ExitCode> {
         let enrolled = runtime
             .block_on(transport.enroll(&request))
             .with_context(|| format!("enrollment with {endpoint} failed"))?;
+        if enrolled.pending {
+            pending = true;
+        }
         Credentials {
             mode: Mode::Collector,
             endpoint: endpoint.to_string(),
@@ -82,6 +99,11 @@ pub(crate) fn execute(args: EnrollArgs) -> anyhow::Result<ExitCode> {
     store.store(&credentials)?;
     let mut out = anstream::stdout();
     match &credentials.device_id {
+        Some(id) if pending => writeln!(
+            out,
+            "The collector {endpoint} knows this machine as device {id}: the enrollment waits for \
+             an administrator's approval (the device's token works once approved)."
+        )?,
         Some(id) => writeln!(out, "Enrolled with {endpoint} as device {id}.")?,
         None => writeln!(out, "Webhook mode: reports go to {endpoint}.")?,
     }

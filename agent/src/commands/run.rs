@@ -24,9 +24,13 @@ use posture_client::config::{Config, EMBEDDED_POLICY};
 use posture_client::credentials;
 use posture_client::daemon::{CheckFn, Daemon, DaemonOptions};
 use posture_client::delivery::{Drained, RetryPolicy};
+use posture_client::fleet_policy::FleetPolicySlot;
 use posture_client::spool::SpoolLimits;
 use posture_client::transport::{Transport, TransportOptions};
 use posture_policy::Policy;
+
+/// How a fleet policy from the collector is named in reports (`policy.source`).
+const FLEET_POLICY_SOURCE: &str = "collector";
 use tokio::sync::watch;
 
 use super::config::ConfigFlags;
@@ -150,10 +154,28 @@ pub(crate) fn run_daemon(
         }
     };
     let slot = live.as_ref().map(|l| l.reads.clone());
+    // Enrolled with a collector: judge with the fleet policy it hands out at check-in (kept in
+    // the state directory), else with this agent's own policy.
+    let fleet = FleetPolicySlot::load(&config.state_dir.value);
+    let fleet_for_checks = fleet.clone();
     let check: CheckFn = Arc::new(move || {
+        let fleet_policy = fleet_for_checks.get().and_then(|offered| {
+            match Policy::from_toml(FLEET_POLICY_SOURCE, &offered.toml) {
+                Ok(p) if p.digest == offered.digest => Some(p),
+                Ok(_) => {
+                    tracing::warn!("the fleet policy does not match its digest; judging with the local policy");
+                    None
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "this agent cannot load the fleet policy; judging with the local policy");
+                    None
+                }
+            }
+        });
+        let policy = fleet_policy.as_ref().unwrap_or(&policy);
         match &slot {
-            Some(slot) => live::check_and_note_reads(&check_args, &policy, slot),
-            None => super::check::produce_report(&check_args, &policy, None),
+            Some(slot) => live::check_and_note_reads(&check_args, policy, slot),
+            None => super::check::produce_report(&check_args, policy, None),
         }
         .map_err(|e| format!("{e:#}"))
     });
@@ -174,7 +196,7 @@ pub(crate) fn run_daemon(
         .enable_all()
         .max_blocking_threads(2)
         .build()?;
-    let mut daemon = Daemon::new(options, transport, creds, check)?;
+    let mut daemon = Daemon::new(options, transport, creds, check)?.with_fleet_policy(fleet);
     if let Some(live) = live {
         daemon = daemon.with_live(live);
     }

@@ -16,6 +16,7 @@ use tokio::sync::{Notify, watch};
 use crate::backoff::{Backoff, jittered};
 use crate::credentials::{Credentials, Token};
 use crate::delivery::{Deliverer, RetryPolicy, SharedSpool, stopped};
+use crate::fleet_policy::FleetPolicySlot;
 use crate::live::{CheckKind, Live, LivePlan, Verdicts, should_send};
 use crate::spool::{SpoolError, SpoolLimits};
 use crate::status::{StatusBook, now_rfc3339};
@@ -85,6 +86,7 @@ pub struct Daemon {
     check: CheckFn,
     progress: Progress,
     live: Option<Live>,
+    fleet_policy: Option<FleetPolicySlot>,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -124,6 +126,7 @@ impl Daemon {
             check,
             progress: Progress::default(),
             live: None,
+            fleet_policy: None,
         })
     }
 
@@ -140,6 +143,14 @@ impl Daemon {
         self
     }
 
+    /// Check-in updates `slot` with the fleet policy the collector hands out (the check
+    /// function is expected to judge with it), and asks for a fresh check when it changes.
+    #[must_use]
+    pub fn with_fleet_policy(mut self, slot: FleetPolicySlot) -> Self {
+        self.fleet_policy = Some(slot);
+        self
+    }
+
     /// One cycle: check, spool, then send everything spooled (one attempt, no retry wait).
     /// Returns the delivery outcome, or `None` when no endpoint is configured.
     pub async fn run_once(self) -> Option<crate::delivery::Drained> {
@@ -147,12 +158,8 @@ impl Daemon {
         let device_id = self.credentials.as_ref().and_then(|c| c.device_id.clone());
         let run = self.check.clone();
         match tokio::task::spawn_blocking(move || run()).await {
-            Ok(Ok(mut report)) => {
-                if device_id.is_some() {
-                    report.device_id.clone_from(&device_id);
-                }
-                record(&report, &self.spool, &self.status, &wake);
-            }
+            // Spooled without a device id: delivery stamps the current one when it sends.
+            Ok(Ok(report)) => record(&report, &self.spool, &self.status, &wake),
             Ok(Err(message)) => {
                 tracing::error!(error = %message, "the check failed");
                 self.status
@@ -169,7 +176,8 @@ impl Daemon {
             self.options.retry,
             self.status.clone(),
             Arc::new(Notify::new()),
-        );
+        )
+        .with_device_id(device_id);
         Some(deliverer.drain().await)
     }
 
@@ -197,11 +205,13 @@ impl Daemon {
                 self.options.retry,
                 self.status.clone(),
                 check_now.clone(),
-            );
+            )
+            .with_device_id(device_id);
             tasks.push(tokio::spawn(deliverer.run(wake.clone(), shutdown.clone())));
             tasks.push(tokio::spawn(checkin_loop(
                 transport.clone(),
                 token,
+                self.fleet_policy.clone(),
                 self.options.checkin_interval,
                 self.options.interval,
                 check_now.clone(),
@@ -215,7 +225,6 @@ impl Daemon {
             &self.spool,
             &self.status,
             &self.check,
-            device_id,
             &wake,
             &check_now,
             &self.progress,
@@ -237,7 +246,6 @@ async fn check_loop(
     spool: &Arc<SharedSpool>,
     status: &Arc<StatusBook>,
     check: &CheckFn,
-    device_id: Option<String>,
     wake: &Arc<Notify>,
     check_now: &Arc<Notify>,
     progress: &Progress,
@@ -265,10 +273,8 @@ async fn check_loop(
             }
         };
         match outcome {
-            Ok(Ok(mut report)) => {
-                if device_id.is_some() {
-                    report.device_id.clone_from(&device_id);
-                }
+            // Spooled without a device id: delivery stamps the current one when it sends.
+            Ok(Ok(report)) => {
                 let verdicts = Verdicts::of(&report);
                 let send = should_send(kind, last_sent.as_ref(), &verdicts);
                 if send {
@@ -415,6 +421,7 @@ fn record(report: &Report, spool: &SharedSpool, status: &StatusBook, wake: &Noti
 async fn checkin_loop(
     transport: Transport,
     token: Option<Token>,
+    fleet_policy: Option<FleetPolicySlot>,
     every: Duration,
     report_interval: Duration,
     check_now: Arc<Notify>,
@@ -436,6 +443,12 @@ async fn checkin_loop(
             Ok(Checkin::Reply(reply)) => {
                 failures.reset();
                 wait = every;
+                if let Some(slot) = &fleet_policy
+                    && slot.offer(reply.policy.clone())
+                {
+                    tracing::info!("check-in: the fleet policy changed; judging the device again");
+                    check_now.notify_one();
+                }
                 // The request stays up until our next report reaches the collector; act on each
                 // request once, not at every check-in.
                 if reply.check_now

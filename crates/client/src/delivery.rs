@@ -7,6 +7,11 @@
 //! backoff, or at the time the server asked with `Retry-After`, whichever is later. A report the
 //! endpoint refuses for good is set aside so it cannot block the queue. Delivery runs as its own
 //! task, so a slow or dead endpoint never delays a check.
+//!
+//! The device id goes into a report when it is sent, not when it is spooled: after a
+//! re-enrollment (a restored or moved collector database gives the device a new id) the reports
+//! spooled before it go out under the id the collector knows now, instead of being refused
+//! forever and holding up every newer report.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -117,6 +122,7 @@ pub struct Deliverer {
     check_now: Arc<Notify>,
     /// The endpoint's `Server` at the last reply, to notice a new collector version.
     server: Option<String>,
+    device_id: Option<String>,
 }
 
 impl std::fmt::Debug for Deliverer {
@@ -147,6 +153,7 @@ impl Deliverer {
             status,
             check_now,
             server: None,
+            device_id: None,
         }
     }
 
@@ -171,6 +178,14 @@ impl Deliverer {
         {
             self.status.update(|s| s.aside_dropped_total += m.dropped);
         }
+    }
+
+    /// Stamps every report with this device id as it is sent (the id of the current
+    /// enrollment), replacing whatever id it was spooled with.
+    #[must_use]
+    pub fn with_device_id(mut self, device_id: Option<String>) -> Self {
+        self.device_id = device_id;
+        self
     }
 
     /// Sends spooled reports, oldest first, until the spool is empty or a send fails.
@@ -226,11 +241,8 @@ impl Deliverer {
                 }
             };
             let report_id = report.report_id.clone();
-            match self
-                .transport
-                .send_report(report.body, self.token.as_ref())
-                .await
-            {
+            let body = stamp_device_id(report.body, self.device_id.as_deref());
+            match self.transport.send_report(body, self.token.as_ref()).await {
                 Ok(ack) => {
                     self.notice_server();
                     if let Err(e) = self.spool.with(|s| s.remove(&entry)) {
@@ -314,6 +326,24 @@ impl Deliverer {
                 },
             }
         }
+    }
+}
+
+/// The report with `device_id` in it, when there is one to stamp and the body is a report this
+/// agent can read; otherwise the body as spooled (the endpoint then judges it).
+fn stamp_device_id(body: Vec<u8>, device_id: Option<&str>) -> Vec<u8> {
+    let Some(device_id) = device_id else {
+        return body;
+    };
+    match serde_json::from_slice::<posture_schema::Report>(&body) {
+        Ok(mut report) => {
+            if report.device_id.as_deref() == Some(device_id) {
+                return body;
+            }
+            report.device_id = Some(device_id.to_owned());
+            serde_json::to_vec(&report).unwrap_or(body)
+        }
+        Err(_) => body,
     }
 }
 

@@ -27,6 +27,7 @@ pub mod credentials;
 pub mod daemon;
 pub mod delivery;
 pub mod env;
+pub mod fleet_policy;
 pub mod footprint;
 pub mod live;
 pub mod paths;

@@ -8,9 +8,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use posture_schema::protocol::{EnrollResponse, ErrorReply};
 use reqwest::StatusCode;
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue, LOCATION, RETRY_AFTER};
-use serde::{Deserialize, Serialize};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, DATE, HeaderValue, LOCATION, RETRY_AFTER};
 
 use crate::backoff::parse_retry_after;
 use crate::config::{Config, Endpoint, SpkiPin};
@@ -18,12 +18,10 @@ use crate::credentials::Token;
 use crate::tls;
 pub use crate::tls::TlsSetupError;
 
-/// Path of the enrollment call.
-pub const ENROLL_PATH: &str = "/api/v1/enroll";
-/// Path of the report call.
-pub const REPORTS_PATH: &str = "/api/v1/reports";
-/// Path of the check-in call.
-pub const CHECKIN_PATH: &str = "/api/v1/agent/checkin";
+pub use posture_schema::protocol::{
+    CHECKIN_PATH, CheckinResponse as CheckinReply, ENROLL_PATH, EnrollRequest, REPORTS_PATH,
+    ReportResponse as ReportAck,
+};
 
 /// Largest reply body the agent reads; replies are tiny JSON objects.
 const MAX_REPLY_BYTES: usize = 64 * 1024;
@@ -76,13 +74,14 @@ pub enum Failure {
         /// The wait the server asked for (`Retry-After`), if any.
         retry_after: Option<Duration>,
     },
-    /// The endpoint refused this report for good (`400`, `413`, `422`): set it aside.
+    /// The endpoint refused this report for good (`400`, `409`, `413`, `422`: well
+    /// authenticated but wrong in content): set it aside.
     #[error("{message}")]
     Rejected {
         /// What happened.
         message: String,
     },
-    /// The token is missing, unknown or for another device (`401`, `403`): enroll again.
+    /// The credentials were refused (`401`, `403`): enroll again. Never about a report's content.
     #[error("{message}")]
     Unauthorized {
         /// What happened.
@@ -101,31 +100,6 @@ impl Failure {
     }
 }
 
-/// The endpoint's answer to an accepted report.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-pub struct ReportAck {
-    /// The report id the collector stored (absent from plain webhooks).
-    #[serde(default)]
-    pub report_id: Option<String>,
-    /// The collector already had this report.
-    #[serde(default)]
-    pub duplicate: bool,
-    /// An administrator asked for a fresh check.
-    #[serde(default)]
-    pub check_now: bool,
-}
-
-/// The endpoint's answer to a check-in.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-pub struct CheckinReply {
-    /// An administrator asked for a fresh check.
-    #[serde(default)]
-    pub check_now: bool,
-    /// When it was asked.
-    #[serde(default)]
-    pub requested_at: Option<String>,
-}
-
 /// What a check-in found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Checkin {
@@ -135,39 +109,15 @@ pub enum Checkin {
     Unsupported,
 }
 
-/// The body of an enrollment request.
-#[derive(Clone, Serialize)]
-pub struct EnrollRequest {
-    /// The enrollment secret.
-    pub enroll_secret: String,
-    /// Host name.
-    pub hostname: String,
-    /// Stable machine id (so re-enrolling keeps the device id).
-    pub machine_id: String,
-    /// `linux`, `macos` or `windows`.
-    pub platform: String,
-    /// Agent version.
-    pub agent_version: String,
-}
-
-impl std::fmt::Debug for EnrollRequest {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EnrollRequest")
-            .field("enroll_secret", &"[redacted]")
-            .field("hostname", &self.hostname)
-            .field("machine_id", &self.machine_id)
-            .field("platform", &self.platform)
-            .finish_non_exhaustive()
-    }
-}
-
 /// The collector's answer to an enrollment.
-#[derive(Clone, Deserialize)]
+#[derive(Clone)]
 pub struct Enrolled {
     /// The device id to put in every report.
     pub device_id: String,
     /// The device token.
     pub device_token: Token,
+    /// The token works once an administrator approves the re-enrollment.
+    pub pending: bool,
 }
 
 impl std::fmt::Debug for Enrolled {
@@ -175,6 +125,7 @@ impl std::fmt::Debug for Enrolled {
         f.debug_struct("Enrolled")
             .field("device_id", &self.device_id)
             .field("device_token", &self.device_token)
+            .field("pending", &self.pending)
             .finish()
     }
 }
@@ -250,9 +201,15 @@ impl Transport {
         let status = response.status();
         let (headers, bytes) = read_reply(response, &url).await?;
         if status.is_success() {
-            return serde_json::from_slice(&bytes).map_err(|e| Failure::Retry {
-                message: format!("POST {url}: the enrollment reply is not valid JSON: {e}"),
-                retry_after: None,
+            let reply: EnrollResponse =
+                serde_json::from_slice(&bytes).map_err(|e| Failure::Retry {
+                    message: format!("POST {url}: the enrollment reply is not valid JSON: {e}"),
+                    retry_after: None,
+                })?;
+            return Ok(Enrolled {
+                device_id: reply.device_id,
+                device_token: Token::new(reply.device_token),
+                pending: reply.pending,
             });
         }
         if status == StatusCode::UNAUTHORIZED {
@@ -275,10 +232,13 @@ impl Transport {
         token: Option<&Token>,
     ) -> Result<ReportAck, Failure> {
         let url = self.endpoint.join(REPORTS_PATH);
+        // The agent's clock at sending time lets the collector flag a wrong clock even for a
+        // report that waited in the spool.
         let mut request = self
             .client
             .post(&url)
             .header(CONTENT_TYPE, "application/json")
+            .header(DATE, httpdate::fmt_http_date(SystemTime::now()))
             .body(body);
         if let Some(token) = token {
             request = request.header(AUTHORIZATION, token.bearer_header());
@@ -379,7 +339,7 @@ fn classify(
         };
     }
     match status.as_u16() {
-        400 | 413 | 422 => Failure::Rejected { message },
+        400 | 409 | 413 | 422 => Failure::Rejected { message },
         401 | 403 => Failure::Unauthorized {
             message: format!("{message} (run `posture enroll` again if the token was revoked)"),
         },
@@ -395,10 +355,6 @@ fn classify(
 
 /// The `error` field of a JSON reply, or a short printable prefix of the body.
 fn reply_detail(body: &[u8]) -> String {
-    #[derive(Deserialize)]
-    struct ErrorReply {
-        error: String,
-    }
     if let Ok(reply) = serde_json::from_slice::<ErrorReply>(body) {
         return format!(": {}", truncate(&reply.error, 200));
     }
@@ -470,7 +426,7 @@ mod tests {
     #[test]
     fn bad_request_and_unprocessable_are_rejected_for_good() {
         let h = reqwest::header::HeaderMap::new();
-        for code in [400, 413, 422] {
+        for code in [400, 409, 413, 422] {
             let f = classify(
                 "u",
                 StatusCode::from_u16(code).unwrap(),

@@ -639,6 +639,7 @@ async fn enrollment_exchanges_the_secret_and_a_wrong_one_is_refused() {
         machine_id: "m".into(),
         platform: "linux".into(),
         agent_version: "0.1.0".into(),
+        device_token: None,
     };
     let enrolled = t.enroll(&request).await.unwrap();
     assert_eq!(enrolled.device_id, "dev-42");
@@ -649,4 +650,67 @@ async fn enrollment_exchanges_the_secret_and_a_wrong_one_is_refused() {
         t.enroll(&request).await,
         Err(Failure::Unauthorized { .. })
     ));
+}
+
+/// After a database restore the agent re-enrolls and gets a new device id; the reports it
+/// spooled before carry the old one. They go out under the new id, in order, instead of being
+/// refused forever in front of every newer report.
+#[tokio::test]
+async fn reports_spooled_under_an_old_device_id_are_sent_under_the_new_one() {
+    let collector = Collector::new();
+    let (addr, _server) = collector.serve_http(0).await;
+    let rig = Rig::new();
+    for n in 1..=3 {
+        let mut r = report(n);
+        r.device_id = Some("old-device-id".into());
+        rig.spool
+            .with(|s| s.push(&serde_json::to_vec(&r).unwrap()))
+            .unwrap();
+    }
+    let mut d = rig
+        .deliverer(
+            transport(
+                &format!("http://{addr}"),
+                None,
+                vec![],
+                Duration::from_secs(5),
+            ),
+            Some("tok"),
+        )
+        .with_device_id(Some("new-device-id".into()));
+    assert_eq!(d.drain().await, Drained::Empty);
+    assert_eq!(rig.backlog(), 0);
+    assert_eq!(
+        collector.ids(),
+        vec!["report-000001", "report-000002", "report-000003"]
+    );
+    let device_ids = collector.seen.lock().unwrap().device_ids.clone();
+    assert!(
+        device_ids
+            .iter()
+            .all(|d| d.as_deref() == Some("new-device-id")),
+        "{device_ids:?}"
+    );
+}
+
+/// A well-authenticated report the collector finds wrong in content (409) is set aside, not
+/// retried forever.
+#[tokio::test]
+async fn a_conflict_is_set_aside_not_retried() {
+    let collector = Collector::new();
+    let (addr, _server) = collector.serve_http(0).await;
+    collector.set(Reply::Status(409, None));
+    let rig = Rig::new();
+    rig.push(1);
+    let mut d = rig.deliverer(
+        transport(
+            &format!("http://{addr}"),
+            None,
+            vec![],
+            Duration::from_secs(5),
+        ),
+        None,
+    );
+    assert_eq!(d.drain().await, Drained::Empty);
+    assert_eq!(rig.status.snapshot().rejected_total, 1);
 }

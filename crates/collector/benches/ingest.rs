@@ -10,7 +10,7 @@
 //! aimed at loopback.
 
 // A benchmark's job is to print its results.
-#![allow(clippy::print_stdout)]
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -82,7 +82,14 @@ async fn run(db: &TestDb, label: &str) {
                 n += concurrency;
                 let body = template.replace(PLACEHOLDER, &uuid::Uuid::now_v7().to_string());
                 let sent = Instant::now();
-                let ok = match http.post(&url).bearer_auth(token).body(body).send().await {
+                let ok = match http
+                    .post(&url)
+                    .bearer_auth(token)
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await
+                {
                     Ok(response) => {
                         let ok = response.status().is_success();
                         let _ = response.bytes().await;
@@ -154,9 +161,15 @@ fn main() {
         let sqlite = TestDb::sqlite();
         run(&sqlite, "sqlite").await;
         sqlite.cleanup().await;
-        if let Some(pg) = TestDb::postgres("the ingest benchmark").await {
+        if std::env::var_os(support::ENV_POSTGRES_URL).is_some() {
+            let pg = TestDb::postgres("the ingest benchmark").await;
             run(&pg, "postgres").await;
             pg.cleanup().await;
+        } else {
+            eprintln!(
+                "notice: {} is not set; the PostgreSQL benchmark is skipped",
+                support::ENV_POSTGRES_URL
+            );
         }
     });
 }

@@ -6,12 +6,14 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 
-use crate::app::{ApiError, AppState, authenticate_admin, now_ms};
+use crate::agent_api::body_rejection;
+use crate::app::{ApiError, AppState, authenticate_admin, now_ms, require_json};
 use crate::credentials::{generate_secret, hash_secret, rotate};
 use crate::display::{day_before, rfc3339};
 use crate::export::{devices_csv, findings_csv};
@@ -25,7 +27,9 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/v1/devices", get(list_devices))
         .route(
             "/api/v1/devices/{id}",
-            get(device_detail).patch(update_asset),
+            get(device_detail)
+                .patch(update_asset)
+                .route_layer(middleware::from_fn(require_json)),
         )
         .route("/api/v1/devices/{id}/reports", get(device_reports))
         .route("/api/v1/devices/{id}/reports/{report_id}", get(one_report))
@@ -35,7 +39,99 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/v1/export/devices.csv", get(export_devices))
         .route("/api/v1/export/findings.csv", get(export_findings))
         .route("/api/v1/enroll-secret/rotate", post(rotate_enroll_secret))
-        .route("/api/v1/login-links", post(create_login_link))
+        .route(
+            "/api/v1/login-links",
+            post(create_login_link).route_layer(middleware::from_fn(require_json)),
+        )
+        // The policy is TOML, not JSON: this route takes any body type (it is admin-token only,
+        // and a browser cannot send a cross-site PUT without a preflight).
+        .route("/api/v1/policy", get(get_policy).put(put_policy))
+        .route(
+            "/api/v1/devices/{id}/enrollment/approve",
+            post(approve_enrollment),
+        )
+        .route(
+            "/api/v1/devices/{id}/enrollment/refuse",
+            post(refuse_enrollment),
+        )
+        .route(
+            "/api/v1/enroll-codes",
+            post(create_enroll_code).route_layer(middleware::from_fn(require_json)),
+        )
+        .route("/api/v1/policy/versions", get(policy_versions))
+}
+
+/// The fleet policy in force: the newest version set, or the agent's embedded default.
+async fn get_policy(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    authenticate_admin(&state, &headers).await?;
+    let current = state.fleet.current(state.store.as_ref()).await?;
+    Ok(Json(match current.stored {
+        Some(p) => serde_json::json!({
+            "source": crate::fleet::FLEET_SOURCE,
+            "version": p.version,
+            "digest": p.digest,
+            "set_at": rfc3339(p.set_at),
+            "text": p.text,
+        }),
+        None => serde_json::json!({
+            "source": posture_policy::EMBEDDED_SOURCE,
+            "version": null,
+            "digest": current.judging.digest,
+            "set_at": null,
+            "text": posture_policy::DEFAULT_POLICY_TOML,
+        }),
+    }))
+}
+
+/// Sets a new fleet policy version from a TOML body.
+async fn put_policy(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    authenticate_admin(&state, &headers).await?;
+    let body = body.map_err(|r| body_rejection(&r, state.config.max_small_body_bytes))?;
+    let text = std::str::from_utf8(&body)
+        .map_err(|e| ApiError::BadRequest(format!("the policy is not UTF-8: {e}")))?;
+    let stored = crate::fleet::set(state.store.as_ref(), "policy", text, now_ms())
+        .await
+        .map_err(|e| match e {
+            Ok(message) => ApiError::Unprocessable(message),
+            Err(store) => store.into(),
+        })?;
+    state.fleet.invalidate();
+    tracing::info!(version = stored.version, digest = %stored.digest, "fleet policy set");
+    Ok(Json(serde_json::json!({
+        "version": stored.version,
+        "digest": stored.digest,
+        "set_at": rfc3339(stored.set_at),
+    })))
+}
+
+/// Every fleet policy version, newest first.
+async fn policy_versions(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    authenticate_admin(&state, &headers).await?;
+    let versions: Vec<serde_json::Value> = state
+        .store
+        .policy_versions()
+        .await?
+        .into_iter()
+        .map(|p| {
+            serde_json::json!({
+                "version": p.version,
+                "digest": p.digest,
+                "set_at": rfc3339(p.set_at),
+                "text": p.text,
+            })
+        })
+        .collect();
+    Ok(Json(serde_json::json!({ "versions": versions })))
 }
 
 async fn list_devices(
@@ -134,16 +230,18 @@ async fn update_asset(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     authenticate_admin(&state, &headers).await?;
-    let body = body.map_err(|r| ApiError::BadRequest(r.body_text()))?;
+    let body = body.map_err(|r| body_rejection(&r, state.config.max_small_body_bytes))?;
     let update: AssetUpdate = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("not an asset update: {e}")))?;
     for (name, value) in [("owner", &update.owner), ("note", &update.note)] {
-        if value
-            .as_ref()
-            .is_some_and(|v| v.len() > 1024 || v.contains('\0'))
-        {
+        if value.as_ref().is_some_and(|v| v.contains('\0')) {
+            return Err(ApiError::BadRequest(format!(
+                "{name} contains a NUL character"
+            )));
+        }
+        if value.as_ref().is_some_and(|v| v.len() > 1024) {
             return Err(ApiError::Unprocessable(format!(
-                "{name} must be at most 1024 bytes without NUL characters"
+                "{name} must be at most 1024 bytes"
             )));
         }
     }
@@ -168,6 +266,94 @@ async fn revoke_token(
     }
     tracing::info!(device_id = %id, "device token revoked");
     Ok(StatusCode::NO_CONTENT)
+}
+
+async fn approve_enrollment(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    decide_enrollment(&state, &headers, &id, true).await
+}
+
+async fn refuse_enrollment(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    decide_enrollment(&state, &headers, &id, false).await
+}
+
+/// Approves or refuses a device's pending re-enrollment (404 when none is pending).
+async fn decide_enrollment(
+    state: &AppState,
+    headers: &HeaderMap,
+    id: &str,
+    approve: bool,
+) -> Result<StatusCode, ApiError> {
+    authenticate_admin(state, headers).await?;
+    if !state.store.decide_enrollment(id, approve, now_ms()).await? {
+        return Err(ApiError::NotFound);
+    }
+    tracing::info!(device_id = %id, approve, "pending re-enrollment decided");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Default lifetime of a one-time enrollment code.
+const ENROLL_CODE_TTL_HOURS: u32 = 72;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EnrollCodeRequest {
+    /// The device the code re-enrolls; absent for a code that enrolls a new machine.
+    #[serde(default)]
+    device_id: Option<String>,
+    /// Hours the code stays valid (default 72, at most 720).
+    #[serde(default)]
+    ttl_hours: Option<u32>,
+}
+
+/// Creates a one-time enrollment code, shown only in this answer.
+async fn create_enroll_code(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    authenticate_admin(&state, &headers).await?;
+    let body = body.map_err(|r| body_rejection(&r, state.config.max_small_body_bytes))?;
+    let request: EnrollCodeRequest = if body.is_empty() {
+        EnrollCodeRequest::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::BadRequest(format!("not an enrollment code request: {e}")))?
+    };
+    if let Some(id) = &request.device_id
+        && state.store.device(id).await?.is_none()
+    {
+        return Err(ApiError::NotFound);
+    }
+    let now = now_ms();
+    let hours = request
+        .ttl_hours
+        .unwrap_or(ENROLL_CODE_TTL_HOURS)
+        .clamp(1, 720);
+    let expires_at = now + i64::from(hours) * 3_600_000;
+    let code = generate_secret()?;
+    state
+        .store
+        .create_enroll_code(
+            &hash_secret(&code),
+            request.device_id.as_deref(),
+            expires_at,
+            now,
+        )
+        .await?;
+    tracing::info!(device_id = ?request.device_id, "one-time enrollment code created");
+    Ok(Json(serde_json::json!({
+        "code": code,
+        "device_id": request.device_id,
+        "expires_at": rfc3339(expires_at),
+    })))
 }
 
 #[derive(Debug, Deserialize)]
@@ -285,7 +471,9 @@ async fn create_login_link(
         .create_login_link(&hash_secret(&token), &next, expires_at)
         .await?;
     Ok(Json(serde_json::json!({
-        "path": format!("/login/link?token={token}"),
+        // In the fragment, which browsers never send: the token stays out of request lines,
+        // proxy logs and Referer headers. The page at /login/link posts it.
+        "path": format!("/login/link#{token}"),
         "expires_at": rfc3339(expires_at),
     })))
 }

@@ -11,13 +11,13 @@ use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use posture_schema::Report;
+use posture_schema::{Posture, Report, Status};
 use serde::Deserialize;
 
 use crate::admin_api::{all_devices, csv_response, is_local_path};
 use crate::app::{ApiError, AppState, admin_token_matches, csrf_matches, now_ms};
 use crate::credentials::{generate_secret, hash_secret};
-use crate::display::{age, day_before, rfc3339};
+use crate::display::{age, day_before, rfc3339, skew};
 use crate::export::{devices_csv, findings_csv};
 use crate::store::{AssetState, AssetUpdate, DeviceFilter, DeviceSummary, Session};
 
@@ -33,7 +33,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/export/devices.csv", get(export_devices))
         .route("/export/findings.csv", get(export_findings))
         .route("/login", get(login_page).post(login))
-        .route("/login/link", get(login_link))
+        .route("/login/link", get(login_link_page).post(login_link))
+        .route("/assets/login-link.js", get(login_link_script))
         .route("/logout", post(logout))
 }
 
@@ -125,7 +126,7 @@ async fn require_form_session(
     headers: &HeaderMap,
     csrf: &str,
 ) -> Result<Session, PageError> {
-    if !same_origin(headers) {
+    if !same_origin(headers, state.config.public_origin.as_deref()) {
         return Err(ApiError::Forbidden("cross-site form submission".into()).into());
     }
     let session = require_session(state, headers, "/").await?;
@@ -135,12 +136,16 @@ async fn require_form_session(
     Ok(session)
 }
 
-/// A request without `Origin` (older browsers, curl) passes; one whose `Origin` host differs
-/// from `Host` does not.
-fn same_origin(headers: &HeaderMap) -> bool {
+/// A request without `Origin` (older browsers, curl) passes. With a public origin configured
+/// (`--public-url`, for a reverse proxy that rewrites `Host`), `Origin` must be that origin;
+/// without one, its host must be `Host`.
+fn same_origin(headers: &HeaderMap, public_origin: Option<&str>) -> bool {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         return true;
     };
+    if let Some(public) = public_origin {
+        return origin.trim_end_matches('/').eq_ignore_ascii_case(public);
+    }
     let Some(host) = headers.get(header::HOST).and_then(|v| v.to_str().ok()) else {
         return false;
     };
@@ -150,7 +155,12 @@ fn same_origin(headers: &HeaderMap) -> bool {
 }
 
 fn set_cookie(state: &AppState, value: &str, max_age_secs: u64) -> HeaderValue {
-    let secure = if state.config.secure_cookies {
+    let behind_https_proxy = state
+        .config
+        .public_origin
+        .as_deref()
+        .is_some_and(|o| o.starts_with("https://"));
+    let secure = if state.config.secure_cookies || behind_https_proxy {
         "; Secure"
     } else {
         ""
@@ -217,7 +227,7 @@ async fn login(
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, PageError> {
-    if !same_origin(&headers) {
+    if !same_origin(&headers, state.config.public_origin.as_deref()) {
         return Err(ApiError::Forbidden("cross-site form submission".into()).into());
     }
     if !admin_token_matches(&state, &form.token).await? {
@@ -231,25 +241,48 @@ async fn login(
     start_session(&state, &form.next).await
 }
 
+#[derive(Template)]
+#[template(path = "login_link.html")]
+struct LoginLinkPage {
+    error: Option<String>,
+}
+
+/// The page a login link opens. The token is in the link's fragment, which the browser keeps to
+/// itself; the page's script posts it (or the user pastes it).
+async fn login_link_page() -> Result<Html<String>, PageError> {
+    render(&LoginLinkPage { error: None })
+}
+
+async fn login_link_script() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        include_str!("../assets/login-link.js"),
+    )
+        .into_response()
+}
+
 #[derive(Debug, Deserialize)]
-struct LinkQuery {
+struct LinkForm {
     token: String,
 }
 
 async fn login_link(
     State(state): State<AppState>,
-    Query(q): Query<LinkQuery>,
+    headers: HeaderMap,
+    Form(form): Form<LinkForm>,
 ) -> Result<Response, PageError> {
+    if !same_origin(&headers, state.config.public_origin.as_deref()) {
+        return Err(ApiError::Forbidden("cross-site form submission".into()).into());
+    }
     match state
         .store
-        .consume_login_link(&hash_secret(&q.token), now_ms())
+        .consume_login_link(&hash_secret(form.token.trim()), now_ms())
         .await?
     {
         Some(next) => start_session(&state, &next).await,
         None => {
-            let page = render(&LoginPage {
+            let page = render(&LoginLinkPage {
                 error: Some("This login link has expired or was already used.".into()),
-                next: "/".into(),
             })?;
             Ok((StatusCode::UNAUTHORIZED, page).into_response())
         }
@@ -349,6 +382,10 @@ struct DeviceRow {
     failing: String,
     since: String,
     last_seen: String,
+    /// `3 h ahead` when the device's clock was off beyond the limit in its latest report.
+    clock_skew: String,
+    /// The agent judged its latest report with another policy than the fleet's.
+    policy_mismatch: bool,
 }
 
 fn device_row(d: &DeviceSummary, now: i64) -> DeviceRow {
@@ -363,7 +400,7 @@ fn device_row(d: &DeviceSummary, now: i64) -> DeviceRow {
             .clone()
             .or_else(|| d.os_family.clone())
             .unwrap_or_default(),
-        posture: d.posture.clone().unwrap_or_else(|| "never".into()),
+        posture: d.posture.map_or("never", Posture::as_str).to_owned(),
         failing: d.failing_checks.join(", "),
         since: d
             .noncompliant_since
@@ -373,6 +410,32 @@ fn device_row(d: &DeviceSummary, now: i64) -> DeviceRow {
             .last_seen_at
             .map(|t| age(t, now))
             .unwrap_or_else(|| "never".into()),
+        clock_skew: d.clock_skew_ms.map(skew).unwrap_or_default(),
+        policy_mismatch: d.policy_mismatch,
+    }
+}
+
+struct EventRow {
+    at: String,
+    what: String,
+    old_value: String,
+    new_value: String,
+    report_id: String,
+}
+
+fn event_row(e: &crate::store::DeviceEvent) -> EventRow {
+    let what = match e.kind.as_str() {
+        "machine_id_changed" => "machine id changed (not applied)",
+        "serial_changed" => "serial number changed (not applied)",
+        "os_family_changed" => "operating system family changed (not applied)",
+        other => other,
+    };
+    EventRow {
+        at: rfc3339(e.at),
+        what: what.to_owned(),
+        old_value: e.old_value.clone().unwrap_or_default(),
+        new_value: e.new_value.clone().unwrap_or_default(),
+        report_id: e.report_id.clone().unwrap_or_default(),
     }
 }
 
@@ -624,6 +687,7 @@ struct DevicePage {
     state_options: Vec<SelectOption>,
     findings: Vec<FindingView>,
     history: Vec<HistoryRow>,
+    events: Vec<EventRow>,
 }
 
 async fn device_page(
@@ -641,11 +705,19 @@ async fn device_page(
         .as_deref()
         .and_then(|body| serde_json::from_str(body).ok());
 
+    // Failing checks first, then what could not be decided, then the rest.
+    let rank = |status: Status| match status {
+        Status::Fail => 0,
+        Status::Error | Status::Unknown => 1,
+        Status::Pass | Status::NotApplicable => 2,
+    };
     let mut findings: Vec<FindingView> = report
         .as_ref()
         .map(|r| {
-            r.checks
-                .iter()
+            let mut checks: Vec<&posture_schema::Finding> = r.checks.iter().collect();
+            checks.sort_by_key(|f| rank(f.status));
+            checks
+                .into_iter()
                 .map(|f| FindingView {
                     id: f.id.clone(),
                     title: f.title.clone(),
@@ -689,12 +761,33 @@ async fn device_page(
                 .collect()
         })
         .unwrap_or_default();
-    // Failing checks first, then what could not be decided, then the rest.
-    findings.sort_by_key(|f| match f.status.as_str() {
-        "fail" => 0,
-        "error" | "unknown" => 1,
-        _ => 2,
-    });
+
+    // Checks the fleet policy enables that the latest report lacks: the collector judged them
+    // unknown.
+    for missing in detail.findings.iter().filter(|l| {
+        report
+            .as_ref()
+            .is_some_and(|r| !r.checks.iter().any(|f| f.id == l.finding.check_id))
+    }) {
+        findings.insert(
+            0,
+            FindingView {
+                id: missing.finding.check_id.clone(),
+                title: missing.finding.title.clone(),
+                clause: missing.finding.clause.clone(),
+                status: missing.finding.status.as_str().to_owned(),
+                summary: missing.finding.summary.clone(),
+                since: format!(
+                    "{} ({})",
+                    rfc3339(missing.status_since),
+                    age(missing.status_since, now)
+                ),
+                subjects: Vec::new(),
+                evidence: Vec::new(),
+                remediation: Vec::new(),
+            },
+        );
+    }
 
     let inv = &detail.inventory;
     let hardware = [inv.hw_vendor.as_deref(), inv.hw_model.as_deref()]
@@ -746,10 +839,11 @@ async fn device_page(
             .map(|h| HistoryRow {
                 generated: rfc3339(h.generated_at),
                 received: rfc3339(h.received_at),
-                posture: h.posture.clone(),
+                posture: h.posture.as_str().to_owned(),
                 report_id: h.report_id.clone(),
             })
             .collect(),
+        events: detail.events.iter().map(event_row).collect(),
     })
 }
 
@@ -843,17 +937,36 @@ mod tests {
     fn a_form_posted_from_another_site_is_not_same_origin() {
         let mut h = HeaderMap::new();
         h.insert(header::HOST, HeaderValue::from_static("127.0.0.1:8443"));
-        assert!(same_origin(&h));
+        assert!(same_origin(&h, None));
         h.insert(
             header::ORIGIN,
             HeaderValue::from_static("http://127.0.0.1:8443"),
         );
-        assert!(same_origin(&h));
+        assert!(same_origin(&h, None));
         h.insert(
             header::ORIGIN,
             HeaderValue::from_static("https://evil.example"),
         );
-        assert!(!same_origin(&h));
+        assert!(!same_origin(&h, None));
+    }
+
+    #[test]
+    fn behind_a_proxy_the_public_origin_decides_not_host() {
+        let mut h = HeaderMap::new();
+        // nginx's default: the upstream address, not the name the browser used.
+        h.insert(header::HOST, HeaderValue::from_static("127.0.0.1:8443"));
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("https://posture.example.com"),
+        );
+        assert!(!same_origin(&h, None));
+        assert!(same_origin(&h, Some("https://posture.example.com")));
+        assert!(!same_origin(&h, Some("https://other.example.com")));
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("http://127.0.0.1:8443"),
+        );
+        assert!(!same_origin(&h, Some("https://posture.example.com")));
     }
 
     #[test]

@@ -33,6 +33,20 @@ pub fn age(ms: i64, now_ms: i64) -> String {
     }
 }
 
+/// A clock offset in words: `2 h ahead`, `3 days behind`.
+#[must_use]
+pub fn skew(ms: i64) -> String {
+    let direction = if ms >= 0 { "ahead" } else { "behind" };
+    let secs = ms.unsigned_abs() / 1000;
+    let amount = match secs {
+        0..60 => format!("{secs} s"),
+        60..3600 => format!("{} min", secs / 60),
+        3600..86_400 => format!("{} h", secs / 3600),
+        _ => format!("{} days", secs / 86_400),
+    };
+    format!("{amount} {direction}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -49,5 +63,11 @@ mod tests {
         assert_eq!(age(0, 5 * 60_000), "5 min ago");
         assert_eq!(age(0, 3 * 3_600_000), "3 h ago");
         assert_eq!(age(0, 12 * 86_400_000), "12 days ago");
+    }
+
+    #[test]
+    fn a_clock_skew_says_which_way() {
+        assert_eq!(skew(2 * 3_600_000), "2 h ahead");
+        assert_eq!(skew(-3 * 86_400_000), "3 days behind");
     }
 }

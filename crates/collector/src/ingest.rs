@@ -1,8 +1,10 @@
 //! From request body to committed row: validating a report and group-committing it.
 //!
 //! Validation follows `docs/protocol.md`: bytes that are not JSON, or JSON that is not a
-//! [`Report`], are a 400; a report of another schema version or with values that fail
-//! validation is a 422. Stored reports keep their exact bytes.
+//! [`Report`], are a 400; fields this collector does not know are ignored; a report of a newer
+//! schema version than this collector knows is a retryable 503 (the agent keeps it until the
+//! collector is upgraded); an older, unsupported version or values that fail validation are a
+//! 422. Stored reports keep their exact bytes.
 //!
 //! Writes go through a [`Writer`]: request handlers queue validated reports and wait; writer tasks
 //! take whatever is queued (up to a batch) and commit it in one transaction. Each request is
@@ -11,10 +13,10 @@
 
 use std::sync::Arc;
 
-use posture_schema::{Report, SCHEMA_VERSION};
+use posture_schema::{EvidenceMode, Posture, Report, SCHEMA_VERSION, Status};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
-use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
 use crate::store::{
     FindingSummary, IngestItem, IngestOutcome, Inventory, Store, StoreError, StoreResult,
@@ -23,22 +25,87 @@ use crate::store::{
 /// Longest accepted report id.
 pub const MAX_REPORT_ID_LEN: usize = 128;
 
+/// Default of `--max-clock-skew`: how far an agent's clock may be off before the device is
+/// flagged (10 minutes).
+pub const DEFAULT_MAX_CLOCK_SKEW_MS: i64 = 10 * 60 * 1000;
+
+/// The policy the collector judges reports against: the fleet policy an administrator set, or
+/// the agent's embedded default when none was set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FleetPolicy {
+    /// `sha256:` digest of the policy text; a report judged with another one is a mismatch.
+    pub digest: String,
+    /// The ids of the checks the policy enables.
+    pub enabled_checks: Vec<String>,
+}
+
+impl FleetPolicy {
+    /// The facts of a loaded policy.
+    #[must_use]
+    pub fn of(policy: &posture_policy::Policy) -> Self {
+        Self {
+            digest: policy.digest.clone(),
+            enabled_checks: policy
+                .rules
+                .enabled_checks()
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
+        }
+    }
+
+    /// The agent's embedded default policy.
+    #[must_use]
+    pub fn embedded() -> Self {
+        Self::of(&posture_policy::Policy::embedded())
+    }
+}
+
+/// What a report is judged with besides its own content.
+#[derive(Debug, Clone, Copy)]
+pub struct Judging<'a> {
+    /// When the collector received it (Unix ms).
+    pub received_at: i64,
+    /// The agent's clock when it sent the report (its `Date` header), if it said.
+    pub agent_clock: Option<i64>,
+    /// How far the agent's clock may be off before the device is flagged (ms).
+    pub max_clock_skew_ms: i64,
+    /// The fleet policy.
+    pub policy: &'a FleetPolicy,
+}
+
 /// Why a report body was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum Rejection {
     /// Not JSON, or JSON that is not a report (400).
     #[error("not a report: {0}")]
     Malformed(String),
-    /// A schema version this collector does not know (422).
+    /// An older schema version this collector no longer accepts (422).
     #[error("unsupported schema_version {found}; this collector accepts {SCHEMA_VERSION}")]
     SchemaVersion {
+        /// The version the report declared.
+        found: u64,
+    },
+    /// A newer schema version than this collector knows (503 with `Retry-After`: keep it and
+    /// send it again once the collector is upgraded).
+    #[error(
+        "schema_version {found} is newer than this collector knows ({SCHEMA_VERSION}); \
+         keep the report and retry after the collector is upgraded"
+    )]
+    TooNew {
         /// The version the report declared.
         found: u64,
     },
     /// A report whose values fail validation (422).
     #[error("invalid report: {0}")]
     Invalid(String),
-    /// The report names another device (403).
+    /// A report whose evidence was not read from the running machine (422).
+    #[error(
+        "agent.mode is {0:?}: only reports read from the running machine (`live`) are accepted; \
+         reports made with --root or --replay describe another system"
+    )]
+    NotLive(String),
+    /// The report names another device (409).
     #[error("the report's device_id is not the device this token belongs to")]
     WrongDevice,
 }
@@ -50,18 +117,29 @@ impl Rejection {
         match self {
             Self::Malformed(_) => "malformed",
             Self::SchemaVersion { .. } => "schema_version",
+            Self::TooNew { .. } => "schema_version_too_new",
             Self::Invalid(_) => "invalid",
+            Self::NotLive(_) => "not_live",
             Self::WrongDevice => "wrong_device",
         }
     }
 }
 
-/// Parses and validates a report body sent with `device_id`'s token.
-pub fn validate(body: &[u8], device_id: &str, received_at: i64) -> Result<IngestItem, Rejection> {
+/// Parses, validates and judges a report body sent with `device_id`'s token.
+///
+/// The collector does not believe the report's own verdict: the posture is derived from the
+/// checks, with `unknown` for each check the fleet policy enables that the report lacks, and a
+/// report judged with another policy than the fleet's is never compliant.
+pub fn validate(
+    body: &[u8],
+    device_id: &str,
+    judging: &Judging<'_>,
+) -> Result<IngestItem, Rejection> {
+    let received_at = judging.received_at;
     let text = std::str::from_utf8(body)
         .map_err(|e| Rejection::Malformed(format!("body is not UTF-8: {e}")))?;
-    // Look at the version first: a report of a newer version has fields this one does not
-    // know, and that deserves "unsupported version", not "unknown field".
+    // Look at the version first: a report of a newer version may have changed the meaning of a
+    // field, and deserves "retry after the upgrade", not "malformed".
     #[derive(serde::Deserialize)]
     struct Versioned {
         schema_version: Option<serde_json::Value>,
@@ -71,6 +149,7 @@ pub fn validate(body: &[u8], device_id: &str, received_at: i64) -> Result<Ingest
     if let Some(v) = versioned.schema_version {
         match v.as_u64() {
             Some(n) if n == u64::from(SCHEMA_VERSION) => {}
+            Some(n) if n > u64::from(SCHEMA_VERSION) => return Err(Rejection::TooNew { found: n }),
             Some(n) => return Err(Rejection::SchemaVersion { found: n }),
             None => {
                 return Err(Rejection::Malformed(
@@ -92,6 +171,14 @@ pub fn validate(body: &[u8], device_id: &str, received_at: i64) -> Result<Ingest
             "report_id contains a NUL character".into(),
         ));
     }
+    if report.agent.mode != EvidenceMode::Live {
+        let mode = match report.agent.mode {
+            EvidenceMode::Live => "live",
+            EvidenceMode::Root => "root",
+            EvidenceMode::Replay => "replay",
+        };
+        return Err(Rejection::NotLive(mode.to_owned()));
+    }
     if let Some(claimed) = &report.device_id
         && claimed != device_id
     {
@@ -105,13 +192,7 @@ pub fn validate(body: &[u8], device_id: &str, received_at: i64) -> Result<Ingest
     })?;
     let generated_at = i64::try_from(generated.unix_timestamp_nanos() / 1_000_000)
         .map_err(|_| Rejection::Invalid("generated_at is out of range".into()))?;
-    let utc = generated.to_offset(time::UtcOffset::UTC);
-    let generated_day = format!(
-        "{:04}-{:02}-{:02}",
-        utc.year(),
-        u8::from(utc.month()),
-        utc.day()
-    );
+    let received_day = utc_day(received_at);
     let mut seen = std::collections::HashSet::new();
     for f in &report.checks {
         if f.id.is_empty() {
@@ -125,14 +206,54 @@ pub fn validate(body: &[u8], device_id: &str, received_at: i64) -> Result<Ingest
         }
     }
 
+    let mut findings: Vec<FindingSummary> = report
+        .checks
+        .iter()
+        .map(|f| FindingSummary {
+            check_id: column_text(&f.id),
+            title: column_text(&f.title),
+            clause: column_text(&f.clause),
+            status: f.status,
+            summary: column_text(&f.summary),
+        })
+        .collect();
+    for id in &judging.policy.enabled_checks {
+        if !report.checks.iter().any(|f| &f.id == id) {
+            findings.push(FindingSummary {
+                check_id: id.clone(),
+                title: id.clone(),
+                clause: String::new(),
+                status: Status::Unknown,
+                summary: "the report has no result for this check, which the fleet policy enables"
+                    .into(),
+            });
+        }
+    }
+    let policy_mismatch = report.policy.digest != judging.policy.digest;
+    let mut posture = Posture::from_statuses(findings.iter().map(|f| f.status));
+    if policy_mismatch && posture == Posture::Compliant {
+        posture = Posture::Unknown;
+    }
+    // The agent's clock at sending time, when it said; else only a report dated in the future
+    // shows a wrong clock (an old date may be a report that waited in the spool).
+    let skew = match judging.agent_clock {
+        Some(clock) => clock - received_at,
+        None => (generated_at - received_at).max(0),
+    };
+    let clock_skew_ms = (skew.abs() > judging.max_clock_skew_ms).then_some(skew);
+
     let d = &report.device;
     Ok(IngestItem {
         device_id: device_id.to_owned(),
         report_id: report.report_id.clone(),
         generated_at,
-        generated_day,
         received_at,
-        posture: report.posture.as_str().to_owned(),
+        received_day,
+        clock_skew_ms,
+        machine_id: d.machine_id.as_deref().map(column_text),
+        policy_digest: column_text(&report.policy.digest),
+        policy_mismatch,
+        posture,
         body: text.to_owned(),
         inventory: Inventory {
             hostname: d.hostname.as_deref().map(column_text),
@@ -144,18 +265,15 @@ pub fn validate(body: &[u8], device_id: &str, received_at: i64) -> Result<Ingest
             hw_serial: d.hardware.serial.as_deref().map(column_text),
             users: (!d.users.is_empty()).then(|| column_text(&d.users.join(", "))),
         },
-        findings: report
-            .checks
-            .iter()
-            .map(|f| FindingSummary {
-                check_id: column_text(&f.id),
-                title: column_text(&f.title),
-                clause: column_text(&f.clause),
-                status: f.status.as_str().to_owned(),
-                summary: column_text(&f.summary),
-            })
-            .collect(),
+        findings,
     })
+}
+
+/// The UTC day of a Unix millisecond time, `YYYY-MM-DD`.
+fn utc_day(ms: i64) -> String {
+    let t = OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    format!("{:04}-{:02}-{:02}", t.year(), u8::from(t.month()), t.day())
 }
 
 /// Text copied out of a report into a query column. PostgreSQL text cannot hold NUL, so it
@@ -170,9 +288,38 @@ struct Job {
 }
 
 /// Queues reports for group commit. Cloning shares the queue.
+///
+/// The queue is bounded in reports and in bytes: a request takes its place with
+/// [`Writer::reserve`] before its body is read, and gives it back when it is answered.
 #[derive(Clone)]
 pub struct Writer {
     queue: mpsc::Sender<Job>,
+    slots: Arc<Semaphore>,
+    bytes: Arc<Semaphore>,
+    max_bytes: usize,
+}
+
+/// A report's place in the ingest queue, held from before its body is read until its answer.
+#[derive(Debug)]
+pub struct Reservation {
+    _slot: OwnedSemaphorePermit,
+    _bytes: OwnedSemaphorePermit,
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        metrics::gauge!("posture_ingest_queue_reports").decrement(1.0);
+    }
+}
+
+/// The ingest queue has no room for another report (503 with `Retry-After`).
+#[derive(Debug, thiserror::Error)]
+#[error("the ingest queue is full ({reports} reports or {bytes} bytes in flight)")]
+pub struct QueueFull {
+    /// Reports the queue holds at most.
+    pub reports: usize,
+    /// Bytes the queue holds at most.
+    pub bytes: usize,
 }
 
 /// Most reports committed in one transaction.
@@ -181,9 +328,17 @@ const MAX_BATCH: usize = 256;
 impl Writer {
     /// Starts `tasks` writer tasks committing to `store` (1 suits SQLite, which has one writer;
     /// a few suit PostgreSQL).
+    /// `max_reports` and `max_bytes` bound what [`Writer::reserve`] hands out.
     #[must_use]
-    pub fn start(store: Arc<dyn Store>, tasks: usize) -> Self {
-        let (queue, receiver) = mpsc::channel::<Job>(MAX_BATCH * 8);
+    pub fn start(
+        store: Arc<dyn Store>,
+        tasks: usize,
+        max_reports: usize,
+        max_bytes: usize,
+    ) -> Self {
+        let max_reports = max_reports.clamp(1, Semaphore::MAX_PERMITS);
+        let max_bytes = max_bytes.clamp(1, Semaphore::MAX_PERMITS);
+        let (queue, receiver) = mpsc::channel::<Job>(max_reports);
         let receiver = Arc::new(Mutex::new(receiver));
         for _ in 0..tasks.max(1) {
             let store = Arc::clone(&store);
@@ -208,7 +363,37 @@ impl Writer {
                 }
             });
         }
-        Self { queue }
+        Self {
+            queue,
+            slots: Arc::new(Semaphore::new(max_reports)),
+            bytes: Arc::new(Semaphore::new(max_bytes)),
+            max_bytes,
+        }
+    }
+
+    /// Takes a place for a report of at most `len` bytes, or says the queue is full. Never waits:
+    /// a full queue is answered at once so that waiting clients hold nothing.
+    pub fn reserve(&self, len: usize) -> Result<Reservation, QueueFull> {
+        let full = || QueueFull {
+            reports: self.slots_total(),
+            bytes: self.max_bytes,
+        };
+        let len = u32::try_from(len.clamp(1, self.max_bytes)).map_err(|_| full())?;
+        let slot = Arc::clone(&self.slots)
+            .try_acquire_owned()
+            .map_err(|_| full())?;
+        let bytes = Arc::clone(&self.bytes)
+            .try_acquire_many_owned(len)
+            .map_err(|_| full())?;
+        metrics::gauge!("posture_ingest_queue_reports").increment(1.0);
+        Ok(Reservation {
+            _slot: slot,
+            _bytes: bytes,
+        })
+    }
+
+    fn slots_total(&self) -> usize {
+        self.queue.max_capacity()
     }
 
     /// Stores one report; returns once it is committed (or failed).
@@ -270,9 +455,14 @@ async fn commit(store: &dyn Store, jobs: Vec<Job>) {
         Err(err) => {
             tracing::warn!(error = %err, batch = jobs.len(), "cannot store reports");
             for job in jobs {
-                let _ = job
-                    .reply
-                    .send(Err(StoreError::Unavailable(err.to_string())));
+                // A refused value stays the client's error and a server fault stays one; only
+                // what may pass is "retry later".
+                let answer = match &err {
+                    StoreError::InvalidInput(m) => StoreError::InvalidInput(m.clone()),
+                    StoreError::Database(m) => StoreError::Database(m.clone()),
+                    other => StoreError::Unavailable(other.to_string()),
+                };
+                let _ = job.reply.send(Err(answer));
             }
         }
     }
@@ -281,6 +471,132 @@ async fn commit(store: &dyn Store, jobs: Vec<Job>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    static EMBEDDED: std::sync::LazyLock<FleetPolicy> =
+        std::sync::LazyLock::new(FleetPolicy::embedded);
+
+    /// Received at `ms` (Unix ms), judged with the embedded policy, no `Date` header.
+    fn at(ms: i64) -> Judging<'static> {
+        Judging {
+            received_at: ms,
+            agent_clock: None,
+            max_clock_skew_ms: DEFAULT_MAX_CLOCK_SKEW_MS,
+            policy: &EMBEDDED,
+        }
+    }
+
+    /// 2026-11-23T10:00:00Z, the `generated_at` of [`report_json`].
+    const GENERATED: i64 = 1_795_428_000_000;
+
+    /// A report with these checks (`id:status`), judged with the embedded policy's digest.
+    fn with_checks(posture: &str, checks: &[(&str, &str)]) -> String {
+        let checks: Vec<String> = checks
+            .iter()
+            .map(|(id, status)| {
+                format!(
+                    r#"{{"id": "{id}", "title": "T", "clause": "c", "status": "{status}",
+                    "summary": "x", "subjects": [], "evidence": [], "remediation": []}}"#
+                )
+            })
+            .collect();
+        let body = report_json(1, None).replace(r#""sha256:0""#, &format!("{:?}", EMBEDDED.digest));
+        let start = body.find(r#""checks": ["#).unwrap();
+        format!("{}\"checks\": [{}]}}", &body[..start], checks.join(", ")).replace(
+            r#""posture": "noncompliant""#,
+            &format!(r#""posture": "{posture}""#),
+        )
+    }
+
+    const ALL_PASS: [(&str, &str); 3] = [
+        ("screen_lock", "pass"),
+        ("disk_encryption", "pass"),
+        ("removable_media", "not_applicable"),
+    ];
+
+    #[test]
+    fn an_honest_passing_report_judged_with_the_fleet_policy_is_compliant() {
+        let item = validate(
+            with_checks("compliant", &ALL_PASS).as_bytes(),
+            "d",
+            &at(GENERATED),
+        )
+        .unwrap();
+        assert_eq!(item.posture, Posture::Compliant);
+        assert!(!item.policy_mismatch);
+        assert_eq!(item.clock_skew_ms, None);
+    }
+
+    #[test]
+    fn the_posture_field_of_a_report_is_not_believed() {
+        let checks = [("screen_lock", "fail"), ALL_PASS[1], ALL_PASS[2]];
+        let body = with_checks("compliant", &checks);
+        let item = validate(body.as_bytes(), "d", &at(GENERATED)).unwrap();
+        assert_eq!(item.posture, Posture::Noncompliant);
+    }
+
+    #[test]
+    fn a_report_without_checks_is_unknown_never_compliant() {
+        let body = with_checks("compliant", &[]);
+        let item = validate(body.as_bytes(), "d", &at(GENERATED)).unwrap();
+        assert_eq!(item.posture, Posture::Unknown);
+        assert_eq!(item.findings.len(), 3, "one unknown per enabled check");
+        assert!(item.findings.iter().all(|f| f.status == Status::Unknown));
+    }
+
+    #[test]
+    fn a_check_the_fleet_policy_enables_but_the_report_lacks_is_unknown() {
+        let body = with_checks("compliant", &ALL_PASS[..2]);
+        let item = validate(body.as_bytes(), "d", &at(GENERATED)).unwrap();
+        assert_eq!(item.posture, Posture::Unknown);
+        let missing = item
+            .findings
+            .iter()
+            .find(|f| f.check_id == "removable_media")
+            .unwrap();
+        assert_eq!(missing.status, Status::Unknown);
+        assert!(missing.summary.contains("no result"), "{}", missing.summary);
+    }
+
+    #[test]
+    fn a_report_judged_with_another_policy_is_a_mismatch_and_never_compliant() {
+        let body = with_checks("compliant", &ALL_PASS).replace(&EMBEDDED.digest, "sha256:other");
+        let item = validate(body.as_bytes(), "d", &at(GENERATED)).unwrap();
+        assert!(item.policy_mismatch);
+        assert_eq!(item.posture, Posture::Unknown);
+    }
+
+    #[test]
+    fn reports_made_with_root_or_replay_are_refused() {
+        for mode in ["root", "replay"] {
+            let body = with_checks("compliant", &ALL_PASS)
+                .replace(r#""mode": "live""#, &format!(r#""mode": "{mode}""#));
+            let err = validate(body.as_bytes(), "d", &at(GENERATED)).unwrap_err();
+            assert_eq!(err, Rejection::NotLive(mode.into()));
+            assert!(err.to_string().contains("live"), "{err}");
+        }
+    }
+
+    #[test]
+    fn clocks_beyond_the_allowed_skew_are_flagged_either_way() {
+        let body = with_checks("compliant", &ALL_PASS);
+        // Dated 2026-11-23 but received an hour earlier: the agent's clock runs ahead.
+        let early = GENERATED - 3_600_000;
+        let item = validate(body.as_bytes(), "d", &at(early)).unwrap();
+        assert_eq!(item.clock_skew_ms, Some(3_600_000));
+        // Within the limit: not flagged.
+        let item = validate(body.as_bytes(), "d", &at(GENERATED - 60_000)).unwrap();
+        assert_eq!(item.clock_skew_ms, None);
+        // Received a day later without a Date header: it may have waited in the spool.
+        let item = validate(body.as_bytes(), "d", &at(GENERATED + 86_400_000)).unwrap();
+        assert_eq!(item.clock_skew_ms, None);
+        // The agent's Date header says its clock is a day behind.
+        let judging = Judging {
+            agent_clock: Some(GENERATED),
+            ..at(GENERATED + 86_400_000)
+        };
+        let item = validate(body.as_bytes(), "d", &judging).unwrap();
+        assert_eq!(item.clock_skew_ms, Some(-86_400_000));
+    }
 
     fn report_json(version: u32, device: Option<&str>) -> String {
         let device_field = device
@@ -306,25 +622,25 @@ mod tests {
         /// Whatever an agent (or anyone with a token) sends, validation answers, never panics.
         #[test]
         fn arbitrary_bytes_are_validated_without_panicking(body in proptest::collection::vec(proptest::num::u8::ANY, 0..600)) {
-            let _ = validate(&body, "dev-1", 0);
+            let _ = validate(&body, "dev-1", &at(0));
         }
 
         #[test]
         fn a_valid_report_with_any_single_byte_changed_is_validated_without_panicking(
-            at in 0usize..1200,
+            offset in 0usize..1200,
             byte in proptest::num::u8::ANY,
         ) {
             let mut body = report_json(1, Some("dev-1")).into_bytes();
-            let i = at % body.len();
+            let i = offset % body.len();
             body[i] = byte;
-            let _ = validate(&body, "dev-1", 0);
+            let _ = validate(&body, "dev-1", &at(0));
         }
 
         #[test]
         fn a_report_id_is_accepted_exactly_when_it_is_1_to_128_bytes_without_nul(id in "\\PC{0,140}") {
             let body = report_json(1, Some("dev-1"))
                 .replace(r#""report_id": "r-1""#, &format!("\"report_id\": {}", serde_json::json!(id)));
-            let ok = validate(body.as_bytes(), "dev-1", 0).is_ok();
+            let ok = validate(body.as_bytes(), "dev-1", &at(0)).is_ok();
             proptest::prop_assert_eq!(ok, (1..=MAX_REPORT_ID_LEN).contains(&id.len()) && !id.contains('\0'));
         }
     }
@@ -332,32 +648,59 @@ mod tests {
     #[test]
     fn a_valid_report_becomes_an_ingest_item_with_its_exact_bytes() {
         let body = report_json(1, Some("dev-1"));
-        let item = validate(body.as_bytes(), "dev-1", 5).unwrap();
+        let item = validate(body.as_bytes(), "dev-1", &at(5)).unwrap();
         assert_eq!(item.body, body);
-        assert_eq!(item.generated_day, "2026-11-23");
+        assert_eq!(
+            item.received_day, "1970-01-01",
+            "the collector's day, not the agent's"
+        );
         assert_eq!(item.generated_at, 1_795_428_000_000);
-        assert_eq!(item.findings[0].status, "fail");
+        assert_eq!(item.findings[0].status, posture_schema::Status::Fail);
         assert_eq!(item.inventory.users.as_deref(), Some("alice"));
     }
 
     #[test]
-    fn another_schema_version_is_refused_as_unsupported_not_malformed() {
+    fn a_newer_schema_version_is_too_new_and_an_older_one_unsupported_not_malformed() {
         let body = report_json(2, None).replace(r#""checks""#, r#""new_field": 1, "checks""#);
         assert_eq!(
-            validate(body.as_bytes(), "d", 0).unwrap_err(),
-            Rejection::SchemaVersion { found: 2 }
+            validate(body.as_bytes(), "d", &at(0)).unwrap_err(),
+            Rejection::TooNew { found: 2 }
+        );
+        let body = report_json(0, None);
+        assert_eq!(
+            validate(body.as_bytes(), "d", &at(0)).unwrap_err(),
+            Rejection::SchemaVersion { found: 0 }
         );
     }
 
     #[test]
-    fn unknown_fields_and_broken_json_are_malformed() {
-        let body = report_json(1, None).replace(r#""checks""#, r#""extra": 1, "checks""#);
+    fn fields_this_collector_does_not_know_are_ignored_at_every_level() {
+        let body = report_json(1, Some("dev-1"))
+            .replace(r#""report_id""#, r#""top_extra": {"a": [1]}, "report_id""#)
+            .replace(r#""mode": "live""#, r#""mode": "live", "agent_extra": 1"#)
+            .replace(r#""kernel": null"#, r#""kernel": null, "os_extra": 1"#)
+            .replace(r#""serial": null"#, r#""serial": null, "hw_extra": 1"#)
+            .replace(r#""mdm": null"#, r#""mdm": null, "device_extra": 1"#)
+            .replace(
+                r#""security_contact": "s""#,
+                r#""security_contact": "s", "p_extra": 1"#,
+            )
+            .replace(
+                r#""remediation": []"#,
+                r#""remediation": [], "finding_extra": 1"#,
+            );
+        assert_eq!(body.matches("_extra").count(), 7, "{body}");
+        let item = validate(body.as_bytes(), "dev-1", &at(5)).unwrap();
+        assert_eq!(
+            item.body, body,
+            "stored as received, unknown fields included"
+        );
+    }
+
+    #[test]
+    fn broken_json_is_malformed() {
         assert!(matches!(
-            validate(body.as_bytes(), "d", 0),
-            Err(Rejection::Malformed(_))
-        ));
-        assert!(matches!(
-            validate(b"{not json", "d", 0),
+            validate(b"{not json", "d", &at(0)),
             Err(Rejection::Malformed(_))
         ));
     }
@@ -366,7 +709,7 @@ mod tests {
     fn a_report_naming_another_device_is_refused() {
         let body = report_json(1, Some("dev-2"));
         assert_eq!(
-            validate(body.as_bytes(), "dev-1", 0).unwrap_err(),
+            validate(body.as_bytes(), "dev-1", &at(0)).unwrap_err(),
             Rejection::WrongDevice
         );
     }
@@ -375,7 +718,7 @@ mod tests {
     fn a_report_with_an_unparseable_time_is_invalid() {
         let body = report_json(1, None).replace("2026-11-23T10:00:00Z", "yesterday");
         assert!(matches!(
-            validate(body.as_bytes(), "d", 0),
+            validate(body.as_bytes(), "d", &at(0)),
             Err(Rejection::Invalid(_))
         ));
     }

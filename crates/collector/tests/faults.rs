@@ -20,11 +20,12 @@ mod sigkill {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[cfg_attr(
+        posture_skip_postgres,
+        ignore = "needs PostgreSQL: run scripts/start-postgres.sh and export POSTURE_TEST_POSTGRES_URL"
+    )]
     async fn on_postgres() {
-        let Some(db) = TestDb::postgres("every_acknowledged_report_survives_a_sigkill").await
-        else {
-            return;
-        };
+        let db = TestDb::postgres("every_acknowledged_report_survives_a_sigkill").await;
         every_acknowledged_report_survives_a_sigkill_under_load(&db).await;
         db.cleanup().await;
     }
@@ -55,6 +56,7 @@ async fn every_acknowledged_report_survives_a_sigkill_under_load(db: &TestDb) {
                 let sent = http
                     .post(&url)
                     .bearer_auth(&token)
+                    .header("content-type", "application/json")
                     .body(serde_json::to_vec(&r).unwrap())
                     .send()
                     .await;
@@ -205,6 +207,7 @@ async fn a_locked_sqlite_database_answers_503_with_retry_after_and_recovers() {
         .http
         .post(c.url("/api/v1/reports"))
         .bearer_auth(&token)
+        .header("content-type", "application/json")
         .body(serde_json::to_vec(&report(&id, "h", Status::Pass)).unwrap())
         .send()
         .await
@@ -220,10 +223,12 @@ async fn a_locked_sqlite_database_answers_503_with_retry_after_and_recovers() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    posture_skip_postgres,
+    ignore = "needs PostgreSQL: run scripts/start-postgres.sh and export POSTURE_TEST_POSTGRES_URL"
+)]
 async fn a_postgres_server_that_goes_away_answers_503_and_the_collector_recovers() {
-    let Some(db) = TestDb::postgres("a_postgres_server_that_goes_away").await else {
-        return;
-    };
+    let db = TestDb::postgres("a_postgres_server_that_goes_away").await;
     let c = Collector::start_with(&db, &["--busy-timeout-ms", "1000"], None);
     let (id, token) = c.enroll("m-1", "h").await;
     assert_eq!(
@@ -261,6 +266,7 @@ async fn a_postgres_server_that_goes_away_answers_503_and_the_collector_recovers
             .http
             .post(c.url("/api/v1/reports"))
             .bearer_auth(&token)
+            .header("content-type", "application/json")
             .body(serde_json::to_vec(&report(&id, "h", Status::Pass)).unwrap())
             .send()
             .await

@@ -87,6 +87,22 @@ impl Default for Limits {
     }
 }
 
+impl PolicyRules {
+    /// The ids of the checks this policy enables (each rule's table name is its check's id), in
+    /// report order. A collector treats a report that lacks one of them as `unknown` for it.
+    #[must_use]
+    pub fn enabled_checks(&self) -> Vec<&'static str> {
+        [
+            ("screen_lock", self.screen_lock.enabled),
+            ("disk_encryption", self.disk_encryption.enabled),
+            ("removable_media", self.removable_media.enabled),
+        ]
+        .into_iter()
+        .filter_map(|(id, enabled)| enabled.then_some(id))
+        .collect()
+    }
+}
+
 /// A password-protected lock must engage within `max_idle_minutes` of inactivity.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -314,6 +330,20 @@ fn find_key(text: &str, section: &str, key: &str) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn enabled_checks_follow_the_rules_enabled_flags() {
+        let mut policy = Policy::embedded();
+        assert_eq!(
+            policy.rules.enabled_checks(),
+            ["screen_lock", "disk_encryption", "removable_media"]
+        );
+        policy.rules.disk_encryption.enabled = false;
+        assert_eq!(
+            policy.rules.enabled_checks(),
+            ["screen_lock", "removable_media"]
+        );
+    }
 
     #[test]
     fn the_embedded_policy_is_the_written_device_policy() {

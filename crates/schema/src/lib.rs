@@ -10,17 +10,22 @@
 //! in at `crates/schema/report.schema.json`; a test fails when the two drift apart.
 //!
 //! Compatibility: [`SCHEMA_VERSION`] changes when a field is removed or its meaning changes.
-//! Adding an optional field does not change it; readers ignore fields they do not know.
+//! Adding an optional field does not change it; readers ignore fields they do not know (none of
+//! these types denies unknown fields), so an agent may add a field before its collector is
+//! upgraded. The requests and replies around a report live in [`protocol`].
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// Version of the report format. Collectors reject reports whose version they do not know.
+pub mod protocol;
+
+/// Version of the report format. A collector answers a report of a newer version than it knows
+/// with a retryable `503` and `Retry-After` (the agent keeps it until the collector is upgraded),
+/// and refuses an older, unsupported one with `422`.
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// One run of the agent: who the device is, what it was judged against, and the verdicts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub struct Report {
     /// Report format version; see [`SCHEMA_VERSION`].
     pub schema_version: u32,
@@ -47,7 +52,6 @@ pub struct Report {
 
 /// The program that produced a report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub struct Agent {
     /// Program name, `posture`.
     pub name: String,
@@ -88,14 +92,22 @@ impl Posture {
     /// judged by nothing has not been shown to comply.
     #[must_use]
     pub fn from_checks(checks: &[Finding]) -> Self {
-        if checks.is_empty() {
+        Self::from_statuses(checks.iter().map(|c| c.status))
+    }
+
+    /// [`Posture::from_checks`] on the checks' statuses alone (a collector judging a report
+    /// adds `unknown` for each check its policy enables that the report lacks).
+    #[must_use]
+    pub fn from_statuses(statuses: impl IntoIterator<Item = Status>) -> Self {
+        let statuses: Vec<Status> = statuses.into_iter().collect();
+        if statuses.is_empty() {
             return Self::Unknown;
         }
-        if checks.iter().any(|c| c.status == Status::Fail) {
+        if statuses.contains(&Status::Fail) {
             Self::Noncompliant
-        } else if checks
+        } else if statuses
             .iter()
-            .any(|c| matches!(c.status, Status::Unknown | Status::Error))
+            .any(|s| matches!(s, Status::Unknown | Status::Error))
         {
             Self::Unknown
         } else {
@@ -111,6 +123,14 @@ impl Posture {
             Self::Noncompliant => "noncompliant",
             Self::Unknown => "unknown",
         }
+    }
+
+    /// The verdict a word of [`Posture::as_str`] names.
+    #[must_use]
+    pub fn parse(word: &str) -> Option<Self> {
+        [Self::Compliant, Self::Noncompliant, Self::Unknown]
+            .into_iter()
+            .find(|p| p.as_str() == word)
     }
 }
 
@@ -145,6 +165,20 @@ impl Status {
         }
     }
 
+    /// The verdict a word of [`Status::as_str`] names.
+    #[must_use]
+    pub fn parse(word: &str) -> Option<Self> {
+        [
+            Self::Pass,
+            Self::Fail,
+            Self::Unknown,
+            Self::NotApplicable,
+            Self::Error,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == word)
+    }
+
     /// Combines the verdicts of several subjects into one: any failure fails, then any
     /// error, then any unknown; passes win over not-applicable. An empty list is
     /// `not_applicable`.
@@ -165,7 +199,6 @@ impl Status {
 
 /// The result of one check: the verdict, why, on what evidence, and how to fix it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub struct Finding {
     /// Stable check id, e.g. `screen_lock`.
     pub id: String,
@@ -188,7 +221,6 @@ pub struct Finding {
 
 /// The verdict for one thing a check looked at (a user, a volume, a device).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub struct Subject {
     /// What kind of thing: `user`, `volume`, `swap`, `device`, `control`.
     pub kind: String,
@@ -202,7 +234,6 @@ pub struct Subject {
 
 /// One fact read from the machine, with where it came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub struct Evidence {
     /// How it was read.
     pub kind: EvidenceKind,
@@ -236,7 +267,6 @@ pub enum EvidenceKind {
 
 /// Inventory facts about a device.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub struct Device {
     /// Host name.
     pub hostname: Option<String>,
@@ -254,7 +284,6 @@ pub struct Device {
 
 /// Operating system facts.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub struct OsInfo {
     /// `linux`, `macos` or `windows`.
     pub family: String,
@@ -270,7 +299,6 @@ pub struct OsInfo {
 
 /// Hardware facts.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub struct Hardware {
     /// Manufacturer.
     pub vendor: Option<String>,
@@ -282,7 +310,6 @@ pub struct Hardware {
 
 /// Mobile device management enrollment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub struct Mdm {
     /// Whether the device is enrolled.
     pub enrolled: bool,
@@ -292,7 +319,6 @@ pub struct Mdm {
 
 /// The policy a report was judged against.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub struct PolicyInfo {
     /// Policy name.
     pub name: String,
@@ -376,6 +402,23 @@ mod tests {
             Status::Pass
         );
         assert_eq!(Status::combine([]), Status::NotApplicable);
+    }
+
+    #[test]
+    fn verdict_words_round_trip() {
+        for p in [Posture::Compliant, Posture::Noncompliant, Posture::Unknown] {
+            assert_eq!(Posture::parse(p.as_str()), Some(p));
+        }
+        for s in [
+            Status::Pass,
+            Status::Fail,
+            Status::Unknown,
+            Status::NotApplicable,
+            Status::Error,
+        ] {
+            assert_eq!(Status::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(Status::parse("passed"), None);
     }
 
     #[test]

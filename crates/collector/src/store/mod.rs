@@ -12,6 +12,7 @@ mod sqlite;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use posture_schema::{Posture, Status};
 
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -33,6 +34,10 @@ pub enum StoreError {
     /// The database answered with an error that retrying will not fix.
     #[error("database error: {0}")]
     Database(String),
+    /// The database refused a value the client sent (PostgreSQL SQLSTATE class 22, data
+    /// exception); the HTTP layer answers 400.
+    #[error("the database refused a value: {0}")]
+    InvalidInput(String),
     /// The schema migrations could not be applied.
     #[error("cannot migrate the database schema: {0}")]
     Migration(String),
@@ -42,8 +47,9 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// Classifies a driver error: connection trouble, pool exhaustion and lock timeouts are
-    /// temporary; everything else is not.
+    /// Classifies a driver error: connection trouble, pool exhaustion, lock timeouts and lost
+    /// races are temporary, input the database refuses is the client's fault, everything else
+    /// is the server's. Each backend's codes are read as that backend defines them.
     pub(crate) fn from_sqlx(err: sqlx::Error) -> Self {
         match &err {
             sqlx::Error::Io(_)
@@ -53,24 +59,22 @@ impl StoreError {
             | sqlx::Error::Tls(_) => Self::Unavailable(err.to_string()),
             sqlx::Error::Database(db) => {
                 let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
-                // SQLite: 5 SQLITE_BUSY, 6 SQLITE_LOCKED, 10 SQLITE_IOERR, 13 SQLITE_FULL (and their
-                // extended codes, whose low byte is the primary code). PostgreSQL: class 08
-                // (connection), 53 (insufficient resources), 57P (operator intervention), 55000
-                // (database not accepting connections, as during maintenance), serialization
-                // failures and deadlocks.
-                let sqlite_temporary = code
-                    .parse::<i64>()
-                    .is_ok_and(|c| matches!(c & 0xff, 5 | 6 | 10 | 13));
-                let pg_temporary = code.starts_with("08")
-                    || code.starts_with("53")
-                    || code.starts_with("57P")
-                    || code == "55000";
-                if code == "40001" || code == "40P01" {
-                    Self::Conflict(err.to_string())
-                } else if sqlite_temporary || pg_temporary {
-                    Self::Unavailable(err.to_string())
+                let class = if db
+                    .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                    .is_some()
+                {
+                    classify_sqlstate(&code)
+                } else if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                    classify_sqlite(&code)
                 } else {
-                    Self::Database(err.to_string())
+                    ErrorClass::Server
+                };
+                let text = err.to_string();
+                match class {
+                    ErrorClass::Conflict => Self::Conflict(text),
+                    ErrorClass::Temporary => Self::Unavailable(text),
+                    ErrorClass::Client => Self::InvalidInput(text),
+                    ErrorClass::Server => Self::Database(text),
                 }
             }
             _ => Self::Database(err.to_string()),
@@ -81,6 +85,44 @@ impl StoreError {
     #[must_use]
     pub fn is_temporary(&self) -> bool {
         matches!(self, Self::Unavailable(_) | Self::Conflict(_))
+    }
+}
+
+/// What a database error code means for the request that met it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ErrorClass {
+    /// A transaction lost a race (serialization failure, deadlock): run it again.
+    Conflict,
+    /// The database cannot serve now: retry later (503).
+    Temporary,
+    /// The request carried a value the database refuses (400).
+    Client,
+    /// Anything else: a server fault (500, reason logged).
+    Server,
+}
+
+/// Classifies a PostgreSQL SQLSTATE by its class (the first two characters; PostgreSQL
+/// documentation, appendix A "PostgreSQL Error Codes"): 08 connection exception, 53 insufficient
+/// resources, 57 operator intervention (shutdown, query cancelled) and 55P03 lock not available
+/// are temporary; 40 transaction rollback (serialization failure, deadlock) is a conflict; 22
+/// data exception (for example 22021, a NUL byte) is the client's; 42 (syntax error or access
+/// rule violation, such as 42501 insufficient privilege) and everything else is the server's.
+pub(crate) fn classify_sqlstate(code: &str) -> ErrorClass {
+    match code.get(..2).unwrap_or_default() {
+        "40" => ErrorClass::Conflict,
+        "08" | "53" | "57" => ErrorClass::Temporary,
+        _ if code == "55P03" || code == "55000" => ErrorClass::Temporary,
+        "22" => ErrorClass::Client,
+        _ => ErrorClass::Server,
+    }
+}
+
+/// Classifies an SQLite result code (primary code in the low byte of an extended code):
+/// 5 SQLITE_BUSY, 6 SQLITE_LOCKED, 10 SQLITE_IOERR and 13 SQLITE_FULL are temporary.
+pub(crate) fn classify_sqlite(code: &str) -> ErrorClass {
+    match code.parse::<i64>() {
+        Ok(c) if matches!(c & 0xff, 5 | 6 | 10 | 13) => ErrorClass::Temporary,
+        _ => ErrorClass::Server,
     }
 }
 
@@ -95,17 +137,41 @@ pub mod setting {
     pub const ENROLL_SECRET_SHA256: &str = "enroll_secret_sha256";
 }
 
-/// An agent asking to enroll, after the secret was checked.
-#[derive(Debug, Clone)]
+/// An agent asking to enroll, after the secret or code was checked.
+#[derive(Debug, Clone, Default)]
 pub struct Enrollment {
     /// The machine's stable identifier; enrolling again with the same one keeps the device id.
     pub machine_id: String,
+    /// SHA-256 of the device token the agent presented (its current one, when re-enrolling).
+    pub presented_token_sha256: Option<String>,
+    /// The device an administrator's one-time code was issued for: re-enrolling that device is
+    /// approved in advance.
+    pub approved_device: Option<String>,
     /// Host name the agent reported.
     pub hostname: String,
     /// `linux`, `macos` or `windows`.
     pub platform: String,
     /// Agent version.
     pub agent_version: String,
+}
+
+/// What an enrollment did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EnrollOutcome {
+    /// A new device, or a known one re-enrolled with its current token or an administrator's
+    /// code: the new token works now.
+    Enrolled {
+        /// The device id.
+        device_id: String,
+        /// Whether the machine was known before.
+        re_enrolled: bool,
+    },
+    /// A known machine without its current token (or lost, retired or revoked): the new token
+    /// waits for an administrator's approval; the old one keeps working meanwhile.
+    Pending {
+        /// The device id.
+        device_id: String,
+    },
 }
 
 /// One validated report ready to be stored, with the facts the queries need pulled out of it.
@@ -115,14 +181,24 @@ pub struct IngestItem {
     pub device_id: String,
     /// The report's id.
     pub report_id: String,
-    /// When the checks ran (Unix milliseconds).
+    /// When the checks ran by the agent's clock (Unix milliseconds); shown, never used to
+    /// decide which report is current.
     pub generated_at: i64,
-    /// The UTC day of `generated_at`, `YYYY-MM-DD`.
-    pub generated_day: String,
-    /// When the collector received it (Unix milliseconds).
+    /// When the collector received it (Unix milliseconds): the order of a device's reports.
     pub received_at: i64,
-    /// Overall posture word.
-    pub posture: String,
+    /// The UTC day of `received_at`, `YYYY-MM-DD`.
+    pub received_day: String,
+    /// How far the agent's clock was off when it sent the report (Unix ms, positive when
+    /// ahead), when that is beyond the collector's `--max-clock-skew`.
+    pub clock_skew_ms: Option<i64>,
+    /// The machine id the report names.
+    pub machine_id: Option<String>,
+    /// The `sha256:` digest of the policy the agent judged with.
+    pub policy_digest: String,
+    /// Whether that policy is not the fleet policy the collector judged with.
+    pub policy_mismatch: bool,
+    /// Overall posture, as the collector judged it.
+    pub posture: Posture,
     /// The report JSON exactly as received.
     pub body: String,
     /// Inventory facts from the report.
@@ -161,10 +237,28 @@ pub struct FindingSummary {
     pub title: String,
     /// Policy clause.
     pub clause: String,
-    /// Status word.
-    pub status: String,
+    /// The verdict.
+    pub status: Status,
     /// One-line summary.
     pub summary: String,
+}
+
+/// Something about a device that an administrator should know: an identity change in a report
+/// (never applied silently), a re-enrollment, an approval.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DeviceEvent {
+    /// Device id.
+    pub device_id: String,
+    /// When (Unix ms, collector clock).
+    pub at: i64,
+    /// What: `machine_id_changed`, `serial_changed`, `os_family_changed`, `re_enrolled`, …
+    pub kind: String,
+    /// The value the collector kept.
+    pub old_value: Option<String>,
+    /// The value that was presented.
+    pub new_value: Option<String>,
+    /// The report that carried it, if any.
+    pub report_id: Option<String>,
 }
 
 /// What happened to one report handed to [`Store::ingest`].
@@ -275,7 +369,7 @@ pub struct DeviceSummary {
     /// OS name and version.
     pub os: Option<String>,
     /// Latest posture, `None` if the device never reported.
-    pub posture: Option<String>,
+    pub posture: Option<Posture>,
     /// Since when the device has been non-compliant (Unix ms).
     pub noncompliant_since: Option<i64>,
     /// Last contact of any kind (Unix ms).
@@ -290,6 +384,12 @@ pub struct DeviceSummary {
     pub users: Option<String>,
     /// Serial number.
     pub serial: Option<String>,
+    /// How far the device's clock was off in its latest report (ms, positive when ahead), when
+    /// beyond the collector's `--max-clock-skew`.
+    pub clock_skew_ms: Option<i64>,
+    /// Whether the agent judged its latest report with another policy than the fleet's: the
+    /// device is then never shown compliant.
+    pub policy_mismatch: bool,
 }
 
 /// One device with everything the device page shows.
@@ -300,6 +400,10 @@ pub struct DeviceDetail {
     pub summary: DeviceSummary,
     /// The machine id given at enrollment.
     pub machine_id: String,
+    /// Since when a re-enrollment waits for an administrator's approval (Unix ms).
+    pub enrollment_pending_since: Option<i64>,
+    /// The host name the pending re-enrollment gave.
+    pub pending_hostname: Option<String>,
     /// When it enrolled (Unix ms).
     pub enrolled_at: i64,
     /// Agent version at enrollment.
@@ -310,6 +414,8 @@ pub struct DeviceDetail {
     pub token_active: bool,
     /// Inventory facts from the latest report.
     pub inventory: Inventory,
+    /// Identity changes and enrollment events, newest first.
+    pub events: Vec<DeviceEvent>,
     /// Per-check status with the time it has held it.
     pub findings: Vec<LatestFinding>,
     /// The latest report as received, if any.
@@ -338,7 +444,7 @@ pub struct ReportMeta {
     /// When the collector stored it (Unix ms).
     pub received_at: i64,
     /// Overall posture.
-    pub posture: String,
+    pub posture: Posture,
 }
 
 /// Fleet-wide counts.
@@ -385,6 +491,19 @@ pub struct DayCount {
     pub count: i64,
 }
 
+/// One version of the fleet policy.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct StoredPolicy {
+    /// Increasing version number.
+    pub version: i64,
+    /// `sha256:` digest of the text.
+    pub digest: String,
+    /// The TOML text as the administrator set it.
+    pub text: String,
+    /// When it was set (Unix ms).
+    pub set_at: i64,
+}
+
 /// A dashboard session.
 #[derive(Debug, Clone)]
 pub struct Session {
@@ -418,14 +537,38 @@ pub trait Store: Send + Sync + 'static {
     /// Sets a setting.
     async fn set_setting(&self, name: &str, value: &str) -> StoreResult<()>;
 
-    /// Enrolls a device (or re-enrolls the same `machine_id`), storing the token's hash; returns
-    /// the device id.
+    /// Enrolls a new machine, or re-enrolls a known one when it presents its current token (and
+    /// is active) or an administrator's code for it; otherwise keeps the new token pending an
+    /// administrator's approval. Re-enrollments are recorded as device events.
     async fn enroll(
         &self,
         enrollment: &Enrollment,
         token_sha256: &str,
         now: i64,
-    ) -> StoreResult<String>;
+    ) -> StoreResult<EnrollOutcome>;
+    /// Approves (`true`) or refuses a pending re-enrollment; false when none is pending.
+    async fn decide_enrollment(
+        &self,
+        device_id: &str,
+        approve: bool,
+        now: i64,
+    ) -> StoreResult<bool>;
+    /// Stores a one-time enrollment code (its hash), for a new machine or for re-enrolling one
+    /// device.
+    async fn create_enroll_code(
+        &self,
+        code_sha256: &str,
+        device_id: Option<&str>,
+        expires_at: i64,
+        now: i64,
+    ) -> StoreResult<()>;
+    /// Uses up a code that exists, is unused and has not expired; returns the device it was
+    /// issued for (`Some(None)` for a new machine), `None` when the code is not valid.
+    async fn consume_enroll_code(
+        &self,
+        code_sha256: &str,
+        now: i64,
+    ) -> StoreResult<Option<Option<String>>>;
     /// The device a token belongs to.
     async fn device_for_token(&self, token_sha256: &str) -> StoreResult<Option<String>>;
     /// Stores reports in one transaction; one outcome per item, in order.
@@ -449,6 +592,13 @@ pub trait Store: Send + Sync + 'static {
     async fn all_latest_findings(&self) -> StoreResult<Vec<LatestFinding>>;
     /// Fleet counts; `since_day` (`YYYY-MM-DD`) bounds the per-day history.
     async fn fleet_summary(&self, since_day: &str) -> StoreResult<FleetSummary>;
+
+    /// Stores a new version of the fleet policy (already validated); returns its version.
+    async fn set_policy(&self, digest: &str, text: &str, now: i64) -> StoreResult<i64>;
+    /// The fleet policy in force: the newest version, if an administrator set one.
+    async fn current_policy(&self) -> StoreResult<Option<StoredPolicy>>;
+    /// Every version of the fleet policy, newest first.
+    async fn policy_versions(&self) -> StoreResult<Vec<StoredPolicy>>;
 
     /// Asks a device to check now; false if there is no such device.
     async fn request_check_now(&self, device_id: &str, now: i64) -> StoreResult<bool>;
@@ -558,6 +708,40 @@ mod tests {
             redact_url("postgres://u@h/db?sslmode=require"),
             "postgres://u@h/db?sslmode=require"
         );
+    }
+
+    #[test]
+    fn postgres_errors_are_classified_by_sqlstate_class() {
+        // 22021: a NUL byte in a text value. Its last digit, read as an SQLite code, would be
+        // SQLITE_BUSY; it is the client's input.
+        assert_eq!(classify_sqlstate("22021"), ErrorClass::Client);
+        assert_eq!(classify_sqlstate("22P02"), ErrorClass::Client);
+        assert_eq!(classify_sqlstate("42501"), ErrorClass::Server);
+        assert_eq!(classify_sqlstate("42P01"), ErrorClass::Server);
+        assert_eq!(classify_sqlstate("08006"), ErrorClass::Temporary);
+        assert_eq!(classify_sqlstate("53300"), ErrorClass::Temporary);
+        assert_eq!(classify_sqlstate("57P01"), ErrorClass::Temporary);
+        assert_eq!(classify_sqlstate("57014"), ErrorClass::Temporary);
+        assert_eq!(classify_sqlstate("40001"), ErrorClass::Conflict);
+        assert_eq!(classify_sqlstate("40P01"), ErrorClass::Conflict);
+        assert_eq!(classify_sqlstate("23505"), ErrorClass::Server);
+        assert_eq!(classify_sqlstate("XX000"), ErrorClass::Server);
+        assert_eq!(classify_sqlstate(""), ErrorClass::Server);
+    }
+
+    #[test]
+    fn sqlite_codes_are_read_as_sqlite_codes() {
+        assert_eq!(classify_sqlite("5"), ErrorClass::Temporary);
+        assert_eq!(classify_sqlite("517"), ErrorClass::Temporary); // SQLITE_BUSY_SNAPSHOT
+        assert_eq!(classify_sqlite("13"), ErrorClass::Temporary);
+        assert_eq!(classify_sqlite("19"), ErrorClass::Server); // SQLITE_CONSTRAINT
+        assert_eq!(classify_sqlite("2067"), ErrorClass::Server); // SQLITE_CONSTRAINT_UNIQUE
+    }
+
+    #[test]
+    fn a_refused_value_is_a_client_error_and_not_temporary() {
+        let err = StoreError::InvalidInput("22021".into());
+        assert!(!err.is_temporary());
     }
 
     #[test]

@@ -55,18 +55,21 @@ macro_rules! impl_store {
                 e: &Enrollment,
                 token_sha256: &str,
                 now: i64,
-            ) -> StoreResult<String> {
+            ) -> StoreResult<$crate::store::EnrollOutcome> {
+                use $crate::store::EnrollOutcome;
+                let mut tx = self
+                    .pool
+                    .begin_with($begin)
+                    .await
+                    .map_err(StoreError::from_sqlx)?;
                 let fresh_id = uuid::Uuid::now_v7().to_string();
-                // One statement, so concurrent enrollments of one machine cannot create two devices.
-                sqlx::query_scalar::<_, String>(
+                // Each statement is atomic, so concurrent enrollments of one machine can neither
+                // create two devices nor both take it over.
+                let created = sqlx::query_scalar::<_, String>(
                     "INSERT INTO devices (id, machine_id, token_sha256, enrolled_at, \
                          enrolled_hostname, enrolled_platform, agent_version, last_seen_at) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $4) \
-                     ON CONFLICT (machine_id) DO UPDATE SET token_sha256 = excluded.token_sha256, \
-                         enrolled_hostname = excluded.enrolled_hostname, \
-                         enrolled_platform = excluded.enrolled_platform, \
-                         agent_version = excluded.agent_version, last_seen_at = excluded.last_seen_at \
-                     RETURNING id",
+                     ON CONFLICT (machine_id) DO NOTHING RETURNING id",
                 )
                 .bind(&fresh_id)
                 .bind(&e.machine_id)
@@ -75,9 +78,174 @@ macro_rules! impl_store {
                 .bind(&e.hostname)
                 .bind(&e.platform)
                 .bind(&e.agent_version)
-                .fetch_one(&self.pool)
+                .fetch_optional(&mut *tx)
                 .await
-                .map_err(StoreError::from_sqlx)
+                .map_err(StoreError::from_sqlx)?;
+                let (outcome, event) = if let Some(device_id) = created {
+                    (
+                        EnrollOutcome::Enrolled {
+                            device_id,
+                            re_enrolled: false,
+                        },
+                        None,
+                    )
+                } else {
+                    // Known machine: its current token (while active) or an administrator's code
+                    // for it re-enrolls it now.
+                    let replaced = sqlx::query_scalar::<_, String>(
+                        "UPDATE devices SET token_sha256 = $1, enrolled_hostname = $2, \
+                             enrolled_platform = $3, agent_version = $4, last_seen_at = $5, \
+                             pending_token_sha256 = NULL, pending_since = NULL, pending_hostname = NULL \
+                         WHERE machine_id = $6 AND ((token_sha256 = $7 AND asset_state = 'active') \
+                             OR id = $8) \
+                         RETURNING id",
+                    )
+                    .bind(token_sha256)
+                    .bind(&e.hostname)
+                    .bind(&e.platform)
+                    .bind(&e.agent_version)
+                    .bind(now)
+                    .bind(&e.machine_id)
+                    .bind(&e.presented_token_sha256)
+                    .bind(&e.approved_device)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(StoreError::from_sqlx)?;
+                    match replaced {
+                        Some(device_id) => {
+                            let how = if e.approved_device.as_deref() == Some(device_id.as_str()) {
+                                "re_enrolled_with_code"
+                            } else {
+                                "re_enrolled_with_token"
+                            };
+                            (
+                                EnrollOutcome::Enrolled {
+                                    device_id: device_id.clone(),
+                                    re_enrolled: true,
+                                },
+                                Some((device_id, how)),
+                            )
+                        }
+                        None => {
+                            let device_id = sqlx::query_scalar::<_, String>(
+                                "UPDATE devices SET pending_token_sha256 = $1, pending_since = $2, \
+                                     pending_hostname = $3 \
+                                 WHERE machine_id = $4 RETURNING id",
+                            )
+                            .bind(token_sha256)
+                            .bind(now)
+                            .bind(&e.hostname)
+                            .bind(&e.machine_id)
+                            .fetch_one(&mut *tx)
+                            .await
+                            .map_err(StoreError::from_sqlx)?;
+                            (
+                                EnrollOutcome::Pending {
+                                    device_id: device_id.clone(),
+                                },
+                                Some((device_id, "re_enroll_pending")),
+                            )
+                        }
+                    }
+                };
+                if let Some((device_id, kind)) = event {
+                    sqlx::query(
+                        "INSERT INTO device_events (device_id, at, kind, old_value, new_value) \
+                         VALUES ($1, $2, $3, NULL, $4)",
+                    )
+                    .bind(&device_id)
+                    .bind(now)
+                    .bind(kind)
+                    .bind(&e.hostname)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::from_sqlx)?;
+                }
+                tx.commit().await.map_err(StoreError::from_sqlx)?;
+                Ok(outcome)
+            }
+
+            async fn decide_enrollment(
+                &self,
+                device_id: &str,
+                approve: bool,
+                now: i64,
+            ) -> StoreResult<bool> {
+                let mut tx = self
+                    .pool
+                    .begin_with($begin)
+                    .await
+                    .map_err(StoreError::from_sqlx)?;
+                let sql = if approve {
+                    "UPDATE devices SET token_sha256 = pending_token_sha256, \
+                         enrolled_hostname = COALESCE(pending_hostname, enrolled_hostname), \
+                         pending_token_sha256 = NULL, pending_since = NULL, pending_hostname = NULL \
+                     WHERE id = $1 AND pending_token_sha256 IS NOT NULL"
+                } else {
+                    "UPDATE devices SET pending_token_sha256 = NULL, pending_since = NULL, \
+                         pending_hostname = NULL \
+                     WHERE id = $1 AND pending_token_sha256 IS NOT NULL"
+                };
+                let done = sqlx::query(sql)
+                    .bind(device_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::from_sqlx)?;
+                if done.rows_affected() != 1 {
+                    return Ok(false);
+                }
+                sqlx::query(
+                    "INSERT INTO device_events (device_id, at, kind) VALUES ($1, $2, $3)",
+                )
+                .bind(device_id)
+                .bind(now)
+                .bind(if approve { "re_enroll_approved" } else { "re_enroll_refused" })
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::from_sqlx)?;
+                tx.commit().await.map_err(StoreError::from_sqlx)?;
+                Ok(true)
+            }
+
+            async fn create_enroll_code(
+                &self,
+                code_sha256: &str,
+                device_id: Option<&str>,
+                expires_at: i64,
+                now: i64,
+            ) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO enroll_codes (code_sha256, device_id, created_at, expires_at) \
+                     VALUES ($1, $2, $3, $4)",
+                )
+                .bind(code_sha256)
+                .bind(device_id)
+                .bind(now)
+                .bind(expires_at)
+                .execute(&self.pool)
+                .await
+                .map_err(StoreError::from_sqlx)?;
+                Ok(())
+            }
+
+            async fn consume_enroll_code(
+                &self,
+                code_sha256: &str,
+                now: i64,
+            ) -> StoreResult<Option<Option<String>>> {
+                let row = sqlx::query(
+                    "UPDATE enroll_codes SET used_at = $2 \
+                     WHERE code_sha256 = $1 AND used_at IS NULL AND expires_at > $2 \
+                     RETURNING device_id",
+                )
+                .bind(code_sha256)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(StoreError::from_sqlx)?;
+                row.map(|r| r.try_get::<Option<String>, _>("device_id"))
+                    .transpose()
+                    .map_err(StoreError::from_sqlx)
             }
 
             async fn device_for_token(&self, token_sha256: &str) -> StoreResult<Option<String>> {
@@ -163,6 +331,7 @@ macro_rules! impl_store {
                 let sql = format!(
                     "SELECT {}, d.machine_id, d.enrolled_at, d.agent_version, d.asset_note, \
                          d.token_sha256, d.hw_vendor, d.hw_model, d.os_name, d.os_version, \
+                         d.pending_since, d.pending_hostname, \
                          r.body AS latest_body \
                      FROM devices d LEFT JOIN reports r ON r.report_id = d.latest_report_id \
                      WHERE d.id = $1",
@@ -191,11 +360,14 @@ macro_rules! impl_store {
                             users: summary.users.clone(),
                         },
                         machine_id: row.try_get("machine_id")?,
+                        enrollment_pending_since: row.try_get("pending_since")?,
+                        pending_hostname: row.try_get("pending_hostname")?,
                         enrolled_at: row.try_get("enrolled_at")?,
                         agent_version: row.try_get("agent_version")?,
                         note: row.try_get("asset_note")?,
                         token_active: token.is_some(),
                         latest_report: row.try_get("latest_body")?,
+                        events: Vec::new(),
                         findings: Vec::new(),
                         summary,
                     })
@@ -215,10 +387,32 @@ macro_rules! impl_store {
                     .map(finding_from_row)
                     .collect::<Result<_, _>>()
                     .map_err(StoreError::from_sqlx)?;
+                let rows = sqlx::query(
+                    "SELECT device_id, at, kind, old_value, new_value, report_id \
+                     FROM device_events WHERE device_id = $1 ORDER BY at DESC, id DESC LIMIT 100",
+                )
+                .bind(device_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(StoreError::from_sqlx)?;
+                detail.events = rows
+                    .iter()
+                    .map(|r| {
+                        Ok($crate::store::DeviceEvent {
+                            device_id: r.try_get("device_id")?,
+                            at: r.try_get("at")?,
+                            kind: r.try_get("kind")?,
+                            old_value: r.try_get("old_value")?,
+                            new_value: r.try_get("new_value")?,
+                            report_id: r.try_get("report_id")?,
+                        })
+                    })
+                    .collect::<Result<_, sqlx::Error>>()
+                    .map_err(StoreError::from_sqlx)?;
                 detail.summary.failing_checks = detail
                     .findings
                     .iter()
-                    .filter(|f| f.finding.status == "fail")
+                    .filter(|f| f.finding.status == posture_schema::Status::Fail)
                     .map(|f| f.finding.check_id.clone())
                     .collect();
                 Ok(Some(detail))
@@ -227,7 +421,7 @@ macro_rules! impl_store {
             async fn history(&self, device_id: &str, limit: u32) -> StoreResult<Vec<ReportMeta>> {
                 let rows = sqlx::query(
                     "SELECT report_id, generated_at, received_at, posture FROM reports \
-                     WHERE device_id = $1 ORDER BY generated_at DESC, report_id DESC LIMIT $2",
+                     WHERE device_id = $1 ORDER BY received_at DESC, report_id DESC LIMIT $2",
                 )
                 .bind(device_id)
                 .bind(i64::from(limit))
@@ -240,7 +434,7 @@ macro_rules! impl_store {
                             report_id: r.try_get("report_id")?,
                             generated_at: r.try_get("generated_at")?,
                             received_at: r.try_get("received_at")?,
-                            posture: r.try_get("posture")?,
+                            posture: posture_column(r, "posture")?,
                         })
                     })
                     .collect::<Result<_, sqlx::Error>>()
@@ -324,6 +518,43 @@ macro_rules! impl_store {
                     });
                 }
                 Ok(summary)
+            }
+
+            async fn set_policy(&self, digest: &str, text: &str, now: i64) -> StoreResult<i64> {
+                let row = sqlx::query(
+                    "INSERT INTO policies (digest, text, set_at) VALUES ($1, $2, $3) RETURNING version",
+                )
+                .bind(digest)
+                .bind(text)
+                .bind(now)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(StoreError::from_sqlx)?;
+                row.try_get("version").map_err(StoreError::from_sqlx)
+            }
+
+            async fn current_policy(&self) -> StoreResult<Option<$crate::store::StoredPolicy>> {
+                Ok(policy_rows(
+                    sqlx::query(
+                        "SELECT version, digest, text, set_at FROM policies \
+                         ORDER BY version DESC LIMIT 1",
+                    )
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(StoreError::from_sqlx)?,
+                )?
+                .pop())
+            }
+
+            async fn policy_versions(&self) -> StoreResult<Vec<$crate::store::StoredPolicy>> {
+                policy_rows(
+                    sqlx::query(
+                        "SELECT version, digest, text, set_at FROM policies ORDER BY version DESC",
+                    )
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(StoreError::from_sqlx)?,
+                )
             }
 
             async fn request_check_now(&self, device_id: &str, now: i64) -> StoreResult<bool> {
@@ -533,7 +764,7 @@ macro_rules! impl_store {
                     .try_get::<Option<String>, _>("os_family")?
                     .or(row.try_get("enrolled_platform")?),
                 os,
-                posture: row.try_get("posture")?,
+                posture: optional_posture_column(row, "posture")?,
                 noncompliant_since: row.try_get("noncompliant_since")?,
                 last_seen_at: row.try_get("last_seen_at")?,
                 last_report_at: row.try_get("latest_generated_at")?,
@@ -541,6 +772,59 @@ macro_rules! impl_store {
                 failing_checks: Vec::new(),
                 users: row.try_get("users")?,
                 serial: row.try_get("hw_serial")?,
+                clock_skew_ms: row.try_get("clock_skew_ms")?,
+                policy_mismatch: row.try_get::<i64, _>("policy_mismatch")? != 0,
+            })
+        }
+
+        fn policy_rows(
+            rows: Vec<<$db as sqlx::Database>::Row>,
+        ) -> StoreResult<Vec<$crate::store::StoredPolicy>> {
+            rows.iter()
+                .map(|r| {
+                    Ok($crate::store::StoredPolicy {
+                        version: r.try_get("version")?,
+                        digest: r.try_get("digest")?,
+                        text: r.try_get("text")?,
+                        set_at: r.try_get("set_at")?,
+                    })
+                })
+                .collect::<Result<_, sqlx::Error>>()
+                .map_err(StoreError::from_sqlx)
+        }
+
+        fn optional_posture_column(
+            row: &<$db as sqlx::Database>::Row,
+            column: &str,
+        ) -> Result<Option<posture_schema::Posture>, sqlx::Error> {
+            let word: Option<String> = row.try_get(column)?;
+            word.map(|w| {
+                posture_schema::Posture::parse(&w).ok_or_else(|| sqlx::Error::ColumnDecode {
+                    index: column.to_owned(),
+                    source: format!("{w:?} is not a posture").into(),
+                })
+            })
+            .transpose()
+        }
+
+        fn posture_column(
+            row: &<$db as sqlx::Database>::Row,
+            column: &str,
+        ) -> Result<posture_schema::Posture, sqlx::Error> {
+            optional_posture_column(row, column)?.ok_or_else(|| sqlx::Error::ColumnDecode {
+                index: column.to_owned(),
+                source: "no posture".into(),
+            })
+        }
+
+        fn status_column(
+            row: &<$db as sqlx::Database>::Row,
+            column: &str,
+        ) -> Result<posture_schema::Status, sqlx::Error> {
+            let word: String = row.try_get(column)?;
+            posture_schema::Status::parse(&word).ok_or_else(|| sqlx::Error::ColumnDecode {
+                index: column.to_owned(),
+                source: format!("{word:?} is not a check status").into(),
             })
         }
 
@@ -553,7 +837,7 @@ macro_rules! impl_store {
                     check_id: row.try_get("check_id")?,
                     title: row.try_get("title")?,
                     clause: row.try_get("clause")?,
-                    status: row.try_get("status")?,
+                    status: status_column(row, "status")?,
                     summary: row.try_get("summary")?,
                 },
                 status_since: row.try_get("status_since")?,
@@ -582,7 +866,7 @@ macro_rules! impl_store {
                         .push_bind(item.device_id.clone())
                         .push_bind(item.generated_at)
                         .push_bind(item.received_at)
-                        .push_bind(item.posture.clone())
+                        .push_bind(item.posture.as_str())
                         .push_bind(item.body.clone());
                 });
                 q.push(" ON CONFLICT (report_id) DO NOTHING RETURNING report_id");
@@ -620,8 +904,9 @@ macro_rules! impl_store {
             let mut states = HashMap::new();
             for chunk in device_ids.chunks(ROWS_PER_STATEMENT) {
                 let mut q = sqlx::QueryBuilder::<$db>::new(
-                    "SELECT id, latest_generated_at, posture, noncompliant_since, \
-                     check_now_requested_at FROM devices WHERE id IN (",
+                    "SELECT id, latest_received_at, posture, noncompliant_since, \
+                     check_now_requested_at, machine_id, hw_serial, os_family, enrolled_platform \
+                     FROM devices WHERE id IN (",
                 );
                 let mut list = q.separated(", ");
                 for id in chunk {
@@ -632,10 +917,16 @@ macro_rules! impl_store {
                     states.insert(
                         row.try_get::<String, _>("id")?,
                         DeviceState {
-                            latest_generated_at: row.try_get("latest_generated_at")?,
-                            posture: row.try_get("posture")?,
+                            latest_received_at: row.try_get("latest_received_at")?,
+                            posture: optional_posture_column(&row, "posture")?,
                             noncompliant_since: row.try_get("noncompliant_since")?,
                             check_now: row.try_get("check_now_requested_at")?,
+                            machine_id: row.try_get("machine_id")?,
+                            hw_serial: row.try_get("hw_serial")?,
+                            os_family: row
+                                .try_get::<Option<String>, _>("os_family")?
+                                .or(row.try_get::<Option<String>, _>("enrolled_platform")?)
+                                .filter(|f| !f.is_empty()),
                         },
                     );
                 }
@@ -654,15 +945,16 @@ macro_rules! impl_store {
             for chunk in plan.devices.chunks(ROWS_PER_STATEMENT / 4) {
                 let mut q = sqlx::QueryBuilder::<$db>::new(
                     "WITH v (id, last_seen_at, check_now, is_latest, report_id, generated_at, \
-                         received_at, posture, since, hostname, os_family, os_name, os_version, \
-                         hw_vendor, hw_model, hw_serial, users) AS (VALUES ",
+                         received_at, posture, since, clock_skew_ms, policy_mismatch, hostname, \
+                         os_family, os_name, os_version, hw_vendor, hw_model, hw_serial, users) \
+                         AS (VALUES ",
                 );
                 for (n, d) in chunk.iter().enumerate() {
                     if n > 0 {
                         q.push(", ");
                     }
-                    let latest = d.latest.map(|(item, _)| item);
-                    let inv = latest.map(|i| &i.inventory);
+                    let latest = d.latest.as_ref().map(|(item, _, _)| *item);
+                    let inv = d.latest.as_ref().map(|(_, _, inventory)| inventory);
                     q.push("(CAST(");
                     q.push_bind(d.device_id.to_owned());
                     q.push(" AS TEXT), CAST(");
@@ -678,9 +970,13 @@ macro_rules! impl_store {
                     q.push(" AS BIGINT), CAST(");
                     q.push_bind(latest.map(|i| i.received_at));
                     q.push(" AS BIGINT), CAST(");
-                    q.push_bind(latest.map(|i| i.posture.clone()));
+                    q.push_bind(latest.map(|i| i.posture.as_str()));
                     q.push(" AS TEXT), CAST(");
-                    q.push_bind(d.latest.and_then(|(_, since)| since));
+                    q.push_bind(d.latest.as_ref().and_then(|(_, since, _)| *since));
+                    q.push(" AS BIGINT), CAST(");
+                    q.push_bind(latest.and_then(|i| i.clock_skew_ms));
+                    q.push(" AS BIGINT), CAST(");
+                    q.push_bind(latest.map(|i| i64::from(i.policy_mismatch)));
                     q.push(" AS BIGINT)");
                     for text in [
                         inv.and_then(|i| i.hostname.clone()),
@@ -707,6 +1003,8 @@ macro_rules! impl_store {
                      latest_received_at = CASE WHEN v.is_latest = 1 THEN v.received_at ELSE devices.latest_received_at END, \
                      posture = CASE WHEN v.is_latest = 1 THEN v.posture ELSE devices.posture END, \
                      noncompliant_since = CASE WHEN v.is_latest = 1 THEN v.since ELSE devices.noncompliant_since END, \
+                     clock_skew_ms = CASE WHEN v.is_latest = 1 THEN v.clock_skew_ms ELSE devices.clock_skew_ms END, \
+                     policy_mismatch = CASE WHEN v.is_latest = 1 THEN v.policy_mismatch ELSE devices.policy_mismatch END, \
                      hostname = CASE WHEN v.is_latest = 1 THEN v.hostname ELSE devices.hostname END, \
                      os_family = CASE WHEN v.is_latest = 1 THEN v.os_family ELSE devices.os_family END, \
                      os_name = CASE WHEN v.is_latest = 1 THEN v.os_name ELSE devices.os_name END, \
@@ -725,7 +1023,7 @@ macro_rules! impl_store {
             let latest: Vec<&IngestItem> = plan
                 .devices
                 .iter()
-                .filter_map(|d| d.latest.map(|(item, _)| item))
+                .filter_map(|d| d.latest.as_ref().map(|(item, _, _)| *item))
                 .collect();
             let findings: Vec<(&IngestItem, &FindingSummary)> = latest
                 .iter()
@@ -748,9 +1046,9 @@ macro_rules! impl_store {
                         .push_bind(item.report_id.clone())
                         .push_bind(f.title.clone())
                         .push_bind(f.clause.clone())
-                        .push_bind(f.status.clone())
+                        .push_bind(f.status.as_str())
                         .push_bind(f.summary.clone())
-                        .push_bind(item.generated_at);
+                        .push_bind(item.received_at);
                 });
                 q.push(
                     " ON CONFLICT (device_id, check_id) DO UPDATE SET \
@@ -783,17 +1081,36 @@ macro_rules! impl_store {
                 let mut q = sqlx::QueryBuilder::<$db>::new(
                     "INSERT INTO daily_posture (day, device_id, posture, generated_at) ",
                 );
+                // `generated_at` holds the collector's receive time since reports are ordered by
+                // it (migration 0010).
                 q.push_values(chunk, |mut b, item| {
-                    b.push_bind(item.generated_day.clone())
+                    b.push_bind(item.received_day.clone())
                         .push_bind(item.device_id.clone())
-                        .push_bind(item.posture.clone())
-                        .push_bind(item.generated_at);
+                        .push_bind(item.posture.as_str())
+                        .push_bind(item.received_at);
                 });
                 q.push(
                     " ON CONFLICT (day, device_id) DO UPDATE SET posture = excluded.posture, \
                          generated_at = excluded.generated_at \
                      WHERE excluded.generated_at >= daily_posture.generated_at",
                 );
+                q.build().execute(&mut **tx).await?;
+            }
+
+            for chunk in plan.events.chunks(ROWS_PER_STATEMENT / 2) {
+                let mut q = sqlx::QueryBuilder::<$db>::new(
+                    "INSERT INTO device_events (device_id, at, kind, old_value, new_value, report_id) ",
+                );
+                q.push_values(chunk, |mut b, e| {
+                    b.push_bind(e.device_id.clone())
+                        .push_bind(e.at)
+                        .push_bind(e.kind.clone())
+                        .push_bind(e.old_value.clone())
+                        .push_bind(e.new_value.clone())
+                        .push_bind(e.report_id.clone());
+                });
+                // The same change seen again in later reports is the same event.
+                q.push(" ON CONFLICT (device_id, kind, old_value, new_value) DO NOTHING");
                 q.build().execute(&mut **tx).await?;
             }
 
@@ -808,7 +1125,7 @@ pub(crate) use impl_store;
 pub(crate) const SUMMARY_COLUMNS: &str = "d.id, d.hostname, d.enrolled_hostname, d.owner, \
     d.asset_state, d.os_family, d.enrolled_platform, d.os_name, d.os_version, d.posture, \
     d.noncompliant_since, d.last_seen_at, d.latest_generated_at, d.check_now_requested_at, \
-    d.users, d.hw_serial";
+    d.users, d.hw_serial, d.clock_skew_ms, d.policy_mismatch";
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
@@ -836,6 +1153,9 @@ where
     match f.status.as_deref().filter(|s| !s.is_empty()) {
         Some("never") => {
             q.push(" AND d.posture IS NULL");
+        }
+        Some("policy_mismatch") => {
+            q.push(" AND d.policy_mismatch <> 0");
         }
         Some(status) => {
             q.push(" AND d.posture = ");

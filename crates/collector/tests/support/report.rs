@@ -188,8 +188,8 @@ pub fn report(device_id: &str, hostname: &str, screen_lock: Status) -> Report {
         policy: PolicyInfo {
             name: "Device Policy".into(),
             version: "2026.1".into(),
-            digest: "sha256:6f1ed002ab5595859014ebf0951522d9f0a4e5c8c1c8c0d8e3f2a1b0c9d8e7f6"
-                .into(),
+            // Judged with the fleet policy a collector has before an administrator sets one.
+            digest: posture_policy::Policy::embedded().digest,
             source: "embedded".into(),
             organisation: "Example Corp".into(),
             security_contact: "security@example.com".into(),
