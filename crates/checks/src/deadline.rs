@@ -18,7 +18,8 @@ use posture_host::Host;
 use posture_policy::Policy;
 use posture_schema::{Device, Finding, OsInfo, Status};
 
-use crate::{Assessment, disk_encryption, evidence, inventory, removable_media, screen_lock};
+use crate::system::System;
+use crate::{Assessment, REGISTRY, evidence, inventory};
 
 /// The most check threads that may still be running (abandoned past their limit) when a new
 /// check starts.
@@ -32,54 +33,16 @@ pub type SharedHost = Arc<dyn Host + Send + Sync>;
 
 /// Runs every check the policy enables, each within `limit`.
 pub fn assess_within(host: &SharedHost, policy: &Policy, limit: Duration) -> Assessment {
-    let rules = &policy.rules;
     let platform = host.platform();
+    let rules = Arc::new(policy.rules.clone());
+    // The system is not read here, so fix steps give every variant; `assess` tailors them.
+    let system = System::unknown(platform);
     let mut findings = Vec::new();
-    if rules.screen_lock.enabled {
-        let (h, rule) = (host.clone(), rules.screen_lock.clone());
+    for check in REGISTRY.iter().filter(|check| check.enabled(&policy.rules)) {
+        let (h, r, run) = (host.clone(), rules.clone(), check.run);
         findings.push(
-            run_limited(screen_lock::ID, limit, move || {
-                screen_lock::evaluate(&screen_lock::gather(&*h), &rule, platform)
-            })
-            .unwrap_or_else(|why| {
-                error_finding(
-                    screen_lock::ID,
-                    screen_lock::TITLE,
-                    &rules.screen_lock.clause,
-                    why,
-                )
-            }),
-        );
-    }
-    if rules.disk_encryption.enabled {
-        let (h, rule) = (host.clone(), rules.disk_encryption.clone());
-        findings.push(
-            run_limited(disk_encryption::ID, limit, move || {
-                disk_encryption::evaluate(&disk_encryption::gather(&*h), &rule, platform)
-            })
-            .unwrap_or_else(|why| {
-                error_finding(
-                    disk_encryption::ID,
-                    disk_encryption::TITLE,
-                    &rules.disk_encryption.clause,
-                    why,
-                )
-            }),
-        );
-    }
-    if rules.removable_media.enabled {
-        let (h, rule) = (host.clone(), rules.removable_media.clone());
-        findings.push(
-            run_limited(removable_media::ID, limit, move || {
-                removable_media::evaluate(&removable_media::gather(&*h), &rule, platform)
-            })
-            .unwrap_or_else(|why| {
-                error_finding(
-                    removable_media::ID,
-                    removable_media::TITLE,
-                    &rules.removable_media.clause,
-                    why,
-                )
+            run_limited(check.id, limit, move || run(&*h, &r, &system)).unwrap_or_else(|why| {
+                error_finding(check.id, check.title, check.clause(&policy.rules), why)
             }),
         );
     }

@@ -50,6 +50,59 @@ pub struct PolicyRules {
     pub limits: Limits,
 }
 
+/// What every check's section holds whatever else it says: whether the check runs and the clause
+/// it enforces. The checks' registry reads sections through this, so it needs no code per check.
+pub trait CheckRule {
+    /// Whether the check runs.
+    fn enabled(&self) -> bool;
+    /// The clause it enforces, shown with every finding.
+    fn clause(&self) -> &str;
+}
+
+/// Implements [`CheckRule`] for rule structs with `enabled` and `clause` fields.
+macro_rules! check_rule {
+    ($($rule:ty),* $(,)?) => {$(
+        impl CheckRule for $rule {
+            fn enabled(&self) -> bool {
+                self.enabled
+            }
+            fn clause(&self) -> &str {
+                &self.clause
+            }
+        }
+    )*};
+}
+
+check_rule!(ScreenLockRule, DiskEncryptionRule, RemovableMediaRule);
+
+impl PolicyRules {
+    /// The check sections by id (their table name in the policy file), in file order, which is
+    /// the order of the findings.
+    ///
+    /// The sections stay typed so that a policy file is read strictly (an unknown key or a
+    /// wrong type is an error naming its line). A new check adds its section here in three
+    /// steps: a rule struct with `enabled`, `clause` and its own settings (`deny_unknown_fields`;
+    /// `#[serde(default)]` on the field below if existing policy files may lack it), listed in
+    /// `check_rule!` above; a field of [`PolicyRules`] named as the check's id; and one line in
+    /// this list. A test in the checks crate keeps this list and the checks' registry in step.
+    #[must_use]
+    pub fn check_rules(&self) -> Vec<(&'static str, &dyn CheckRule)> {
+        vec![
+            ("screen_lock", &self.screen_lock),
+            ("disk_encryption", &self.disk_encryption),
+            ("removable_media", &self.removable_media),
+        ]
+    }
+
+    /// The section of the check `id`, if the policy has one.
+    #[must_use]
+    pub fn check_rule(&self, id: &str) -> Option<&dyn CheckRule> {
+        self.check_rules()
+            .into_iter()
+            .find_map(|(section, rule)| (section == id).then_some(rule))
+    }
+}
+
 /// Bounds on the work of one check, so that a file or a program a user controls cannot hang or
 /// exhaust the agent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -356,6 +409,21 @@ mod tests {
         assert_eq!(p.rules.removable_media.clause, "Device Policy 6");
         assert!(!p.rules.disk_encryption.require_encrypted_swap);
         assert!(p.digest.starts_with("sha256:") && p.digest.len() == 7 + 64);
+    }
+
+    #[test]
+    fn check_sections_are_the_policy_file_tables_in_file_order() {
+        let p = Policy::embedded();
+        let ids: Vec<&str> = p.rules.check_rules().iter().map(|(id, _)| *id).collect();
+        let tables: Vec<String> = DEFAULT_POLICY_TOML
+            .lines()
+            .filter_map(|l| table_header(l.trim()))
+            .collect();
+        assert_eq!(tables, ids);
+        let rule = p.rules.check_rule("removable_media").unwrap();
+        assert!(rule.enabled());
+        assert_eq!(rule.clause(), "Device Policy 6");
+        assert!(p.rules.check_rule("no_such_check").is_none());
     }
 
     #[test]

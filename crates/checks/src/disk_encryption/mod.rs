@@ -17,6 +17,14 @@ pub const ID: &str = "disk_encryption";
 /// Check title in reports.
 pub const TITLE: &str = "Disk encryption";
 
+/// This check, as the registry lists it.
+pub const CHECK: crate::Check = crate::Check {
+    id: ID,
+    title: TITLE,
+    rule: |rules| &rules.disk_encryption,
+    run: |host, rules, system| evaluate_on(&gather(host), &rules.disk_encryption, system),
+};
+
 /// What the probe found.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct EncryptionFacts {

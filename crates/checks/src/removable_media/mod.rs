@@ -18,6 +18,14 @@ pub const ID: &str = "removable_media";
 /// Check title in reports.
 pub const TITLE: &str = "Removable media";
 
+/// This check, as the registry lists it.
+pub const CHECK: crate::Check = crate::Check {
+    id: ID,
+    title: TITLE,
+    rule: |rules| &rules.removable_media,
+    run: |host, rules, system| evaluate_on(&gather(host), &rules.removable_media, system),
+};
+
 /// What the probe found.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RemovableFacts {

@@ -19,6 +19,14 @@ pub const ID: &str = "screen_lock";
 /// Check title in reports.
 pub const TITLE: &str = "Screen lock";
 
+/// This check, as the registry lists it.
+pub const CHECK: crate::Check = crate::Check {
+    id: ID,
+    title: TITLE,
+    rule: |rules| &rules.screen_lock,
+    run: |host, rules, system| evaluate_on(&gather(host), &rules.screen_lock, system),
+};
+
 /// What the probe found.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ScreenLockFacts {
