@@ -795,3 +795,21 @@ fn cosmic_without_cosmic_idle_is_unknown() {
     );
     assert_eq!(f.status, Status::Unknown);
 }
+
+#[test]
+fn cosmic_lock_screen_with_an_empty_password_and_nullok_fails() {
+    // cosmic-greeter's PAM stack includes Debian's common-auth (pam_unix.so nullok).
+    let (facts, f) = judge("cosmic-empty-password");
+    assert!(
+        matches!(only_setting(&facts), LockSetting::NeverLocks { reason } if reason.contains("empty password")),
+        "{:?}",
+        facts.users
+    );
+    assert_eq!(f.status, Status::Fail);
+    assert!(evidence_has(
+        &f,
+        "/etc/pam.d/common-auth",
+        Some("auth"),
+        "cosmic-greeter stack"
+    ));
+}
