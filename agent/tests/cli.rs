@@ -286,6 +286,46 @@ fn a_stock_ubuntu_2404_gnome_laptop_passes_with_the_default_policy() {
 }
 
 #[test]
+fn a_stock_pop_os_2404_cosmic_laptop_is_judged_not_unknown() {
+    // COSMIC locks 5.5 s after its 15-minute screen-off (cosmic-idle's built-in default): 906 s,
+    // past the default policy's 15 minutes. The other checks pass as on the Ubuntu laptop.
+    let out = check_root("popos-2404-cosmic", &["--format", "json"]);
+    let report = report_of(&out);
+    let check = |id: &str| report.checks.iter().find(|c| c.id == id).unwrap();
+    let screen = check("screen_lock");
+    assert_eq!(
+        screen.status,
+        posture_schema::Status::Fail,
+        "{}",
+        screen.summary
+    );
+    assert!(
+        screen.subjects[0]
+            .summary
+            .starts_with("COSMIC: locks only after"),
+        "{}",
+        screen.subjects[0].summary
+    );
+    assert!(
+        screen
+            .remediation
+            .iter()
+            .any(|r| r.contains("COSMIC Settings")),
+        "{:?}",
+        screen.remediation
+    );
+    for id in ["disk_encryption", "removable_media"] {
+        assert_eq!(
+            check(id).status,
+            posture_schema::Status::Pass,
+            "{id}: {}",
+            check(id).summary
+        );
+    }
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
 fn a_recorded_bundle_holds_no_password_hash() {
     let root = fixtures().join("linux/machines/ubuntu-2404-gnome");
     let shadow = fs_err::read_to_string(root.join("etc/shadow")).unwrap();

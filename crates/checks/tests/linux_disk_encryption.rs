@@ -261,6 +261,24 @@ fn sd_cards_and_external_disks_that_are_not_usb_are_not_internal_volumes() {
     }
 }
 
+/// An eSATA disk (AHCI port with ESP, HBA with SXS) is left to the removable media check; a disk
+/// on an internal hot-plug capable port is an internal data volume, judged here.
+#[test]
+fn an_esata_disk_is_not_an_internal_volume_but_a_hot_swap_bay_disk_is() {
+    let f = judge("../usb/esata-disk-writable");
+    assert_eq!(f.status, Status::Pass, "{f:#?}");
+    assert!(f.subjects.iter().all(|s| s.name != "/media/alice/ESATA"));
+    assert!(
+        f.evidence
+            .iter()
+            .any(|e| e.source.starts_with("/media/alice/ESATA")
+                && e.value.contains("removable media check"))
+    );
+    let f = judge("../usb/sata-hotplug-bay-writable");
+    assert_eq!(f.status, Status::Fail, "{f:#?}");
+    assert_eq!(subject(&f, "/data").status, Status::Fail);
+}
+
 #[test]
 fn an_efi_system_partition_is_exempt_by_its_partition_type_wherever_it_is_mounted() {
     let f = judge("second-esp");

@@ -280,3 +280,48 @@ fn an_unparseable_mount_table_line_makes_mounted_volumes_unknown() {
     assert_eq!(f.status, Status::Unknown, "{}", f.summary);
     assert!(f.summary.contains("could not be parsed"), "{}", f.summary);
 }
+
+/// An eSATA disk looks like any SATA disk (`removable` 0 since Linux 6.10): the port says it is
+/// external. AHCI's PxCMD.ESP with the HBA's CAP.SXS is the kernel's own test for an eSATA port.
+#[test]
+fn an_esata_disk_is_recognised_by_its_ahci_port_and_fails_in_every_mode_when_writable() {
+    let fa = facts("esata-disk-writable");
+    let v = fa
+        .mounted
+        .iter()
+        .find(|v| v.mount == "/media/alice/ESATA")
+        .unwrap_or_else(|| panic!("{:?}", fa.mounted));
+    assert!(v.writable);
+    assert_eq!(v.encrypted, Some(false));
+    assert!(v.device.contains("eSATA"), "{}", v.device);
+    for mode in [
+        RemovableMediaMode::Block,
+        RemovableMediaMode::ReadOnly,
+        RemovableMediaMode::Audit,
+    ] {
+        let f = removable_media::evaluate(&fa, &rule(mode), Platform::Linux);
+        assert_eq!(f.status, Status::Fail, "{mode:?}: {}", f.summary);
+    }
+    let f = judge("esata-disk-writable");
+    assert!(
+        f.evidence.iter().any(|e| e
+            .value
+            .contains("host2/scsi_host/host2/ahci_port_cmd is 20c017")),
+        "{:#?}",
+        f.evidence
+    );
+}
+
+/// A hot-plug capable port (PxCMD.HPCP) without ESP is an internal hot-swap bay, and many laptops
+/// set it on the internal disk's port: not external.
+#[test]
+fn a_disk_on_a_hot_plug_capable_sata_port_is_not_removable_media() {
+    let fa = facts("sata-hotplug-bay-writable");
+    assert!(
+        fa.mounted.iter().all(|v| v.mount != "/data"),
+        "{:?}",
+        fa.mounted
+    );
+    let f = judge("sata-hotplug-bay-writable");
+    assert_eq!(f.status, Status::Pass, "{}", f.summary);
+}

@@ -662,3 +662,154 @@ fn an_unreadable_shadow_file_under_a_nullok_stack_is_unknown_with_the_root_hint(
     );
     assert_eq!(f.status, Status::Unknown);
 }
+
+#[test]
+fn stock_pop_os_cosmic_is_judged_from_cosmic_idles_built_in_default() {
+    // Pop!_OS 24.04: greetd with cosmic-greeter (logind SERVICE=cosmic-greeter, DESKTOP=COSMIC),
+    // no cosmic-idle setting anywhere: the built-in 15 min screen-off, then a 5 s fade and
+    // 0.5 s before the lock. 905.5 s rounds up to 906 s, past a 15-minute limit.
+    let (facts, f) = judge("popos-2404-cosmic");
+    assert_eq!(facts.users[0].desktop, "COSMIC");
+    assert!(
+        matches!(
+            only_setting(&facts),
+            LockSetting::LocksAfter { seconds: 906, how } if how.contains("15 min")
+        ),
+        "{:?}",
+        facts.users
+    );
+    assert_eq!(f.status, Status::Fail, "{}", f.summary);
+    assert!(evidence_has(
+        &f,
+        "desktop",
+        None,
+        "COSMIC (XDG_CURRENT_DESKTOP=COSMIC)"
+    ));
+    assert!(evidence_has(
+        &f,
+        "cosmic-config",
+        None,
+        "com.system76.CosmicIdle/screen_off_time = Some(900000)"
+    ));
+    assert!(evidence_has(
+        &f,
+        "com.system76.CosmicSettings.Shortcuts/v1/system_actions",
+        Some("LockScreen"),
+        "loginctl lock-session"
+    ));
+    // The password is set: the cosmic-greeter stack's nullok does not matter.
+    assert!(evidence_has(
+        &f,
+        "/etc/pam.d/common-auth",
+        Some("auth"),
+        "nullok"
+    ));
+    assert!(
+        f.remediation
+            .iter()
+            .any(|r| r.contains("Turn off the screen after")),
+        "{:?}",
+        f.remediation
+    );
+    assert!(
+        f.remediation.iter().any(|r| r.contains("Some(894000)")),
+        "{:?}",
+        f.remediation
+    );
+}
+
+#[test]
+fn cosmic_user_screen_off_time_beats_the_system_default() {
+    let (facts, f) = judge("cosmic-screen-off-5-min");
+    assert!(
+        matches!(
+            only_setting(&facts),
+            LockSetting::LocksAfter { seconds: 306, .. }
+        ),
+        "{:?}",
+        facts.users
+    );
+    assert_eq!(f.status, Status::Pass, "{}", f.summary);
+    assert!(evidence_has(
+        &f,
+        "/home/alice/.config/cosmic/com.system76.CosmicIdle/v1/screen_off_time",
+        Some("screen_off_time"),
+        "Some(300000)"
+    ));
+}
+
+#[test]
+fn cosmic_system_default_in_usr_share_applies_without_a_user_value() {
+    let (facts, f) = judge("cosmic-system-default-10-min");
+    assert!(
+        matches!(
+            only_setting(&facts),
+            LockSetting::LocksAfter { seconds: 606, .. }
+        ),
+        "{:?}",
+        facts.users
+    );
+    assert_eq!(f.status, Status::Pass, "{}", f.summary);
+}
+
+#[test]
+fn cosmic_screen_that_never_turns_off_never_locks() {
+    let (facts, f) = judge("cosmic-screen-never");
+    assert!(
+        matches!(only_setting(&facts), LockSetting::NeverLocks { reason } if reason.contains("screen_off_time is None")),
+        "{:?}",
+        facts.users
+    );
+    assert_eq!(f.status, Status::Fail);
+}
+
+#[test]
+fn cosmic_value_posture_does_not_read_is_unknown_not_the_default() {
+    let (facts, f) = judge("cosmic-unread-value");
+    assert!(
+        matches!(only_setting(&facts), LockSetting::Unknown { reason } if reason.contains("Some(300_000)")),
+        "{:?}",
+        facts.users
+    );
+    assert_eq!(f.status, Status::Unknown);
+}
+
+#[test]
+fn cosmic_lock_action_replaced_by_the_user_is_unknown() {
+    let (facts, f) = judge("cosmic-lock-action-replaced");
+    assert!(
+        matches!(only_setting(&facts), LockSetting::Unknown { reason } if reason.contains("`true`")),
+        "{:?}",
+        facts.users
+    );
+    assert_eq!(f.status, Status::Unknown);
+}
+
+#[test]
+fn cosmic_without_cosmic_idle_is_unknown() {
+    let (facts, f) = judge("cosmic-without-cosmic-idle");
+    assert!(
+        matches!(only_setting(&facts), LockSetting::Unknown { reason } if reason.contains("/usr/bin/cosmic-idle")),
+        "{:?}",
+        facts.users
+    );
+    assert_eq!(f.status, Status::Unknown);
+}
+
+#[test]
+fn cosmic_lock_screen_with_an_empty_password_and_nullok_fails() {
+    // cosmic-greeter's PAM stack includes Debian's common-auth (pam_unix.so nullok).
+    let (facts, f) = judge("cosmic-empty-password");
+    assert!(
+        matches!(only_setting(&facts), LockSetting::NeverLocks { reason } if reason.contains("empty password")),
+        "{:?}",
+        facts.users
+    );
+    assert_eq!(f.status, Status::Fail);
+    assert!(evidence_has(
+        &f,
+        "/etc/pam.d/common-auth",
+        Some("auth"),
+        "cosmic-greeter stack"
+    ));
+}

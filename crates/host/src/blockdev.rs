@@ -423,14 +423,18 @@ fn walk(host: &dyn Host, sys_path: &str, depth: usize, seen: &mut Vec<String>) -
 /// Why a disk is attached from outside, from the devices above it in sysfs: the first ancestor
 /// whose `removable` attribute says `removable` (the attribute of PCI and USB devices, set from
 /// the firmware's description of the port: Thunderbolt/USB4 and ExpressCard slots, external USB
-/// ports), or a FireWire node (`fwN`) on the path. The disk's own `removable` (whether its
-/// medium can be taken out) is a different attribute and is not read here.
+/// ports), a FireWire node (`fwN`) on the path, or an AHCI port the firmware declares eSATA
+/// ([`esata_port`]). The disk's own `removable` (whether its medium can be taken out) is a
+/// different attribute and is not read here.
 fn external_location(host: &dyn Host, sys_path: &str) -> Option<String> {
     if let Some(fw) = sys_path.split('/').find(|c| {
         c.strip_prefix("fw")
             .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
     }) {
         return Some(format!("on a FireWire bus ({fw})"));
+    }
+    if let Some(why) = esata_port(host, sys_path) {
+        return Some(why);
     }
     let mut dir = sys_path;
     while let Some(i) = dir.rfind('/') {
@@ -448,6 +452,46 @@ fn external_location(host: &dyn Host, sys_path: &str) -> Option<String> {
         }
     }
     None
+}
+
+/// AHCI's "External SATA Port" bit (PxCMD.ESP, bit 21): the port's signal connector is
+/// externally accessible (AHCI 1.3.1, 3.3.7).
+const AHCI_PORT_CMD_ESP: u32 = 1 << 21;
+/// AHCI's "Supports External SATA" bit (CAP.SXS, bit 5): the HBA has eSATA ports (3.1.1).
+const AHCI_HOST_CAP_SXS: u32 = 1 << 5;
+
+/// Whether a disk sits on an eSATA port of an AHCI controller. An ATA disk's path runs through
+/// its port and SCSI host (`.../ata3/host2/target2:0:0/...`); the AHCI driver shows that port's
+/// PxCMD register and the HBA's CAP register, in hex, as `ahci_port_cmd` and `ahci_host_caps` of
+/// the host (`.../host2/scsi_host/host2/`). ESP with SXS is the test libahci itself uses to flag
+/// a port external. Hot-plug capable (HPCP) alone is not taken: firmware sets it on internal
+/// hot-swap bays and on many laptops' internal disk ports.
+///
+/// Other SATA drivers show neither attribute, and firmware that routes an ordinary port to an
+/// eSATA bracket without setting ESP leaves no trace: such disks look internal.
+fn esata_port(host: &dyn Host, sys_path: &str) -> Option<String> {
+    let parts: Vec<&str> = sys_path.split('/').collect();
+    let at = parts.windows(2).position(|w| {
+        let numbered = |s: &str, prefix: &str| {
+            s.strip_prefix(prefix)
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        };
+        numbered(w[0], "ata") && numbered(w[1], "host")
+    })?;
+    let scsi_host = parts[at + 1];
+    let dir = format!("{}/scsi_host/{scsi_host}", parts[..=at + 1].join("/"));
+    let hex = |name: &str| {
+        host.read_text(&format!("{dir}/{name}"))
+            .ok()
+            .and_then(|t| u32::from_str_radix(t.trim(), 16).ok())
+    };
+    let port_cmd = hex("ahci_port_cmd")?;
+    let host_caps = hex("ahci_host_caps")?;
+    (port_cmd & AHCI_PORT_CMD_ESP != 0 && host_caps & AHCI_HOST_CAP_SXS != 0).then(|| {
+        format!(
+            "{dir}/ahci_port_cmd is {port_cmd:x} (ESP: external SATA port) and ahci_host_caps is {host_caps:x} (SXS: eSATA supported): an eSATA port"
+        )
+    })
 }
 
 /// The devices in `slaves/`. When `required`, a missing or unreadable directory is reported as

@@ -239,6 +239,8 @@ fn removable_disk(
             "SD card"
         } else if external.as_deref().is_some_and(|e| e.contains("FireWire")) || udev_firewire {
             "FireWire"
+        } else if external.as_deref().is_some_and(|e| e.contains("eSATA")) {
+            "eSATA"
         } else if external.is_some() {
             "external disk"
         } else if removable == Some(true) {

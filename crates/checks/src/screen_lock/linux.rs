@@ -10,6 +10,8 @@
 //! - KDE Plasma: the `kscreenlockerrc` KConfig cascade with `[$i]` immutability ([`kde`]).
 //! - Xfce: xfce4-screensaver's xfconf channel ([`xfce`]).
 //! - sway and Hyprland: the swayidle / hypridle configuration ([`wlroots`]).
+//! - COSMIC: cosmic-idle's screen-off time in cosmic-config, which locks when the screen turns
+//!   off ([`cosmic`]).
 //!
 //! Whatever is unclear is `Unknown` with the reason, never a pass.
 //!
@@ -18,6 +20,7 @@
 //! the shared reader, which keeps what each password field means and never a hash (the
 //! evidence recorder stores the file with every hash replaced).
 
+mod cosmic;
 mod gsettings;
 mod kde;
 mod password;
@@ -118,6 +121,7 @@ fn judge(cx: &mut Context<'_>, account: &Account, desktop: &Desktop) -> LockSett
             gsettings::judge(cx, account, desktop)
         }
         Family::Kde => kde::judge(cx, account),
+        Family::Cosmic => cosmic::judge(cx, account),
         Family::Xfce => xfce::judge(cx, account),
         Family::Sway => wlroots::judge_sway(cx, account),
         Family::Hyprland => wlroots::judge_hyprland(cx, account),

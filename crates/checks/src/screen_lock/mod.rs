@@ -275,6 +275,17 @@ fn linux_remediation(desktop: &str, minutes: u32, plasma_major: Option<u32>) -> 
         vec![format!(
             "Settings > Screensaver: enable the screensaver, activate it after {minutes} minutes or less, and on the Lock Screen tab enable \"Lock Screen\" with \"Lock the screen after the screensaver is active\" and no delay."
         )]
+    } else if d.contains("cosmic") {
+        // cosmic-idle locks 5.5 s after the screen-off time (fade to black, then a pause).
+        let ms = secs.saturating_mul(1000).saturating_sub(6000);
+        vec![
+            format!(
+                "COSMIC Settings > Power & battery > Power saving options: set \"Turn off the screen after\" to less than {minutes} minutes (COSMIC locks about 6 seconds after the screen turns off)."
+            ),
+            format!(
+                "Or as that user: mkdir -p ~/.config/cosmic/com.system76.CosmicIdle/v1 && echo 'Some({ms})' > ~/.config/cosmic/com.system76.CosmicIdle/v1/screen_off_time"
+            ),
+        ]
     } else if d.contains("sway") || d.contains("hypr") {
         vec![format!(
             "Start an idle daemon that locks after {minutes} minutes, e.g. in the sway config: exec swayidle -w timeout {secs} 'swaylock -f' before-sleep 'swaylock -f' (Hyprland: a hypridle listener with timeout = {secs} and on-timeout = loginctl lock-session, with lock_cmd = hyprlock)."

@@ -25,6 +25,9 @@ fn locker_service(family: &Family) -> Option<&'static str> {
         Family::Xfce => Some("xfce4-screensaver"),
         Family::Sway => Some("swaylock"),
         Family::Hyprland => Some("hyprlock"),
+        // cosmic-greeter's lock screen authenticates with the service "cosmic-greeter", the
+        // file its package installs (Debian layout: `@include common-auth`).
+        Family::Cosmic => Some("cosmic-greeter"),
         Family::Budgie | Family::Other(_) => None,
     }
 }

@@ -21,6 +21,7 @@ pub(super) enum Family {
     Xfce,
     Sway,
     Hyprland,
+    Cosmic,
     Other(String),
 }
 
@@ -36,6 +37,7 @@ impl Family {
             Self::Xfce => "Xfce",
             Self::Sway => "sway",
             Self::Hyprland => "Hyprland",
+            Self::Cosmic => "COSMIC",
             Self::Other(name) => name,
         }
     }
@@ -60,6 +62,10 @@ impl Family {
             Self::Sway
         } else if has(&["Hyprland"]) {
             Self::Hyprland
+        } else if has(&["COSMIC"]) {
+            // System76's COSMIC (`cosmic.desktop`, DesktopNames=COSMIC), not Pop!_OS's older
+            // GNOME session (`pop:GNOME`).
+            Self::Cosmic
         } else if has(&["Budgie", "Budgie-desktop"]) {
             Self::Budgie
         } else if has(&["Unity"]) {
@@ -439,6 +445,8 @@ mod tests {
         assert_eq!(family("Budgie:GNOME"), Family::Budgie);
         assert_eq!(family("X-Cinnamon"), Family::Cinnamon);
         assert_eq!(family("KDE"), Family::Kde);
+        assert_eq!(family("COSMIC"), Family::Cosmic);
+        assert_eq!(family("pop:GNOME"), Family::Gnome);
         assert_eq!(family("Unity:Unity7:ubuntu"), Family::Other("Unity".into()));
         assert_eq!(
             family("Enlightenment"),
