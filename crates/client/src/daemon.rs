@@ -85,6 +85,8 @@ pub struct Daemon {
     check: CheckFn,
     progress: Progress,
     live: Option<Live>,
+    /// Why changes are noticed on the schedule only, when there is no [`Live`].
+    schedule_only: Option<String>,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -124,6 +126,7 @@ impl Daemon {
             check,
             progress: Progress::default(),
             live: None,
+            schedule_only: None,
         })
     }
 
@@ -137,6 +140,15 @@ impl Daemon {
     #[must_use]
     pub fn with_live(mut self, live: Live) -> Self {
         self.live = Some(live);
+        self.schedule_only = None;
+        self
+    }
+
+    /// Checks on the schedule only, for `reason` (shown by `posture status` as the watch mode).
+    #[must_use]
+    pub fn schedule_only(mut self, reason: impl Into<String>) -> Self {
+        self.live = None;
+        self.schedule_only = Some(reason.into());
         self
     }
 
@@ -175,10 +187,11 @@ impl Daemon {
 
     /// Runs until `shutdown` turns true.
     pub async fn run(self, shutdown: watch::Receiver<bool>) {
-        let watch_mode = self
-            .live
-            .as_ref()
-            .map_or_else(|| "schedule only".to_owned(), |l| l.mode.clone());
+        let watch_mode = match (&self.live, &self.schedule_only) {
+            (Some(l), _) => l.mode.clone(),
+            (None, Some(reason)) => format!("schedule only: {reason}"),
+            (None, None) => "schedule only".to_owned(),
+        };
         self.status.update(|s| {
             s.daemon_started_at = Some(now_rfc3339());
             s.daemon_pid = Some(std::process::id());
