@@ -323,7 +323,7 @@ async fn check_loop(
         if let Some(l) = live.as_mut()
             && let Some(reads) = l.reads.take()
         {
-            let mode = l.watcher.watch(&reads);
+            let mode = l.watcher.watch(&crate::live::targets::plan(&reads));
             status.update(|s| s.watch_mode = Some(mode));
         }
         // Re-checks on change do not move the schedule, so they never starve it.
