@@ -299,7 +299,7 @@ async fn check_loop(
                     });
                 }
                 if kind == CheckKind::Triggered {
-                    let what = cause.unwrap_or_else(|| "a watched change".to_owned());
+                    let what = cause.map_or_else(|| "a watched change".to_owned(), |t| t.cause);
                     let outcome = if send {
                         "verdicts changed, report sent"
                     } else {
@@ -341,7 +341,7 @@ async fn check_loop(
                     break CheckKind::Scheduled;
                 }
                 trigger = next_trigger(&mut live) => {
-                    plan.changed(std::time::Instant::now(), &trigger.cause);
+                    plan.changed(std::time::Instant::now(), &trigger);
                 }
                 () = sleep_until_due(due) => {
                     tracing::info!("re-checking after a watched change");

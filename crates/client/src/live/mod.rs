@@ -68,6 +68,8 @@ impl ReadSlot {
 pub struct Trigger {
     /// What changed: `/etc/fstab changed`, `mount table changed`, `block device sdb: add`.
     pub cause: String,
+    /// When the watcher saw it (this machine's clock), for the report.
+    pub detected_at: std::time::SystemTime,
 }
 
 /// Sends triggers from a watcher thread; never blocks. When the queue is full a re-check is
@@ -79,7 +81,10 @@ impl TriggerSender {
     /// Reports a change.
     pub fn send(&self, cause: String) {
         tracing::debug!(%cause, "watched change");
-        let _ = self.0.try_send(Trigger { cause });
+        let _ = self.0.try_send(Trigger {
+            cause,
+            detected_at: std::time::SystemTime::now(),
+        });
     }
 }
 
