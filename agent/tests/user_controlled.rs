@@ -1,6 +1,9 @@
 //! What users control cannot hang the agent, make it leak, or make it write where it should not:
 //! FIFOs and links in homes, `--record` onto links and existing files, output that cannot be
 //! written.
+//!
+//! FIFOs, `/dev/zero`, `/dev/full` and file modes are Unix notions: the whole file is Unix-only.
+#![cfg(unix)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -62,7 +65,6 @@ fn screen_lock_is_unknown_saying(report: &Report, needle: &str) {
 
 const KSCREENLOCKERRC: &str = "home/alice/.config/kscreenlockerrc";
 
-#[cfg(unix)]
 #[test]
 fn a_fifo_in_place_of_a_settings_file_is_refused_and_the_check_completes() {
     let root = kde_laptop();
@@ -80,7 +82,6 @@ fn a_fifo_in_place_of_a_settings_file_is_refused_and_the_check_completes() {
     screen_lock_is_unknown_saying(&report, "refused: a FIFO (named pipe), not a regular file");
 }
 
-#[cfg(unix)]
 #[test]
 fn a_link_to_a_root_only_file_never_lands_in_a_bundle() {
     let root = kde_laptop();
@@ -118,7 +119,6 @@ fn a_link_to_a_root_only_file_never_lands_in_a_bundle() {
     assert_eq!(report_of(&replayed).checks, report.checks);
 }
 
-#[cfg(unix)]
 #[test]
 fn record_refuses_a_file_that_is_a_symbolic_link_and_leaves_its_target_alone() {
     let dir = tempfile::tempdir().unwrap();
@@ -139,7 +139,6 @@ fn record_refuses_a_file_that_is_a_symbolic_link_and_leaves_its_target_alone() {
     assert_eq!(fs_err::read_to_string(&target).unwrap(), "keep me");
 }
 
-#[cfg(unix)]
 #[test]
 fn record_onto_an_existing_world_readable_file_replaces_it_with_an_owner_only_one() {
     use std::os::unix::fs::PermissionsExt as _;

@@ -194,6 +194,10 @@ const FILES: &[(&str, &str)] = &[
         "The system config file. Every value can be overridden by a POSTURE_* variable or a flag; posture config shows where each came from.",
     ),
     (
+        "policy file (--policy FILE or the policy key)",
+        "The Device Policy; without one the embedded policy applies (posture policy show prints it). Its [limits] section bounds every check: check_timeout_seconds (default 30) and max_file_bytes (default 4 MiB read from one file).",
+    ),
+    (
         "/var/lib/posture/",
         "The state directory (mode 0700; per user under ~/.local/state/posture when not root).",
     ),

@@ -385,12 +385,7 @@ mod tests {
     fn a_refusal_is_recorded_and_replayed_as_the_same_refusal() {
         let dir = tempfile::tempdir().unwrap();
         fs_err::create_dir_all(dir.path().join("etc")).unwrap();
-        rustix::fs::mkfifoat(
-            rustix::fs::CWD,
-            dir.path().join("etc/fifo"),
-            rustix::fs::Mode::from_raw_mode(0o644),
-        )
-        .unwrap();
+        crate::make_fifo(&dir.path().join("etc/fifo"));
         let recorder = Recorder::new(RootedHost::new(dir.path()));
         let live = recorder.read("/etc/fifo");
         assert!(

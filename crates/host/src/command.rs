@@ -217,7 +217,7 @@ mod tests {
         use rustix::fs::{Mode, OFlags};
         let dir = tempfile::tempdir().unwrap();
         let fifo = dir.path().join("held");
-        rustix::fs::mkfifoat(rustix::fs::CWD, &fifo, Mode::from_raw_mode(0o600)).unwrap();
+        crate::make_fifo(&fifo);
         let reader =
             rustix::fs::open(&fifo, OFlags::RDONLY | OFlags::NONBLOCK, Mode::empty()).unwrap();
         rustix::fs::fcntl_setfl(&reader, OFlags::RDONLY).unwrap();

@@ -416,6 +416,17 @@ pub fn canonicalize(host: &dyn Host, path: &str) -> Result<String, ReadError> {
     Ok(resolved)
 }
 
+/// Makes a FIFO for a test. `mkfifo(1)` rather than a call, so the same code runs on Linux and
+/// macOS (rustix has no `mkfifoat` for Apple targets).
+#[cfg(all(test, unix))]
+pub(crate) fn make_fifo(path: &std::path::Path) {
+    let status = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(status.success(), "mkfifo {}", path.display());
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
