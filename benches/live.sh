@@ -1,95 +1,230 @@
 #!/usr/bin/env bash
-# Benchmark of live posture on Linux: the time from a change on the machine to the report
-# reaching an HTTP endpoint on 127.0.0.1 (median and p95 over N changes), and the daemon's CPU
-# and RSS over an idle period with its watches active.
+# Benchmark of live posture on Linux, against the real collector on 127.0.0.1:
 #
-#   benches/live.sh [CHANGES] [IDLE_SECONDS] [BINARY]     (defaults: 20, 600, target/release/posture)
+# 1. the time from a change to the collector having stored the report it causes (median and p95
+#    over CHANGES changes of each kind): a file edit under `--root` (removing or restoring
+#    etc/modprobe.d/usb-storage.conf) and a mount-table change under `--root` (adding or
+#    removing a mounted USB stick in the root's proc/1/mountinfo, the stick's sysfs entries
+#    copied from the noncompliant-kde fixture). Both flip the removable-media verdict, so every
+#    change must produce a stored report. "Stored" is when the collector's API first lists the
+#    report (polled every 20 ms; a 2xx means committed), and also the collector's own
+#    `received_at`.
+# 2. as root: real kernel uevents (`echo add > /sys/block/loopN/uevent`, a synthetic hot-plug
+#    the kernel broadcasts like a real one). The fake root's verdicts do not depend on this
+#    machine's devices, so no report is sent (an unchanged verdict waits for the schedule): the
+#    figure is the time to the re-check having finished (`last_trigger_at` in the status).
+# 3. the daemon's CPU time and RSS over IDLE_SECONDS idle, watches on and watches off
+#    (`watch = false`: the schedule alone), running side by side over the same period with the
+#    same credentials, the default interval (15 min, so no scheduled check falls in the window)
+#    and check-in (1 min).
 #
-# The daemon judges a copy of the fake root tests/fixtures/linux/machines/compliant-gnome
-# (`posture run --root`); each change removes or restores etc/modprobe.d/usb-storage.conf, which
-# flips the removable-media verdict, so every change must produce a report. Debounce is the
-# default 2 s; the rate limit is set to 1 s so changes 3 s apart are each measured. The endpoint
-# is a small report sink (python3), not the collector: it records the receive time of each report.
+#   benches/live.sh [CHANGES] [IDLE_SECONDS] [BIN_DIR]   (defaults: 20, 600, target/release)
+#
+# Debounce is the default 2 s; the rate limit is set to 1 s so changes 3 s apart are each
+# measured. Needs python3 and a release build of posture and posture-collector.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 changes=${1:-20}
 idle=${2:-600}
-bin=${3:-}
-if [ -z "$bin" ]; then
-    cargo build --release --bin posture >/dev/null 2>&1 || cargo build --release --bin posture
-    bin=${CARGO_TARGET_DIR:-$PWD/target}/release/posture
+bindir=${3:-}
+if [ -z "$bindir" ]; then
+    cargo build --release -p posture-agent -p posture-collector >/dev/null 2>&1 ||
+        cargo build --release -p posture-agent -p posture-collector
+    bindir=${CARGO_TARGET_DIR:-$PWD/target}/release
 fi
+posture=$bindir/posture
+collector=$bindir/posture-collector
 work=$(mktemp -d)
+pids=()
 cleanup() {
-    [ -n "${agent:-}" ] && kill "$agent" 2>/dev/null || true
-    [ -n "${sink:-}" ] && kill "$sink" 2>/dev/null || true
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
     rm -rf "$work"
 }
 trap cleanup EXIT
-cp -a tests/fixtures/linux/machines/compliant-gnome "$work/root"
 
-cat >"$work/sink.py" <<'PY'
-import http.server, json, sys, time
-count = 0
-class H(http.server.BaseHTTPRequestHandler):
-    def log_message(self, *a): pass
-    def reply(self, obj):
-        body = json.dumps(obj).encode()
-        self.send_response(200); self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)
-    def do_POST(self):
-        global count
-        n = int(self.headers.get("Content-Length", 0)); data = json.loads(self.rfile.read(n))
-        count += 1
-        open(sys.argv[2], "a").write("%d %d\n" % (count, time.time_ns()))
-        self.reply({"report_id": data["report_id"], "duplicate": False, "check_now": False})
-    def do_GET(self): self.reply({"check_now": False})
-s = http.server.HTTPServer(("127.0.0.1", 0), H)
-open(sys.argv[1], "w").write(str(s.server_address[1]))
-s.serve_forever()
+# The collector, SQLite, on a free loopback port; it prints its secrets once on first start.
+"$collector" serve --database "sqlite:$work/collector.db" --listen 127.0.0.1:0 \
+    >"$work/collector.out" 2>"$work/collector.log" &
+pids+=($!)
+for _ in $(seq 100); do grep -q 'listening on' "$work/collector.out" 2>/dev/null && break; sleep 0.1; done
+url=$(sed -n 's/^posture-collector listening on //p' "$work/collector.out")
+admin=$(sed -n 's/^  admin token: //p' "$work/collector.out")
+secret=$(sed -n 's/^  enrollment secret: //p' "$work/collector.out")
+[ -n "$url" ] && [ -n "$admin" ] && [ -n "$secret" ] || { cat "$work/collector.out" "$work/collector.log"; exit 1; }
+
+# A fake root: compliant-gnome plus the USB stick of noncompliant-kde in its sysfs (not mounted).
+make_root() {
+    mkdir -p "$(dirname "$1")"
+    cp -a tests/fixtures/linux/machines/compliant-gnome "$1"
+    (cd tests/fixtures/linux/machines/noncompliant-kde &&
+        tar cf - sys/dev/block/8:0 sys/dev/block/8:1 sys/class/block/sda sys/class/block/sda1 \
+            sys/block/sda "sys/devices/pci0000:00/0000:00:14.0/usb2") | (cd "$1" && tar xf -)
+}
+
+# An enrolled agent in its own config and state directories: `agent NAME [VAR=VALUE...]`.
+agent() {
+    local name=$1; shift
+    make_root "$work/$name/root"
+    # Enrollment names this machine (its machine id), so a second enrollment would replace the
+    # first one's token: enroll once, and let later agents report as the same device.
+    if [ -e "$work/credentials.json" ]; then
+        mkdir -p -m 700 "$work/$name/state"
+        cp -p "$work/credentials.json" "$work/$name/state/"
+    else
+        env -i PATH=/usr/bin:/bin POSTURE_CONFIG_DIR="$work/$name/etc" POSTURE_STATE_DIR="$work/$name/state" \
+            POSTURE_ENROLL_SECRET="$secret" "$posture" enroll --endpoint "$url" >/dev/null 2>"$work/$name/enroll.log"
+        cp -p "$work/$name/state/credentials.json" "$work/credentials.json"
+    fi
+    env -i PATH=/usr/bin:/bin POSTURE_CONFIG_DIR="$work/$name/etc" POSTURE_STATE_DIR="$work/$name/state" \
+        POSTURE_LOG_LEVEL=warn POSTURE_LOG_FORMAT=human "$@" \
+        "$posture" run --root "$work/$name/root" 2>"$work/$name/agent.log" &
+    pids+=($!)
+    echo $! >"$work/$name/pid"
+}
+
+cat >"$work/measure.py" <<'PY'
+# measure.py WORK URL ADMIN_TOKEN CHANGES: makes each change and times it.
+import json, os, shutil, subprocess, sys, time, urllib.request
+from datetime import datetime
+work, url, admin, changes = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+root, state = f"{work}/lat/root", f"{work}/lat/state"
+
+def api(path):
+    req = urllib.request.Request(url + path, headers={"Authorization": "Bearer " + admin})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.load(r)
+
+def ns(rfc3339):
+    if isinstance(rfc3339, int):
+        return rfc3339 * 10**6  # the collector's times are Unix milliseconds
+    # Python < 3.11 does not parse every RFC 3339 form: keep microseconds, drop the zone (UTC).
+    t = rfc3339.rstrip("Z").replace("+00:00", "")
+    base, _, frac = t.partition(".")
+    d = datetime.strptime(base, "%Y-%m-%dT%H:%M:%S")
+    from calendar import timegm
+    return timegm(d.timetuple()) * 10**9 + int((frac + "000000000")[:9])
+
+def status():
+    try:
+        with open(f"{state}/status.json") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return {}
+
+device = json.load(open(f"{state}/credentials.json"))["device_id"]
+def latest():
+    r = api(f"/api/v1/devices/{device}/reports?limit=1")["reports"]
+    return r[0] if r else None
+
+deadline = time.time() + 60
+while latest() is None:
+    if time.time() > deadline: sys.exit("no first report within 60 s")
+    time.sleep(0.2)
+time.sleep(3)
+
+conf = f"{root}/etc/modprobe.d/usb-storage.conf"
+saved = f"{work}/usb-storage.conf"
+shutil.copy(conf, saved)
+mounts = f"{root}/proc/1/mountinfo"
+plain = open(mounts).read()
+stick = [l for l in open("tests/fixtures/linux/machines/noncompliant-kde/proc/1/mountinfo") if "KINGSTON" in l][0]
+
+def file_change():
+    if os.path.exists(conf): os.remove(conf)
+    else: shutil.copy(saved, conf)
+
+def mount_change():
+    text = open(mounts).read()
+    with open(mounts, "w") as f:
+        f.write(plain if stick in text else plain + stick)
+
+def pct(values):
+    v = sorted(values)
+    median = v[len(v) // 2] if len(v) % 2 else (v[len(v) // 2 - 1] + v[len(v) // 2]) / 2
+    p95 = v[max(0, -(-len(v) * 95 // 100) - 1)]
+    return median, p95
+
+results = {}
+for kind, change in (("file", file_change), ("mount", mount_change)):
+    seen_ms, recv_ms = [], []
+    for i in range(changes):
+        before = latest()["report_id"]
+        t0 = time.time_ns()
+        change()
+        while True:
+            r = latest()
+            if r["report_id"] != before:
+                t1 = time.time_ns()
+                break
+            if time.time_ns() - t0 > 30 * 10**9:
+                sys.exit(f"{kind} change {i + 1}: no stored report within 30 s")
+            time.sleep(0.02)
+        seen_ms.append((t1 - t0) / 1e6)
+        recv_ms.append((ns(r["received_at"]) - t0) / 1e6)
+        time.sleep(1)
+    results[kind] = (pct(seen_ms), pct(recv_ms))
+
+hot = []
+if os.geteuid() == 0 and os.access("/sys/block", os.W_OK):
+    loops = sorted(d for d in os.listdir("/sys/block") if d.startswith("loop"))
+    for i in range(changes if loops else 0):
+        before = status().get("last_trigger_at")
+        t0 = time.time_ns()
+        with open(f"/sys/block/{loops[-1]}/uevent", "w") as f:
+            f.write("add")
+        while status().get("last_trigger_at") == before:
+            if time.time_ns() - t0 > 30 * 10**9:
+                sys.exit(f"uevent {i + 1}: no re-check within 30 s")
+            time.sleep(0.02)
+        hot.append((ns(status()["last_trigger_at"]) - t0) / 1e6)
+        time.sleep(1)
+
+for kind, label in (("file", "file edit"), ("mount", "mount-table change")):
+    (sm, sp), (rm, rp) = results[kind]
+    print(f"  {label:<20} -> stored (API lists it): median {sm:7.0f} ms, p95 {sp:7.0f} ms;"
+          f" collector received_at: median {rm:7.0f} ms, p95 {rp:7.0f} ms")
+if hot:
+    m, p = pct(hot)
+    print(f"  {'kernel uevent':<20} -> re-check done:       median {m:7.0f} ms, p95 {p:7.0f} ms"
+          f" (verdicts unchanged, not sent; trigger: {status().get('last_trigger')})")
+else:
+    print("  kernel uevents: not measured (needs root and a writable /sys/block/loopN/uevent)")
 PY
-python3 "$work/sink.py" "$work/port" "$work/received" & sink=$!
-for _ in $(seq 50); do [ -s "$work/port" ] && break; sleep 0.1; done
-port=$(cat "$work/port")
-touch "$work/received"
 
-export POSTURE_CONFIG_DIR=$work/etc POSTURE_STATE_DIR=$work/state
-export POSTURE_ENDPOINT=http://127.0.0.1:$port POSTURE_LOG_LEVEL=warn POSTURE_LOG_FORMAT=human
-export POSTURE_INTERVAL=1h POSTURE_CHECKIN_INTERVAL=1h POSTURE_WATCH_MIN_GAP=1s
-"$bin" run --root "$work/root" 2>"$work/agent.log" & agent=$!
-for _ in $(seq 100); do [ "$(wc -l <"$work/received")" -ge 1 ] && break; sleep 0.1; done
-sleep 2
+echo "machine: $(nproc) cores, $(uname -r), load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "live posture: $changes changes of each kind under --root, debounce 2s (default), watch_min_gap 1s, collector $url"
+agent lat POSTURE_INTERVAL=1h POSTURE_CHECKIN_INTERVAL=1h POSTURE_WATCH_MIN_GAP=1s
+python3 "$work/measure.py" "$work" "$url" "$admin" "$changes"
+echo "  status: $(env -i POSTURE_CONFIG_DIR="$work/lat/etc" POSTURE_STATE_DIR="$work/lat/state" "$posture" status | grep -E 'watch mode')"
+kill "$(cat "$work/lat/pid")"
 
-conf=$work/root/etc/modprobe.d/usb-storage.conf
-cp "$conf" "$work/usb-storage.conf"
-lat=()
-for i in $(seq "$changes"); do
-    before=$(wc -l <"$work/received")
-    t0=$(date +%s%N)
-    if [ -e "$conf" ]; then rm "$conf"; else cp "$work/usb-storage.conf" "$conf"; fi
-    for _ in $(seq 300); do [ "$(wc -l <"$work/received")" -gt "$before" ] && break; sleep 0.05; done
-    t1=$(tail -1 "$work/received" | awk '{print $2}')
-    [ "$(wc -l <"$work/received")" -gt "$before" ] || { echo "change $i: no report within 15 s"; exit 1; }
-    lat+=($(( (t1 - t0) / 1000000 )))
-    sleep 1
+# Idle: watches on and off side by side, defaults otherwise.
+agent on
+agent off POSTURE_WATCH=false
+for name in on off; do
+    for _ in $(seq 300); do [ -s "$work/$name/state/status.json" ] && grep -q last_report_id "$work/$name/state/status.json" && break; sleep 0.1; done
 done
-sorted=$(printf '%s\n' "${lat[@]}" | sort -n)
-median=$(echo "$sorted" | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}')
-p95=$(echo "$sorted" | awk '{a[NR]=$1} END {i=int(NR*0.95+0.999); if(i<1)i=1; print a[i]}')
-
-ticks() { awk '{print $14 + $15}' "/proc/$agent/stat"; }
-rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$agent/status"; }
-sleep 3
-t_start=$(ticks); sleep "$idle"; t_end=$(ticks)
+sleep 5
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+declare -A t0
+for name in on off; do t0[$name]=$(ticks "$(cat "$work/$name/pid")"); done
+sleep "$idle"
 hz=$(getconf CLK_TCK)
-rss=$(rss_kb)
-echo "live posture: $changes changes under --root, debounce 2s (default), watch_min_gap 1s"
-echo "  change -> report received, median:  ${median} ms"
-echo "  change -> report received, p95:     ${p95} ms"
-echo "  status: $("$bin" status | grep -E 'watch mode')"
-echo "idle ${idle} s with watches active:"
-echo "  CPU time (user+sys):                $(( (t_end - t_start) * 1000 / hz )) ms"
-echo "  RSS:                                $(( rss / 1024 )).$(( rss % 1024 * 10 / 1024 )) MiB"
-if grep -q -E 'ERROR|WARN' "$work/agent.log"; then
-    echo "agent log had warnings:"; head -20 "$work/agent.log"
-fi
+echo "idle ${idle} s (interval 15m, check-in 1m), load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+for name in on off; do
+    pid=$(cat "$work/$name/pid")
+    cpu=$(( ($(ticks "$pid") - ${t0[$name]}) * 1000 / hz ))
+    rss=$(awk '/^VmRSS/ {print $2}' "/proc/$pid/status")
+    hwm=$(awk '/^VmHWM/ {print $2}' "/proc/$pid/status")
+    threads=$(awk '/^Threads/ {print $2}' "/proc/$pid/status")
+    mode=$(env -i POSTURE_CONFIG_DIR="$work/$name/etc" POSTURE_STATE_DIR="$work/$name/state" "$posture" status | grep -E 'watch mode' | sed 's/^ *//')
+    printf '  watches %-3s CPU %5d ms  RSS %s KiB (%d.%d MiB, peak %s KiB)  threads %s  %s\n' \
+        "$name" "$cpu" "$rss" $((rss / 1024)) $((rss % 1024 * 10 / 1024)) "$hwm" "$threads" "$mode"
+    awk '/^(Rss|Pss_Anon|Pss_File|Anonymous):/ {printf "    %s %s kB\n", $1, $2}' "/proc/$pid/smaps_rollup"
+done
+for name in lat on off; do
+    if grep -q -E 'ERROR|WARN' "$work/$name/agent.log"; then
+        echo "agent $name log had warnings:"; head -5 "$work/$name/agent.log"
+    fi
+done

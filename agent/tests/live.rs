@@ -90,3 +90,47 @@ fn removing_a_file_the_check_read_under_the_root_sends_a_new_report_and_status_s
     );
     assert_ne!(s["last_report_id"], first);
 }
+
+#[test]
+fn watch_false_keeps_the_schedule_and_status_says_where_it_was_turned_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/linux/machines/compliant-gnome");
+    let copied = Command::new("cp")
+        .arg("-a")
+        .arg(&fixture)
+        .arg(&root)
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    let state = dir.path().join("state");
+    let child = Command::new(env!("CARGO_BIN_EXE_posture"))
+        .args(["run", "--root"])
+        .arg(&root)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("NO_COLOR", "1")
+        .env("POSTURE_CONFIG_DIR", dir.path().join("etc"))
+        .env("POSTURE_STATE_DIR", &state)
+        .env("POSTURE_INTERVAL", "1h")
+        .env("POSTURE_WATCH", "false")
+        .env("POSTURE_LOG_FORMAT", "json")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _stop = Stop(child);
+    assert!(
+        wait_until(Duration::from_secs(60), || status(&state)["last_report_id"]
+            .is_string()),
+        "{}",
+        status(&state)
+    );
+    let s = status(&state);
+    assert_eq!(
+        s["watch_mode"], "schedule only: watch = false (env POSTURE_WATCH)",
+        "{s}"
+    );
+    assert!(s["last_trigger"].is_null(), "{s}");
+}

@@ -165,6 +165,10 @@ const ENVIRONMENT: &[(&str, &str)] = &[
         "Longest wait between delivery retries. Config key retry_max_delay.",
     ),
     (
+        env::POSTURE_WATCH,
+        "Linux daemon: true (default) re-checks when something the last check read changes; false checks on the schedule only. Config key watch.",
+    ),
+    (
         env::POSTURE_WATCH_DEBOUNCE,
         "Linux daemon: how long a change must settle before the re-check it causes (default 2s). Config key watch_debounce.",
     ),

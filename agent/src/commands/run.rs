@@ -135,9 +135,17 @@ pub(crate) fn run_daemon(
         path_resolution = posture_host::path_resolution(),
         "guarded reads"
     );
-    // Live posture (Linux): watch what each check read; not for --once or a replayed bundle.
-    let live = if args.once || args.replay.is_some() {
-        None
+    // Live posture (Linux): watch what each check read; not for --once, a replayed bundle, or
+    // when the config turns it off.
+    let (live, schedule_only) = if args.once {
+        (None, None)
+    } else if args.replay.is_some() {
+        (None, Some("a replayed bundle does not change".to_owned()))
+    } else if !config.watch.value {
+        (
+            None,
+            Some(format!("watch = false ({})", config.watch.origin)),
+        )
     } else {
         match posture_client::live::start(
             posture_client::live::LiveSettings {
@@ -146,13 +154,13 @@ pub(crate) fn run_daemon(
             },
             args.root.as_deref(),
         ) {
-            Ok(live) => Some(live),
-            Err(reason) => {
-                tracing::info!(%reason, "changes are noticed on the schedule only");
-                None
-            }
+            Ok(live) => (Some(live), None),
+            Err(reason) => (None, Some(reason)),
         }
     };
+    if let Some(reason) = &schedule_only {
+        tracing::info!(%reason, "changes are noticed on the schedule only");
+    }
     let slot = live.as_ref().map(|l| l.reads.clone());
     // Enrolled with a collector: judge with the fleet policy it hands out at check-in (kept in
     // the state directory), else with this agent's own policy.
@@ -199,6 +207,8 @@ pub(crate) fn run_daemon(
     let mut daemon = Daemon::new(options, transport, creds, check)?.with_fleet_policy(fleet);
     if let Some(live) = live {
         daemon = daemon.with_live(live);
+    } else if let Some(reason) = schedule_only {
+        daemon = daemon.schedule_only(reason);
     }
     let progress = daemon.progress();
     if args.once {

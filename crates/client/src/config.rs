@@ -268,6 +268,9 @@ pub struct Config {
     pub request_timeout: Sourced<Duration>,
     /// Longest wait between two delivery retries.
     pub retry_max_delay: Sourced<Duration>,
+    /// Live posture: whether the daemon watches what the last check read (on platforms that
+    /// can); `false` keeps the schedule alone.
+    pub watch: Sourced<bool>,
     /// Live posture: time from a watched change to the re-check.
     pub watch_debounce: Sourced<Duration>,
     /// Live posture: shortest time between a check and a re-check caused by a change.
@@ -291,6 +294,7 @@ pub const KEYS: &[&str] = &[
     "pinned_spki_sha256",
     "request_timeout",
     "retry_max_delay",
+    "watch",
     "watch_debounce",
     "watch_min_gap",
 ];
@@ -366,6 +370,19 @@ impl Raw<'_> {
                 .parse()
                 .map_err(|_| format!("expected a positive number, found `{t}`")),
             Raw::Toml(v) => Err(format!("expected a number, found {}", v.type_str())),
+        }
+    }
+
+    /// `true` or `false` (a variable or flag may also say `1`/`0`, `yes`/`no`, `on`/`off`).
+    fn boolean(&self) -> Result<bool, String> {
+        match self {
+            Raw::Toml(toml::Value::Boolean(b)) => Ok(*b),
+            Raw::Text(t) => match t.trim().to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" | "on" => Ok(true),
+                "false" | "0" | "no" | "off" => Ok(false),
+                _ => Err(format!("expected true or false, found `{t}`")),
+            },
+            Raw::Toml(v) => Err(format!("expected true or false, found {}", v.type_str())),
         }
     }
 
@@ -555,6 +572,7 @@ impl Config {
             pinned_spki_sha256: Sourced::default(Vec::new()),
             request_timeout: Sourced::default(DEFAULT_REQUEST_TIMEOUT),
             retry_max_delay: Sourced::default(DEFAULT_RETRY_MAX_DELAY),
+            watch: Sourced::default(true),
             watch_debounce: Sourced::default(crate::live::plan::DEFAULT_DEBOUNCE),
             watch_min_gap: Sourced::default(crate::live::plan::DEFAULT_MIN_GAP),
             files: Vec::new(),
@@ -734,6 +752,7 @@ impl Config {
             ),
             "request_timeout" => put!(request_timeout, raw.duration()),
             "retry_max_delay" => put!(retry_max_delay, raw.duration()),
+            "watch" => put!(watch, raw.boolean()),
             "watch_debounce" => put!(
                 watch_debounce,
                 raw.duration_any()
@@ -833,6 +852,11 @@ impl Config {
             "retry_max_delay",
             Some(q(&format_duration(self.retry_max_delay.value))),
             &self.retry_max_delay.origin,
+        );
+        row(
+            "watch",
+            Some(self.watch.value.to_string()),
+            &self.watch.origin,
         );
         row(
             "watch_debounce",
@@ -1183,6 +1207,42 @@ mod tests {
             "{err}"
         );
         assert!(load_text("watch_min_gap = \"500ms\"\n").is_err());
+    }
+
+    #[test]
+    fn watching_is_on_by_default_and_turned_off_by_the_file_or_the_variable() {
+        let c = load_text("").unwrap();
+        assert!(c.watch.value);
+        assert_eq!(c.watch.origin, Origin::Default);
+        let c = load_text("watch = false\n").unwrap();
+        assert!(!c.watch.value);
+        for off in ["false", "0", "no", "OFF"] {
+            let c = Config::load(&env(&[(env::POSTURE_WATCH, off)]), None, &[]).unwrap();
+            assert!(!c.watch.value, "{off}");
+            assert_eq!(c.watch.origin, Origin::Env("POSTURE_WATCH"));
+        }
+        let c = Config::load(&env(&[(env::POSTURE_WATCH, "true")]), None, &[]).unwrap();
+        assert!(c.watch.value);
+        let off = load_text("watch = false\n").unwrap().render();
+        assert!(
+            off.lines()
+                .any(|l| l.starts_with("watch = false") && l.contains("config.toml:1")),
+            "{off}"
+        );
+    }
+
+    #[test]
+    fn a_watch_value_that_is_not_a_boolean_names_its_source() {
+        let err = load_text("\nwatch = \"sometimes\"\n").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "config.toml:2: `watch`: expected true or false, found string"
+        );
+        let err = Config::load(&env(&[(env::POSTURE_WATCH, "maybe")]), None, &[]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "env POSTURE_WATCH: `watch`: expected true or false, found `maybe`"
+        );
     }
 
     #[test]

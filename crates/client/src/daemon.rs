@@ -87,6 +87,8 @@ pub struct Daemon {
     progress: Progress,
     live: Option<Live>,
     fleet_policy: Option<FleetPolicySlot>,
+    /// Why changes are noticed on the schedule only, when there is no [`Live`].
+    schedule_only: Option<String>,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -127,6 +129,7 @@ impl Daemon {
             progress: Progress::default(),
             live: None,
             fleet_policy: None,
+            schedule_only: None,
         })
     }
 
@@ -140,6 +143,15 @@ impl Daemon {
     #[must_use]
     pub fn with_live(mut self, live: Live) -> Self {
         self.live = Some(live);
+        self.schedule_only = None;
+        self
+    }
+
+    /// Checks on the schedule only, for `reason` (shown by `posture status` as the watch mode).
+    #[must_use]
+    pub fn schedule_only(mut self, reason: impl Into<String>) -> Self {
+        self.live = None;
+        self.schedule_only = Some(reason.into());
         self
     }
 
@@ -183,10 +195,11 @@ impl Daemon {
 
     /// Runs until `shutdown` turns true.
     pub async fn run(self, shutdown: watch::Receiver<bool>) {
-        let watch_mode = self
-            .live
-            .as_ref()
-            .map_or_else(|| "schedule only".to_owned(), |l| l.mode.clone());
+        let watch_mode = match (&self.live, &self.schedule_only) {
+            (Some(l), _) => l.mode.clone(),
+            (None, Some(reason)) => format!("schedule only: {reason}"),
+            (None, None) => "schedule only".to_owned(),
+        };
         self.status.update(|s| {
             s.daemon_started_at = Some(now_rfc3339());
             s.daemon_pid = Some(std::process::id());
@@ -292,7 +305,7 @@ async fn check_loop(
                     });
                 }
                 if kind == CheckKind::Triggered {
-                    let what = cause.unwrap_or_else(|| "a watched change".to_owned());
+                    let what = cause.map_or_else(|| "a watched change".to_owned(), |t| t.cause);
                     let outcome = if send {
                         "verdicts changed, report sent"
                     } else {
@@ -316,7 +329,7 @@ async fn check_loop(
         if let Some(l) = live.as_mut()
             && let Some(reads) = l.reads.take()
         {
-            let mode = l.watcher.watch(&reads);
+            let mode = l.watcher.watch(&crate::live::targets::plan(&reads));
             status.update(|s| s.watch_mode = Some(mode));
         }
         // Re-checks on change do not move the schedule, so they never starve it.
@@ -334,7 +347,7 @@ async fn check_loop(
                     break CheckKind::Scheduled;
                 }
                 trigger = next_trigger(&mut live) => {
-                    plan.changed(std::time::Instant::now(), &trigger.cause);
+                    plan.changed(std::time::Instant::now(), &trigger);
                 }
                 () = sleep_until_due(due) => {
                     tracing::info!("re-checking after a watched change");

@@ -35,6 +35,9 @@ pub const POSTURE_PINNED_SPKI_SHA256: &str = "POSTURE_PINNED_SPKI_SHA256";
 pub const POSTURE_REQUEST_TIMEOUT: &str = "POSTURE_REQUEST_TIMEOUT";
 /// Longest wait between two delivery retries, e.g. `5m`. Config key `retry_max_delay`.
 pub const POSTURE_RETRY_MAX_DELAY: &str = "POSTURE_RETRY_MAX_DELAY";
+/// `true` (default) or `false`: whether the daemon watches what the last check read and
+/// re-checks on change, or only checks on the schedule. Config key `watch`.
+pub const POSTURE_WATCH: &str = "POSTURE_WATCH";
 /// Time from a watched change to the re-check, e.g. `2s`. Config key `watch_debounce`.
 pub const POSTURE_WATCH_DEBOUNCE: &str = "POSTURE_WATCH_DEBOUNCE";
 /// Shortest time between a check and a re-check caused by a change, e.g. `10s`. Config key
@@ -66,6 +69,7 @@ pub const CONFIG_VARS: &[&str] = &[
     POSTURE_PINNED_SPKI_SHA256,
     POSTURE_REQUEST_TIMEOUT,
     POSTURE_RETRY_MAX_DELAY,
+    POSTURE_WATCH,
     POSTURE_WATCH_DEBOUNCE,
     POSTURE_WATCH_MIN_GAP,
 ];

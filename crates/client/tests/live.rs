@@ -66,6 +66,7 @@ async fn a_file_change_a_mount_and_a_hotplug_each_cause_a_re_check_and_quiet_cau
             reads.put(ReadSet {
                 files: vec!["/etc/lock.conf".into(), "/proc/self/mountinfo".into()],
                 dirs: vec![],
+                commands: vec![],
             });
             let mut report = support::report(n);
             let status = if text.trim() == "pass" {

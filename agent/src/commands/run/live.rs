@@ -27,6 +27,7 @@ pub(super) fn check_and_note_reads(
                     .cloned()
                     .collect(),
                 dirs: bundle.dirs.keys().cloned().collect(),
+                commands: bundle.commands.iter().map(|c| c.argv.clone()).collect(),
             });
         }),
     )

@@ -18,7 +18,7 @@ use rustix::fd::{AsFd, OwnedFd};
 use rustix::fs::inotify::{self, CreateFlags, ReadFlags, WatchFlags};
 use rustix::io::Errno;
 
-use super::{ChangeWatcher, ReadSet, TriggerSender, uevent};
+use super::{ChangeWatcher, Target, TriggerSender, uevent};
 
 /// `SYSFS_MAGIC` from `linux/magic.h`.
 const SYSFS_MAGIC: i64 = 0x6265_6572;
@@ -249,57 +249,35 @@ struct Wish {
     name: Option<OsString>,
 }
 
-/// The watches a read set asks for, before the file system is consulted: each file and
-/// directory read, and its parent directory for the name (so a file that appears, goes or is
-/// replaced by a rename is seen).
-fn wishes(reads: &ReadSet, real: impl Fn(&str) -> PathBuf) -> Vec<Wish> {
-    let mut out = Vec::new();
-    let mut add = |path: &str, mask: WatchFlags| {
-        let host = crate_normalize(path);
-        out.push(Wish {
-            real: real(&host),
-            shown: host.clone(),
-            mask,
-            name: None,
-        });
-        if let Some((parent, name)) = host.rsplit_once('/')
-            && !name.is_empty()
-        {
-            let parent = if parent.is_empty() { "/" } else { parent };
-            out.push(Wish {
-                real: real(parent),
-                shown: parent.to_owned(),
-                mask: DIR_MASK,
-                name: Some(OsString::from(name)),
-            });
-        }
-    };
-    for f in &reads.files {
-        add(f, FILE_MASK);
-    }
-    for d in &reads.dirs {
-        add(d, DIR_MASK);
-    }
-    out
-}
-
-/// `/a//b/../c` → `/a/c`, lexically (the Host's paths are already absolute).
-fn crate_normalize(path: &str) -> String {
-    let mut parts: Vec<&str> = Vec::new();
-    for p in path.split('/') {
-        match p {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            p => parts.push(p),
-        }
-    }
-    format!("/{}", parts.join("/"))
+/// The inotify watches the targets ask for, before the file system is consulted: a file read
+/// for any change, a directory listed for its names, and a name in a directory (a file that
+/// appears, goes, or is replaced by a rename). The mount table and block devices are the
+/// standing sources' job; registry keys do not exist here, and the schedule needs no watch.
+fn wishes(targets: &[Target], real: impl Fn(&str) -> PathBuf) -> Vec<Wish> {
+    targets
+        .iter()
+        .filter_map(|t| {
+            let (path, mask, name) = match t {
+                Target::Path(p) => (p, FILE_MASK, None),
+                Target::Listing(d) => (d, DIR_MASK, None),
+                Target::Entry { dir, name } => (dir, DIR_MASK, Some(OsString::from(name))),
+                Target::Volumes
+                | Target::Devices
+                | Target::RegistryKey { .. }
+                | Target::Schedule(_) => return None,
+            };
+            Some(Wish {
+                real: real(path),
+                shown: path.clone(),
+                mask,
+                name,
+            })
+        })
+        .collect()
 }
 
 impl ChangeWatcher for LinuxWatcher {
-    fn watch(&mut self, reads: &ReadSet) -> String {
+    fn watch(&mut self, targets: &[Target]) -> String {
         let follow = if self.root.is_some() {
             // Links inside a mounted root point inside it, not at this machine's files.
             WatchFlags::DONT_FOLLOW
@@ -307,7 +285,7 @@ impl ChangeWatcher for LinuxWatcher {
             WatchFlags::empty()
         };
         let root_real = self.real_path("/");
-        let list = wishes(reads, |p| self.real_path(p));
+        let list = wishes(targets, |p| self.real_path(p));
         let mut next: HashMap<i32, Interest> = HashMap::new();
         let mut path_bytes = 0usize;
         let mut seen: BTreeMap<PathBuf, ()> = BTreeMap::new();
@@ -577,41 +555,40 @@ fn read_uevents(fd: &OwnedFd, buf: &mut [u8], triggers: &TriggerSender) -> bool 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::live::{ReadSet, targets};
 
     #[test]
     fn a_file_read_is_watched_itself_and_in_its_directory() {
         let reads = ReadSet {
             files: vec!["/etc/dconf/db/local.d/locks/screensaver".to_owned()],
             dirs: vec!["/run/systemd/sessions".to_owned()],
+            commands: vec![vec!["/usr/bin/fdesetup".to_owned(), "status".to_owned()]],
         };
-        let w = wishes(&reads, |p| PathBuf::from(format!("/root{p}")));
-        let shown: Vec<(&str, Option<&str>)> = w
+        let w = wishes(&targets::plan(&reads), |p| {
+            PathBuf::from(format!("/root{p}"))
+        });
+        let shown: Vec<(&str, Option<&str>, bool)> = w
             .iter()
-            .map(|w| (w.shown.as_str(), w.name.as_ref().and_then(|n| n.to_str())))
+            .map(|w| {
+                (
+                    w.shown.as_str(),
+                    w.name.as_ref().and_then(|n| n.to_str()),
+                    w.mask == FILE_MASK,
+                )
+            })
             .collect();
         assert_eq!(
             shown,
             vec![
-                ("/etc/dconf/db/local.d/locks/screensaver", None),
-                ("/etc/dconf/db/local.d/locks", Some("screensaver")),
-                ("/run/systemd/sessions", None),
-                ("/run/systemd", Some("sessions")),
+                ("/etc/dconf/db/local.d/locks/screensaver", None, true),
+                ("/run/systemd/sessions", None, false),
+                ("/etc/dconf/db/local.d/locks", Some("screensaver"), false),
+                ("/run/systemd", Some("sessions"), false),
             ]
         );
         assert_eq!(
             w[0].real,
             PathBuf::from("/root/etc/dconf/db/local.d/locks/screensaver")
         );
-    }
-
-    #[test]
-    fn a_file_at_the_top_is_watched_in_the_root_directory() {
-        let reads = ReadSet {
-            files: vec!["/x".to_owned()],
-            dirs: vec![],
-        };
-        let w = wishes(&reads, |p| PathBuf::from(p));
-        assert_eq!(w[1].shown, "/");
-        assert_eq!(w[1].name.as_deref(), Some(std::ffi::OsStr::new("x")));
     }
 }

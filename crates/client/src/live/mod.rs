@@ -2,15 +2,19 @@
 //! on the schedule.
 //!
 //! The check says what it read ([`ReadSet`], taken from the Host's recorder, so the watched
-//! paths are exactly the evidence paths, under `--root` too); a platform [`ChangeWatcher`]
-//! watches them and sends a [`Trigger`] per change; [`plan`] decides when to re-check and
-//! whether the result is sent. Idle costs nothing: the watcher thread sleeps in `poll(2)`
-//! until the kernel has something to say.
+//! paths are exactly the evidence paths, under `--root` too); [`targets`] decides, the same way
+//! on every platform, what that means to watch (files, directory listings, volumes, devices,
+//! registry keys, or the schedule for sources without notifications); a platform
+//! [`ChangeWatcher`] watches those targets and sends a [`Trigger`] per change; [`plan`] decides
+//! when to re-check and whether the result is sent. Idle costs nothing: the watcher thread
+//! sleeps in `poll(2)` until the kernel has something to say.
 //!
 //! Linux has a watcher (inotify, the mount table, block-device uevents: [`linux`]). macOS and
-//! Windows keep the schedule: [`start`] says so and the daemon runs as before.
+//! Windows keep the schedule: [`start`] says so, naming what their watcher would use
+//! ([`targets::schedule_only_reason`]), and the daemon runs as before.
 
 pub mod plan;
+pub mod targets;
 pub mod uevent;
 
 #[cfg(target_os = "linux")]
@@ -22,6 +26,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 
 pub use plan::{CheckKind, LivePlan, LiveSettings, Verdicts, should_send};
+pub use targets::Target;
 
 /// What one check read, as the Host's absolute `/`-separated paths (inside the root under
 /// `--root`).
@@ -31,6 +36,8 @@ pub struct ReadSet {
     pub files: Vec<String>,
     /// Directories listed (including those that were missing).
     pub dirs: Vec<String>,
+    /// Catalog commands run (macOS, Windows), each as its argv.
+    pub commands: Vec<Vec<String>>,
 }
 
 /// Where the check leaves what it read and the daemon picks it up after the check.
@@ -61,6 +68,8 @@ impl ReadSlot {
 pub struct Trigger {
     /// What changed: `/etc/fstab changed`, `mount table changed`, `block device sdb: add`.
     pub cause: String,
+    /// When the watcher saw it (this machine's clock), for the report.
+    pub detected_at: std::time::SystemTime,
 }
 
 /// Sends triggers from a watcher thread; never blocks. When the queue is full a re-check is
@@ -72,7 +81,10 @@ impl TriggerSender {
     /// Reports a change.
     pub fn send(&self, cause: String) {
         tracing::debug!(%cause, "watched change");
-        let _ = self.0.try_send(Trigger { cause });
+        let _ = self.0.try_send(Trigger {
+            cause,
+            detected_at: std::time::SystemTime::now(),
+        });
     }
 }
 
@@ -83,17 +95,18 @@ pub fn trigger_channel() -> (TriggerSender, mpsc::Receiver<Trigger>) {
     (TriggerSender(tx), rx)
 }
 
-/// One platform's change notifications over what the last check read.
+/// One platform's change notifications over the [`Target`]s of the last check.
 ///
-/// A Linux implementation exists ([`linux::LinuxWatcher`]). A macOS one would watch the
-/// preference files read with FSEvents and volumes with DiskArbitration; a Windows one the
-/// registry keys behind the commands with `RegNotifyChangeKeyValue` and volumes with device
-/// arrival notifications. Neither is built yet: those platforms keep the schedule.
+/// A Linux implementation exists ([`linux::LinuxWatcher`]). A macOS one would watch paths and
+/// listings with FSEvents and volumes and devices with DiskArbitration; a Windows one registry
+/// keys with `RegNotifyChangeKeyValue`, paths with `ReadDirectoryChangesW` and volumes and disks
+/// with device arrival notifications (the table in [`targets`]). Neither is built yet: those
+/// platforms keep the schedule.
 pub trait ChangeWatcher: Send {
-    /// Watches what `reads` names instead of what the previous check read, and returns the
-    /// watch mode for `posture status`. Paths that cannot be watched are logged once and left
-    /// to the schedule.
-    fn watch(&mut self, reads: &ReadSet) -> String;
+    /// Watches `targets` instead of the previous check's, and returns the watch mode for
+    /// `posture status`. Targets that cannot be watched are logged once and left to the
+    /// schedule.
+    fn watch(&mut self, targets: &[Target]) -> String;
 }
 
 /// Everything the daemon needs to re-check on change.
@@ -150,5 +163,5 @@ pub fn start(settings: LiveSettings, root: Option<&Path>) -> Result<Live, String
 /// Always, with the reason.
 #[cfg(not(target_os = "linux"))]
 pub fn start(_settings: LiveSettings, _root: Option<&Path>) -> Result<Live, String> {
-    Err("live posture is built for Linux only; this platform checks on the schedule".to_owned())
+    Err(targets::schedule_only_reason(std::env::consts::OS))
 }

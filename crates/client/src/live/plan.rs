@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 
 use posture_schema::{Report, Status};
 
+use super::Trigger;
+
 /// Default quiet time between a change and the re-check it causes.
 pub const DEFAULT_DEBOUNCE: Duration = Duration::from_secs(2);
 /// Default shortest time between two checks started by changes.
@@ -53,7 +55,7 @@ pub enum CheckKind {
 pub struct LivePlan {
     settings: LiveSettings,
     first_change: Option<Instant>,
-    cause: Option<String>,
+    first: Option<Trigger>,
     last_check_start: Option<Instant>,
 }
 
@@ -67,12 +69,12 @@ impl LivePlan {
         }
     }
 
-    /// A watched thing changed at `now`. The first change of a burst sets the debounce; later
-    /// ones join it.
-    pub fn changed(&mut self, now: Instant, cause: &str) {
+    /// A watched thing changed at `now`. The first change of a burst sets the debounce and is
+    /// the one the re-check reports; later ones join it.
+    pub fn changed(&mut self, now: Instant, trigger: &Trigger) {
         if self.first_change.is_none() {
             self.first_change = Some(now);
-            self.cause = Some(cause.to_owned());
+            self.first = Some(trigger.clone());
         }
     }
 
@@ -88,11 +90,11 @@ impl LivePlan {
     }
 
     /// A check of any kind started at `now`: it sees every change made before, so pending
-    /// changes are settled. Returns the cause of the pending change, if there was one.
-    pub fn check_started(&mut self, now: Instant) -> Option<String> {
+    /// changes are settled. Returns the first change of the pending burst, if there was one.
+    pub fn check_started(&mut self, now: Instant) -> Option<Trigger> {
         self.last_check_start = Some(now);
         self.first_change = None;
-        self.cause.take()
+        self.first.take()
     }
 }
 
@@ -145,6 +147,13 @@ mod tests {
         Duration::from_secs(n)
     }
 
+    fn change(cause: &str) -> Trigger {
+        Trigger {
+            cause: cause.to_owned(),
+            detected_at: std::time::UNIX_EPOCH,
+        }
+    }
+
     #[test]
     fn nothing_is_due_without_a_change() {
         let plan = LivePlan::new(LiveSettings::default());
@@ -156,7 +165,7 @@ mod tests {
         let t0 = Instant::now();
         let mut plan = LivePlan::new(LiveSettings::default());
         plan.check_started(t0);
-        plan.changed(t0 + secs(60), "/etc/fstab changed");
+        plan.changed(t0 + secs(60), &change("/etc/fstab changed"));
         assert_eq!(plan.due(), Some(t0 + secs(62)));
     }
 
@@ -165,10 +174,15 @@ mod tests {
         let t0 = Instant::now();
         let mut plan = LivePlan::new(LiveSettings::default());
         plan.check_started(t0);
-        plan.changed(t0 + secs(60), "first");
-        plan.changed(t0 + secs(61), "second");
+        plan.changed(t0 + secs(60), &change("first"));
+        plan.changed(t0 + secs(61), &change("second"));
         assert_eq!(plan.due(), Some(t0 + secs(62)));
-        assert_eq!(plan.check_started(t0 + secs(62)).as_deref(), Some("first"));
+        assert_eq!(
+            plan.check_started(t0 + secs(62))
+                .map(|t| t.cause)
+                .as_deref(),
+            Some("first")
+        );
         assert_eq!(plan.due(), None);
     }
 
@@ -177,7 +191,7 @@ mod tests {
         let t0 = Instant::now();
         let mut plan = LivePlan::new(LiveSettings::default());
         plan.check_started(t0);
-        plan.changed(t0 + secs(1), "x");
+        plan.changed(t0 + secs(1), &change("x"));
         // Debounce says t0+3 s, the gap says t0+10 s.
         assert_eq!(plan.due(), Some(t0 + secs(10)));
     }
@@ -190,9 +204,9 @@ mod tests {
             min_gap: secs(1),
         });
         plan.check_started(t0);
-        plan.changed(t0 + secs(5), "a");
+        plan.changed(t0 + secs(5), &change("a"));
         plan.check_started(t0 + secs(7));
-        plan.changed(t0 + secs(7), "b");
+        plan.changed(t0 + secs(7), &change("b"));
         assert_eq!(plan.due(), Some(t0 + secs(9)));
     }
 
