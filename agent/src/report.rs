@@ -35,6 +35,7 @@ pub(crate) fn build(
         device: assessment.device,
         policy: policy_info(policy),
         checks: assessment.findings,
+        trigger: None,
     }
 }
 

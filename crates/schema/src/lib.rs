@@ -48,6 +48,25 @@ pub struct Report {
     pub policy: PolicyInfo,
     /// One finding per check, in policy order.
     pub checks: Vec<Finding>,
+    /// Why this report was made when it was not the regular schedule: a watched change on the
+    /// laptop (live posture) or a check-now request. Absent on scheduled reports and from agents
+    /// that predate it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<Trigger>,
+}
+
+/// What made the agent check outside its schedule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Trigger {
+    /// `change` (something a check read changed) or `check_now` (a request from the collector
+    /// or the fleet policy changed). Readers keep kinds they do not know as they are.
+    pub kind: String,
+    /// What changed, as the agent saw it (a path, `mount table`, `device hot-plug`), if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<String>,
+    /// When the agent first noticed the change, RFC 3339 in UTC (before its debounce wait).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detected_at: Option<String>,
 }
 
 /// The program that produced a report.

@@ -245,6 +245,7 @@ mod tests {
                     remediation: Vec::new(),
                 })
                 .collect(),
+            trigger: None,
         }
     }
 

@@ -266,6 +266,7 @@ pub fn report(n: usize) -> Report {
             security_contact: "security@example.com".into(),
         },
         checks: vec![],
+        trigger: None,
     }
 }
 

@@ -195,5 +195,6 @@ pub fn report(device_id: &str, hostname: &str, screen_lock: Status) -> Report {
             security_contact: "security@example.com".into(),
         },
         checks,
+        trigger: None,
     }
 }
