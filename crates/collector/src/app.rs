@@ -374,15 +374,20 @@ async fn reject_nul(request: Request, next: Next) -> Response {
 /// 415 for a request with a body whose type is not `application/json`.
 pub(crate) async fn require_json(request: Request, next: Next) -> Response {
     let headers = request.headers();
-    let has_body = headers.contains_key(header::TRANSFER_ENCODING)
-        || headers
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.trim() != "0");
+    let has_body = has_body(headers);
     if has_body && !is_json(headers) {
         return ApiError::UnsupportedMediaType.into_response();
     }
     next.run(request).await
+}
+
+/// Whether a request announces a body (chunked, or a non-zero `Content-Length`).
+fn has_body(headers: &HeaderMap) -> bool {
+    headers.contains_key(header::TRANSFER_ENCODING)
+        || headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim() != "0")
 }
 
 /// Whether `Content-Type` is `application/json` (parameters such as `charset` allowed).
@@ -401,11 +406,7 @@ pub fn is_json(headers: &HeaderMap) -> bool {
 /// an incomplete message.
 async fn close_after_refused_body(request: Request, next: Next) -> Response {
     let headers = request.headers();
-    let has_body = headers.contains_key(header::TRANSFER_ENCODING)
-        || headers
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.trim() != "0");
+    let has_body = has_body(headers);
     let mut response = next.run(request).await;
     let status = response.status();
     if has_body && (status.is_client_error() || status.is_server_error()) {
