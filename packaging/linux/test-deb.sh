@@ -179,8 +179,9 @@ if [ -n "${POSTURE_ROOTFS_CACHE:-}" ] && [ -f "$POSTURE_ROOTFS_CACHE" ]; then
     echo "unpacked $POSTURE_ROOTFS_CACHE"
 else
     # systemd for systemd-analyze and systemctl (not running: the root is never booted), man-db so
-    # verify can check the unit's Documentation=man: pages.
-    debootstrap --variant=minbase --include=systemd,man-db "$suite" "$root" \
+    # verify can check the unit's Documentation=man: pages, procps for the collector package's
+    # dependency (/bin/kill in its ExecReload; dpkg -i does not fetch dependencies).
+    debootstrap --variant=minbase --include=systemd,man-db,procps "$suite" "$root" \
         ${POSTURE_DEBIAN_MIRROR:+"$POSTURE_DEBIAN_MIRROR"} >"$work/debootstrap.log" 2>&1 \
         || { tail -20 "$work/debootstrap.log"; die "debootstrap $suite failed"; }
     echo "debootstrap $suite: done"
@@ -216,14 +217,15 @@ edit_config() {
 
 # A collector on this machine's loopback, which the chroot shares: the host-built binary of the
 # collector package (or nothing, when there is none), with its own database under $work. Its
-# first start prints the enrollment secret. COLLECTOR_PORT keeps the port across restarts.
+# first start writes the enrollment secret to initial-secrets.txt in its state directory (never
+# to standard output). COLLECTOR_PORT keeps the port across restarts.
 collector_pid=
 collector_url=
 enroll_secret=
 start_collector() {
     local log="$work/collector.$1.log"
     "$collector_bin" serve --database "sqlite:$work/collector.db" \
-        --listen "127.0.0.1:${COLLECTOR_PORT:-0}" >"$log" 2>&1 &
+        --state-dir "$work/collector-state" --listen "127.0.0.1:${COLLECTOR_PORT:-0}" >"$log" 2>&1 &
     collector_pid=$!
     local i
     for i in $(seq 1 100); do
@@ -234,7 +236,10 @@ start_collector() {
     done
     [ -n "$collector_url" ] || { cat "$log"; die "the collector did not start"; }
     COLLECTOR_PORT=${collector_url##*:}
-    [ -n "$enroll_secret" ] || enroll_secret=$(sed -n 's/^  enrollment secret: //p' "$log")
+    if [ -z "$enroll_secret" ]; then
+        enroll_secret=$(sed -n 's/^enrollment secret: //p' "$work/collector-state/initial-secrets.txt" 2>/dev/null || true)
+        [ -n "$enroll_secret" ] || { cat "$log"; die "the collector's first start wrote no enrollment secret"; }
+    fi
 }
 stop_collector() {
     [ -n "$collector_pid" ] || return 0
@@ -256,6 +261,8 @@ seed_state() {
             --endpoint "$collector_url"
         check "posture run --once delivers a report to it" \
             in_root /usr/bin/posture run --once --log-format json
+        check "the delivered report left the spool" \
+            bash -c '! ls "$0"/*.json >/dev/null 2>&1' "$root/var/lib/posture/spool"
         stop_collector
     else
         check "the installed posture sets up webhook mode" \
@@ -461,6 +468,8 @@ if $collector; then
     step "the collector .deb"
     cp "$collector_deb" "$root/tmp/"
     rcdeb="/tmp/$(basename "$collector_deb")"
+    check "collector: depends on procps (the unit's ExecReload runs /bin/kill)" \
+        bash -c "dpkg-deb -f '$collector_deb' Depends | grep -qE '(^|, )procps( |,|\$)'"
     check "collector: dpkg -i succeeds" in_root dpkg -i "$rcdeb" </dev/null
     check "collector: binary is 0755" has_mode /usr/bin/posture-collector "755 root:root"
     check "collector: settings file is a conffile, 0640" has_mode /etc/posture-collector/collector.env "640 root:root"
