@@ -252,6 +252,11 @@ fn an_enrolled_agent_reports_and_answers_a_check_now_request() {
     assert_eq!(device["hostname"], report["device"]["hostname"]);
     let reports_before = detail["history"].as_array().map_or(0, Vec::len);
     assert_eq!(reports_before, 1);
+    assert!(
+        detail["history"][0]["trigger"].is_null(),
+        "the first report is the schedule's: {}",
+        detail["history"][0]
+    );
 
     // An administrator asks for a check now; the agent picks it up at its next check-in.
     let (status, _) = collector.admin("POST", &format!("/api/v1/devices/{id}/check-now"));
@@ -259,13 +264,22 @@ fn an_enrolled_agent_reports_and_answers_a_check_now_request() {
     let fresh = wait_until(Duration::from_secs(30), || {
         let (_, detail) = collector.admin("GET", &format!("/api/v1/devices/{id}"));
         let n = detail["history"].as_array().map_or(0, Vec::len);
-        (n > reports_before).then_some(n)
+        (n > reports_before).then(|| detail["history"][0].clone())
     });
     let out = stop(agent);
     let log = String::from_utf8_lossy(&out.stderr);
+    let Some(fresh) = fresh else {
+        panic!("no fresh report after check-now; agent log:\n{log}");
+    };
+    // It says it answers a check-now request, and when the agent learned of it (its clock).
+    assert_eq!(fresh["trigger"]["kind"], "check_now", "{fresh}");
+    assert_eq!(
+        fresh["trigger"]["cause"], "the collector asked for a check",
+        "{fresh}"
+    );
     assert!(
-        fresh.is_some(),
-        "no fresh report after check-now; agent log:\n{log}"
+        fresh["trigger"]["detected_at_agent_clock"].is_i64(),
+        "{fresh}"
     );
     assert!(
         !log.contains(&collector.enroll_secret),

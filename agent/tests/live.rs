@@ -89,6 +89,50 @@ fn removing_a_file_the_check_read_under_the_root_sends_a_new_report_and_status_s
         "{s}"
     );
     assert_ne!(s["last_report_id"], first);
+
+    // The report says why it was made.
+    let mut spooled: Vec<_> = fs_err::read_dir(state.join("spool"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    spooled.sort();
+    let newest: serde_json::Value =
+        serde_json::from_slice(&fs_err::read(spooled.last().unwrap()).unwrap()).unwrap();
+    assert_eq!(newest["trigger"]["kind"], "change", "{newest}");
+    assert!(
+        newest["trigger"]["cause"]
+            .as_str()
+            .is_some_and(|c| c.contains("/etc/modprobe.d/usb-storage.conf changed")),
+        "{}",
+        newest["trigger"]
+    );
+    assert!(newest["trigger"]["detected_at"].is_string());
+
+    // `posture status` shows the watch mode and the last trigger.
+    let out = Command::new(env!("CARGO_BIN_EXE_posture"))
+        .arg("status")
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("NO_COLOR", "1")
+        .env("POSTURE_CONFIG_DIR", dir.path().join("etc"))
+        .env("POSTURE_STATE_DIR", &state)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let line = |key: &str| {
+        text.lines()
+            .find(|l| l.starts_with(key))
+            .unwrap_or_else(|| panic!("no {key} line in:\n{text}"))
+            .to_owned()
+    };
+    assert!(line("watch mode:").contains("live ("), "{text}");
+    let trigger = line("last trigger:");
+    assert!(
+        trigger
+            .contains("/etc/modprobe.d/usb-storage.conf changed (verdicts changed, report sent)"),
+        "{text}"
+    );
 }
 
 #[test]

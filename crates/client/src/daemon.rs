@@ -17,9 +17,9 @@ use crate::backoff::{Backoff, jittered};
 use crate::credentials::{Credentials, Token};
 use crate::delivery::{Deliverer, RetryPolicy, SharedSpool, stopped};
 use crate::fleet_policy::FleetPolicySlot;
-use crate::live::{CheckKind, Live, LivePlan, Verdicts, should_send};
+use crate::live::{CheckKind, Live, LivePlan, Trigger, Verdicts, should_send};
 use crate::spool::{SpoolError, SpoolLimits};
-use crate::status::{StatusBook, now_rfc3339};
+use crate::status::{StatusBook, now_rfc3339, rfc3339};
 use crate::transport::{Checkin, Transport};
 
 /// Produces one report. Called on a blocking thread.
@@ -42,6 +42,91 @@ pub struct DaemonOptions {
     /// Retry timing.
     pub retry: RetryPolicy,
 }
+
+/// Why a check runs, which decides whether its report is sent unchanged and what its
+/// `trigger` says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Reason {
+    /// The first check or the regular schedule.
+    Schedule,
+    /// The endpoint asked for a check, or the fleet policy changed.
+    CheckNow(Trigger),
+    /// A watched change, after its debounce.
+    Change,
+}
+
+impl Reason {
+    fn kind(&self) -> CheckKind {
+        match self {
+            Self::Schedule | Self::CheckNow(_) => CheckKind::Scheduled,
+            Self::Change => CheckKind::Triggered,
+        }
+    }
+
+    /// The report's `trigger`: the check-now request, or the first watched change of the burst
+    /// this check settles (`pending`). A scheduled check that settles a pending change is the
+    /// first report to reflect it, so it says so; one that settles none carries no trigger.
+    fn report_trigger(&self, pending: Option<&Trigger>) -> Option<posture_schema::Trigger> {
+        let (kind, trigger) = match (self, pending) {
+            (Self::CheckNow(t), _) => (posture_schema::Trigger::CHECK_NOW, t),
+            (Self::Schedule | Self::Change, Some(t)) => (posture_schema::Trigger::CHANGE, t),
+            (Self::Schedule, None) => return None,
+            // A re-check always settles the burst that made it due; without its first change
+            // (which the plan always keeps), still say why the report was made.
+            (Self::Change, None) => {
+                return Some(posture_schema::Trigger {
+                    kind: posture_schema::Trigger::CHANGE.to_owned(),
+                    cause: None,
+                    detected_at: None,
+                });
+            }
+        };
+        Some(posture_schema::Trigger {
+            kind: kind.to_owned(),
+            cause: Some(trigger.cause.clone()),
+            detected_at: Some(rfc3339(trigger.detected_at)),
+        })
+    }
+}
+
+/// The cause of the pending check-now request, left by whoever asked for it (the check-in
+/// when the fleet policy changes) for the check loop, which notes it in the report.
+#[derive(Debug, Clone, Default)]
+struct CheckNowCause(Arc<Mutex<Option<Trigger>>>);
+
+impl CheckNowCause {
+    fn put(&self, cause: &str) {
+        let mut slot = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // The first request is the one the coming check answers first; keep its time.
+        if slot.is_none() {
+            *slot = Some(Trigger {
+                cause: cause.to_owned(),
+                detected_at: std::time::SystemTime::now(),
+            });
+        }
+    }
+
+    /// The cause left for the request just noticed, or the collector's request when none was
+    /// left (the reply to a delivered report asks without a separate cause).
+    fn take(&self) -> Trigger {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+            .unwrap_or_else(|| Trigger {
+                cause: CHECK_NOW_REQUESTED.to_owned(),
+                detected_at: std::time::SystemTime::now(),
+            })
+    }
+}
+
+/// The cause of a check the collector asked for.
+const CHECK_NOW_REQUESTED: &str = "the collector asked for a check";
+/// The cause of a check after the fleet policy changed.
+const CHECK_NOW_POLICY: &str = "the fleet policy changed";
 
 /// Whether the check loop makes progress, for the service manager's watchdog: the watchdog is
 /// fed only while no check has been running longer than a cycle may take, so a daemon wedged in
@@ -207,6 +292,7 @@ impl Daemon {
         });
         let wake = Arc::new(Notify::new());
         let check_now = Arc::new(Notify::new());
+        let check_now_cause = CheckNowCause::default();
         let token: Option<Token> = self.credentials.as_ref().and_then(|c| c.token.clone());
         let device_id = self.credentials.as_ref().and_then(|c| c.device_id.clone());
         let mut tasks = Vec::new();
@@ -228,6 +314,7 @@ impl Daemon {
                 self.options.checkin_interval,
                 self.options.interval,
                 check_now.clone(),
+                check_now_cause.clone(),
                 shutdown.clone(),
             )));
         } else {
@@ -240,6 +327,7 @@ impl Daemon {
             &self.check,
             &wake,
             &check_now,
+            &check_now_cause,
             &self.progress,
             self.live,
             shutdown,
@@ -261,6 +349,7 @@ async fn check_loop(
     check: &CheckFn,
     wake: &Arc<Notify>,
     check_now: &Arc<Notify>,
+    check_now_cause: &CheckNowCause,
     progress: &Progress,
     mut live: Option<Live>,
     mut shutdown: watch::Receiver<bool>,
@@ -268,10 +357,12 @@ async fn check_loop(
     let mut rng = fastrand::Rng::new();
     let mut plan = LivePlan::new(live.as_ref().map(|l| l.settings).unwrap_or_default());
     let mut last_sent: Option<Verdicts> = None;
-    let mut kind = CheckKind::Scheduled;
+    let mut reason = Reason::Schedule;
     let mut next_scheduled = tokio::time::Instant::now();
     loop {
+        let kind = reason.kind();
         let cause = plan.check_started(std::time::Instant::now());
+        let trigger = reason.report_trigger(cause.as_ref());
         let run = check.clone();
         progress.set(Some(Instant::now()));
         let job = tokio::task::spawn_blocking(move || run());
@@ -287,7 +378,8 @@ async fn check_loop(
         };
         match outcome {
             // Spooled without a device id: delivery stamps the current one when it sends.
-            Ok(Ok(report)) => {
+            Ok(Ok(mut report)) => {
+                report.trigger = trigger;
                 let verdicts = Verdicts::of(&report);
                 let send = should_send(kind, last_sent.as_ref(), &verdicts);
                 if send {
@@ -338,20 +430,21 @@ async fn check_loop(
             tracing::debug!(next_check_in_s = wait.as_secs(), "waiting");
             next_scheduled = tokio::time::Instant::now() + wait;
         }
-        kind = loop {
+        reason = loop {
             let due = plan.due().map(tokio::time::Instant::from_std);
             tokio::select! {
-                () = tokio::time::sleep_until(next_scheduled) => break CheckKind::Scheduled,
+                () = tokio::time::sleep_until(next_scheduled) => break Reason::Schedule,
                 () = check_now.notified() => {
-                    tracing::info!("running a check the endpoint asked for");
-                    break CheckKind::Scheduled;
+                    let request = check_now_cause.take();
+                    tracing::info!(cause = %request.cause, "running a check the endpoint asked for");
+                    break Reason::CheckNow(request);
                 }
                 trigger = next_trigger(&mut live) => {
                     plan.changed(std::time::Instant::now(), &trigger);
                 }
                 () = sleep_until_due(due) => {
                     tracing::info!("re-checking after a watched change");
-                    break CheckKind::Triggered;
+                    break Reason::Change;
                 }
                 () = stopped(&mut shutdown) => return,
             }
@@ -431,6 +524,7 @@ fn record(report: &Report, spool: &SharedSpool, status: &StatusBook, wake: &Noti
     });
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn checkin_loop(
     transport: Transport,
     token: Option<Token>,
@@ -438,6 +532,7 @@ async fn checkin_loop(
     every: Duration,
     report_interval: Duration,
     check_now: Arc<Notify>,
+    check_now_cause: CheckNowCause,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut wait = every;
@@ -460,6 +555,7 @@ async fn checkin_loop(
                     && slot.offer(reply.policy.clone())
                 {
                     tracing::info!("check-in: the fleet policy changed; judging the device again");
+                    check_now_cause.put(CHECK_NOW_POLICY);
                     check_now.notify_one();
                 }
                 // The request stays up until our next report reaches the collector; act on each
@@ -469,6 +565,7 @@ async fn checkin_loop(
                 {
                     tracing::info!(requested_at = ?reply.requested_at, "check-in: the endpoint asked for a check now");
                     last_request.clone_from(&reply.requested_at);
+                    check_now_cause.put(CHECK_NOW_REQUESTED);
                     check_now.notify_one();
                 }
             }
@@ -489,6 +586,59 @@ async fn checkin_loop(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn change(cause: &str) -> Trigger {
+        Trigger {
+            cause: cause.to_owned(),
+            detected_at: std::time::UNIX_EPOCH + Duration::from_secs(1_795_428_000),
+        }
+    }
+
+    #[test]
+    fn a_scheduled_report_settling_no_change_carries_no_trigger() {
+        assert_eq!(Reason::Schedule.report_trigger(None), None);
+    }
+
+    #[test]
+    fn a_re_check_after_a_change_says_what_changed_and_when_it_was_seen() {
+        let t = Reason::Change
+            .report_trigger(Some(&change("/etc/fstab changed")))
+            .unwrap();
+        assert_eq!(t.kind, posture_schema::Trigger::CHANGE);
+        assert_eq!(t.cause.as_deref(), Some("/etc/fstab changed"));
+        assert_eq!(t.detected_at.as_deref(), Some("2026-11-23T10:00:00Z"));
+    }
+
+    #[test]
+    fn a_scheduled_check_that_settles_a_pending_change_is_the_report_of_that_change() {
+        let t = Reason::Schedule
+            .report_trigger(Some(&change("mount table changed")))
+            .unwrap();
+        assert_eq!(t.kind, posture_schema::Trigger::CHANGE);
+        assert_eq!(t.cause.as_deref(), Some("mount table changed"));
+    }
+
+    #[test]
+    fn a_check_now_is_reported_as_check_now_even_with_a_change_pending() {
+        let t = Reason::CheckNow(change(CHECK_NOW_POLICY))
+            .report_trigger(Some(&change("/etc/fstab changed")))
+            .unwrap();
+        assert_eq!(t.kind, posture_schema::Trigger::CHECK_NOW);
+        assert_eq!(t.cause.as_deref(), Some(CHECK_NOW_POLICY));
+        assert_eq!(t.detected_at.as_deref(), Some("2026-11-23T10:00:00Z"));
+        assert_eq!(Reason::CheckNow(change("x")).kind(), CheckKind::Scheduled);
+        assert_eq!(Reason::Change.kind(), CheckKind::Triggered);
+    }
+
+    #[test]
+    fn a_check_now_keeps_the_first_cause_and_time_until_the_check_takes_it() {
+        let slot = CheckNowCause::default();
+        slot.put(CHECK_NOW_POLICY);
+        slot.put(CHECK_NOW_REQUESTED);
+        assert_eq!(slot.take().cause, CHECK_NOW_POLICY);
+        // Asked by the reply to a delivered report, which leaves no cause.
+        assert_eq!(slot.take().cause, CHECK_NOW_REQUESTED);
+    }
 
     #[test]
     fn progress_holds_between_checks_and_while_a_check_is_within_its_cycle_limit_only() {

@@ -90,7 +90,13 @@ pub fn load(state_dir: &Path) -> Result<Option<Status>, StatusError> {
 /// The current time, RFC 3339 in UTC.
 #[must_use]
 pub fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
+    rfc3339(std::time::SystemTime::now())
+}
+
+/// A time of this machine's clock, RFC 3339 in UTC.
+#[must_use]
+pub fn rfc3339(at: std::time::SystemTime) -> String {
+    time::OffsetDateTime::from(at)
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
 }

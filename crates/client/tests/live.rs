@@ -138,8 +138,26 @@ async fn a_file_change_a_mount_and_a_hotplug_each_cause_a_re_check_and_quiet_cau
         "only the first check before any change"
     );
     let first_report = status().last_report_id;
+    let spooled = || -> Vec<posture_schema::Report> {
+        let mut files: Vec<_> = fs_err::read_dir(state.path().join("spool"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect();
+        files.sort();
+        files
+            .iter()
+            .map(|p| serde_json::from_slice(&fs_err::read(p).unwrap()).unwrap())
+            .collect()
+    };
+    assert_eq!(
+        spooled()[0].trigger,
+        None,
+        "the first check is the schedule's and says no trigger"
+    );
 
     // A watched file changes its verdict: re-checked and sent.
+    let changed_after = time::OffsetDateTime::now_utc();
     fs_err::write(root.path().join("etc/lock.conf"), "fail").unwrap();
     assert!(
         support::wait_until(limit, || checks.load(Ordering::SeqCst) == 2
@@ -155,6 +173,31 @@ async fn a_file_change_a_mount_and_a_hotplug_each_cause_a_re_check_and_quiet_cau
         "{s:?}"
     );
     assert_ne!(s.last_report_id, first_report);
+    // The report says what changed and when the watcher saw it.
+    let reports = spooled();
+    assert_eq!(reports.len(), 2);
+    let trigger = reports[1]
+        .trigger
+        .clone()
+        .expect("a re-check's report has a trigger");
+    assert_eq!(trigger.kind, posture_schema::Trigger::CHANGE);
+    assert!(
+        trigger
+            .cause
+            .as_deref()
+            .is_some_and(|c| c.contains("/etc/lock.conf changed")),
+        "{trigger:?}"
+    );
+    let detected = time::OffsetDateTime::parse(
+        trigger.detected_at.as_deref().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    assert!(
+        detected.unix_timestamp() >= changed_after.unix_timestamp()
+            && detected <= time::OffsetDateTime::now_utc(),
+        "detected after the change was made, by this machine's clock: {trigger:?}"
+    );
 
     // The root's mount table changes: re-checked; the verdict is the same, so not re-sent.
     let sent = s.last_report_id.clone();

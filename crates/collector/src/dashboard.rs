@@ -19,7 +19,10 @@ use crate::app::{ApiError, AppState, admin_token_matches, csrf_matches, now_ms};
 use crate::credentials::{generate_secret, hash_secret};
 use crate::display::{age, day_before, rfc3339, skew};
 use crate::export::{devices_csv, findings_csv};
-use crate::store::{AssetState, AssetUpdate, DeviceFilter, DeviceSummary, Session};
+use crate::store::{
+    AssetState, AssetUpdate, DeviceFilter, DeviceSummary, LatestFinding, ReportTrigger, Session,
+    StatusChange,
+};
 
 /// Name of the session cookie.
 pub const SESSION_COOKIE: &str = "posture_session";
@@ -655,7 +658,10 @@ struct FindingView {
     clause: String,
     status: String,
     summary: String,
-    since: String,
+    /// When the status last changed, by the collector's clock, with its age.
+    changed_at: String,
+    /// Why the agent made the report that changed it, when it said.
+    change: String,
     subjects: Vec<SubjectView>,
     evidence: Vec<EvidenceView>,
     remediation: Vec<String>,
@@ -666,6 +672,52 @@ struct HistoryRow {
     received: String,
     posture: String,
     report_id: String,
+    trigger: String,
+}
+
+/// Why a report was made, in words: `after a change on the device (/etc/fstab changed),
+/// detected 2026-11-23T10:00:00Z by the device's clock`. Empty for a scheduled report.
+fn trigger_words(
+    kind: Option<&str>,
+    cause: Option<&str>,
+    detected_at_agent_clock: Option<i64>,
+) -> String {
+    let Some(kind) = kind else {
+        return String::new();
+    };
+    let mut words = match kind {
+        posture_schema::Trigger::CHANGE => "after a change on the device".to_owned(),
+        posture_schema::Trigger::CHECK_NOW => "after a check-now request".to_owned(),
+        other => format!("trigger {other}"),
+    };
+    if let Some(cause) = cause {
+        words.push_str(&format!(" ({cause})"));
+    }
+    if let Some(at) = detected_at_agent_clock {
+        words.push_str(&format!(", detected {} by the device's clock", rfc3339(at)));
+    }
+    words
+}
+
+fn change_words(c: &StatusChange) -> String {
+    trigger_words(
+        c.change_trigger.as_deref(),
+        c.change_cause.as_deref(),
+        c.change_detected_at_agent_clock,
+    )
+}
+
+fn report_trigger_words(t: Option<&ReportTrigger>) -> String {
+    t.map(|t| trigger_words(Some(&t.kind), t.cause.as_deref(), t.detected_at_agent_clock))
+        .unwrap_or_default()
+}
+
+fn changed_at(l: &LatestFinding, now: i64) -> String {
+    format!(
+        "{} ({})",
+        rfc3339(l.change.changed_at),
+        age(l.change.changed_at, now)
+    )
 }
 
 #[derive(Template)]
@@ -711,6 +763,7 @@ async fn device_page(
         Status::Error | Status::Unknown => 1,
         Status::Pass | Status::NotApplicable => 2,
     };
+    let latest = |id: &str| detail.findings.iter().find(|l| l.finding.check_id == id);
     let mut findings: Vec<FindingView> = report
         .as_ref()
         .map(|r| {
@@ -724,13 +777,11 @@ async fn device_page(
                     clause: f.clause.clone(),
                     status: f.status.as_str().to_owned(),
                     summary: f.summary.clone(),
-                    since: detail
-                        .findings
-                        .iter()
-                        .find(|l| l.finding.check_id == f.id)
-                        .map(|l| {
-                            format!("{} ({})", rfc3339(l.status_since), age(l.status_since, now))
-                        })
+                    changed_at: latest(&f.id)
+                        .map(|l| changed_at(l, now))
+                        .unwrap_or_default(),
+                    change: latest(&f.id)
+                        .map(|l| change_words(&l.change))
                         .unwrap_or_default(),
                     subjects: f
                         .subjects
@@ -777,11 +828,8 @@ async fn device_page(
                 clause: missing.finding.clause.clone(),
                 status: missing.finding.status.as_str().to_owned(),
                 summary: missing.finding.summary.clone(),
-                since: format!(
-                    "{} ({})",
-                    rfc3339(missing.status_since),
-                    age(missing.status_since, now)
-                ),
+                changed_at: changed_at(missing, now),
+                change: change_words(&missing.change),
                 subjects: Vec::new(),
                 evidence: Vec::new(),
                 remediation: Vec::new(),
@@ -841,6 +889,7 @@ async fn device_page(
                 received: rfc3339(h.received_at),
                 posture: h.posture.as_str().to_owned(),
                 report_id: h.report_id.clone(),
+                trigger: report_trigger_words(h.trigger.as_ref()),
             })
             .collect(),
         events: detail.events.iter().map(event_row).collect(),

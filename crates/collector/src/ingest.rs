@@ -19,7 +19,8 @@ use time::format_description::well_known::Rfc3339;
 use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
 use crate::store::{
-    FindingSummary, IngestItem, IngestOutcome, Inventory, Store, StoreError, StoreResult,
+    FindingSummary, IngestItem, IngestOutcome, Inventory, ReportTrigger, Store, StoreError,
+    StoreResult,
 };
 
 /// Longest accepted report id.
@@ -192,6 +193,7 @@ pub fn validate(
     })?;
     let generated_at = i64::try_from(generated.unix_timestamp_nanos() / 1_000_000)
         .map_err(|_| Rejection::Invalid("generated_at is out of range".into()))?;
+    let trigger = report.trigger.as_ref().map(trigger_of).transpose()?;
     let received_day = utc_day(received_at);
     let mut seen = std::collections::HashSet::new();
     for f in &report.checks {
@@ -266,7 +268,54 @@ pub fn validate(
             users: (!d.users.is_empty()).then(|| column_text(&d.users.join(", "))),
         },
         findings,
+        trigger,
     })
+}
+
+/// The report's trigger as stored. Its detection time is the agent's clock: kept to be shown,
+/// never to order anything.
+fn trigger_of(t: &posture_schema::Trigger) -> Result<ReportTrigger, Rejection> {
+    if t.kind.is_empty() || t.kind.len() > MAX_TRIGGER_KIND_LEN {
+        return Err(Rejection::Invalid(format!(
+            "trigger.kind must be 1 to {MAX_TRIGGER_KIND_LEN} bytes"
+        )));
+    }
+    let detected_at_agent_clock = t
+        .detected_at
+        .as_deref()
+        .map(|at| {
+            OffsetDateTime::parse(at, &Rfc3339)
+                .ok()
+                .and_then(|d| i64::try_from(d.unix_timestamp_nanos() / 1_000_000).ok())
+                .ok_or_else(|| {
+                    Rejection::Invalid(format!(
+                        "trigger.detected_at {at:?} is not an RFC 3339 time"
+                    ))
+                })
+        })
+        .transpose()?;
+    Ok(ReportTrigger {
+        kind: column_text(&t.kind),
+        cause: t
+            .cause
+            .as_deref()
+            .map(|c| column_text(&truncate(c, MAX_TRIGGER_CAUSE_LEN))),
+        detected_at_agent_clock,
+    })
+}
+
+/// Longest accepted `trigger.kind`.
+const MAX_TRIGGER_KIND_LEN: usize = 64;
+/// Longest `trigger.cause` kept in its query column (the stored body keeps all of it).
+const MAX_TRIGGER_CAUSE_LEN: usize = 512;
+
+/// At most `max` bytes of `s`, cut at a character boundary.
+fn truncate(s: &str, max: usize) -> String {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_owned()
 }
 
 /// The UTC day of a Unix millisecond time, `YYYY-MM-DD`.
@@ -695,6 +744,28 @@ mod tests {
             item.body, body,
             "stored as received, unknown fields included"
         );
+    }
+
+    #[test]
+    fn a_trigger_is_kept_with_its_agent_clock_time_and_an_over_long_cause_is_cut_for_its_column() {
+        let cause = "é".repeat(400);
+        let body = report_json(1, Some("dev-1")).replace(
+            r#""checks""#,
+            &format!(
+                r#""trigger": {{"kind": "change", "cause": "{cause}",
+                "detected_at": "2026-11-23T09:59:58.5Z"}}, "checks""#
+            ),
+        );
+        let item = validate(body.as_bytes(), "dev-1", &at(5)).unwrap();
+        let trigger = item.trigger.unwrap();
+        assert_eq!(trigger.kind, "change");
+        assert_eq!(trigger.detected_at_agent_clock, Some(GENERATED - 1_500));
+        let kept = trigger.cause.unwrap();
+        assert_eq!(kept.len(), MAX_TRIGGER_CAUSE_LEN);
+        assert!(cause.starts_with(&kept));
+        assert_eq!(item.body, body, "the stored body keeps all of it");
+        let none = validate(report_json(1, None).as_bytes(), "d", &at(5)).unwrap();
+        assert_eq!(none.trigger, None);
     }
 
     #[test]

@@ -69,6 +69,14 @@ pub struct Trigger {
     pub detected_at: Option<String>,
 }
 
+impl Trigger {
+    /// The kind of a report made because something a check read changed.
+    pub const CHANGE: &'static str = "change";
+    /// The kind of a report made because the collector asked for one or the fleet policy
+    /// changed.
+    pub const CHECK_NOW: &'static str = "check_now";
+}
+
 /// The program that produced a report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Agent {

@@ -241,6 +241,7 @@ mod tests {
             body: String::new(),
             inventory: Inventory::default(),
             findings: vec![],
+            trigger: None,
         }
     }
 

@@ -205,6 +205,21 @@ pub struct IngestItem {
     pub inventory: Inventory,
     /// One row per check.
     pub findings: Vec<FindingSummary>,
+    /// Why the agent made the report outside its schedule, if it said.
+    pub trigger: Option<ReportTrigger>,
+}
+
+/// Why an agent made a report outside its schedule: a watched change on the device or a
+/// check-now request (the report's `trigger`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ReportTrigger {
+    /// `change`, `check_now`, or a kind a newer agent knows, kept as it is.
+    pub kind: String,
+    /// What changed, as the agent saw it.
+    pub cause: Option<String>,
+    /// When the agent noticed the change (Unix ms, the agent's clock: shown, never used to
+    /// order anything).
+    pub detected_at_agent_clock: Option<i64>,
 }
 
 /// Inventory facts copied out of the latest report for filtering and listing.
@@ -430,8 +445,31 @@ pub struct LatestFinding {
     /// The finding.
     #[serde(flatten)]
     pub finding: FindingSummary,
-    /// Since when the check has had this status (Unix ms).
+    /// Since when the check has had this status (Unix ms): the same time as
+    /// [`StatusChange::changed_at`], kept under this name for existing readers.
     pub status_since: i64,
+    /// When and why the check's status last changed.
+    #[serde(flatten)]
+    pub change: StatusChange,
+}
+
+/// When a check's status last changed on a device ("changed at"): a report with the same
+/// status as the one before does not move it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct StatusChange {
+    /// When the collector received the first report with the current status (Unix ms, the
+    /// collector's clock).
+    pub changed_at: i64,
+    /// That report's id (absent for statuses stored before the collector kept it).
+    pub changed_by_report: Option<String>,
+    /// Why the agent made that report, if it said: `change` (a watched change on the device)
+    /// or `check_now`.
+    pub change_trigger: Option<String>,
+    /// What changed, as the agent saw it.
+    pub change_cause: Option<String>,
+    /// When the agent noticed the change (Unix ms by the agent's clock, which may be wrong:
+    /// shown as such, never used for ordering).
+    pub change_detected_at_agent_clock: Option<i64>,
 }
 
 /// One stored report, without its body.
@@ -445,6 +483,8 @@ pub struct ReportMeta {
     pub received_at: i64,
     /// Overall posture.
     pub posture: Posture,
+    /// Why the agent made it outside its schedule, if it said.
+    pub trigger: Option<ReportTrigger>,
 }
 
 /// Fleet-wide counts.

@@ -375,7 +375,9 @@ macro_rules! impl_store {
                 .map_err(StoreError::from_sqlx)?;
                 let mut detail = detail;
                 let rows = sqlx::query(
-                    "SELECT device_id, check_id, title, clause, status, summary, status_since \
+                    "SELECT device_id, check_id, title, clause, status, summary, status_since, \
+                         changed_by_report, change_trigger, change_cause, \
+                         change_detected_at_agent_clock \
                      FROM latest_findings WHERE device_id = $1 ORDER BY check_id",
                 )
                 .bind(device_id)
@@ -420,7 +422,8 @@ macro_rules! impl_store {
 
             async fn history(&self, device_id: &str, limit: u32) -> StoreResult<Vec<ReportMeta>> {
                 let rows = sqlx::query(
-                    "SELECT report_id, generated_at, received_at, posture FROM reports \
+                    "SELECT report_id, generated_at, received_at, posture, trigger_kind, \
+                         trigger_cause, trigger_detected_at_agent_clock FROM reports \
                      WHERE device_id = $1 ORDER BY received_at DESC, report_id DESC LIMIT $2",
                 )
                 .bind(device_id)
@@ -435,6 +438,14 @@ macro_rules! impl_store {
                             generated_at: r.try_get("generated_at")?,
                             received_at: r.try_get("received_at")?,
                             posture: posture_column(r, "posture")?,
+                            trigger: r.try_get::<Option<String>, _>("trigger_kind")?.map(|kind| {
+                                Ok::<_, sqlx::Error>($crate::store::ReportTrigger {
+                                    kind,
+                                    cause: r.try_get("trigger_cause")?,
+                                    detected_at_agent_clock: r
+                                        .try_get("trigger_detected_at_agent_clock")?,
+                                })
+                            }).transpose()?,
                         })
                     })
                     .collect::<Result<_, sqlx::Error>>()
@@ -455,7 +466,8 @@ macro_rules! impl_store {
             async fn all_latest_findings(&self) -> StoreResult<Vec<LatestFinding>> {
                 let rows = sqlx::query(
                     "SELECT f.device_id, f.check_id, f.title, f.clause, f.status, f.summary, \
-                         f.status_since \
+                         f.status_since, f.changed_by_report, f.change_trigger, f.change_cause, \
+                         f.change_detected_at_agent_clock \
                      FROM latest_findings f JOIN devices d ON d.id = f.device_id \
                      WHERE d.asset_state <> 'retired' ORDER BY f.device_id, f.check_id",
                 )
@@ -841,6 +853,14 @@ macro_rules! impl_store {
                     summary: row.try_get("summary")?,
                 },
                 status_since: row.try_get("status_since")?,
+                change: $crate::store::StatusChange {
+                    changed_at: row.try_get("status_since")?,
+                    changed_by_report: row.try_get("changed_by_report")?,
+                    change_trigger: row.try_get("change_trigger")?,
+                    change_cause: row.try_get("change_cause")?,
+                    change_detected_at_agent_clock: row
+                        .try_get("change_detected_at_agent_clock")?,
+                },
             })
         }
 
@@ -859,15 +879,20 @@ macro_rules! impl_store {
             let mut inserted = HashSet::new();
             for chunk in rows.chunks(ROWS_PER_STATEMENT) {
                 let mut q = sqlx::QueryBuilder::<$db>::new(
-                    "INSERT INTO reports (report_id, device_id, generated_at, received_at, posture, body) ",
+                    "INSERT INTO reports (report_id, device_id, generated_at, received_at, posture, \
+                         body, trigger_kind, trigger_cause, trigger_detected_at_agent_clock) ",
                 );
                 q.push_values(chunk, |mut b, item| {
+                    let trigger = item.trigger.as_ref();
                     b.push_bind(item.report_id.clone())
                         .push_bind(item.device_id.clone())
                         .push_bind(item.generated_at)
                         .push_bind(item.received_at)
                         .push_bind(item.posture.as_str())
-                        .push_bind(item.body.clone());
+                        .push_bind(item.body.clone())
+                        .push_bind(trigger.map(|t| t.kind.clone()))
+                        .push_bind(trigger.and_then(|t| t.cause.clone()))
+                        .push_bind(trigger.and_then(|t| t.detected_at_agent_clock));
                 });
                 q.push(" ON CONFLICT (report_id) DO NOTHING RETURNING report_id");
                 for row in q.build().fetch_all(&mut **tx).await? {
@@ -1038,9 +1063,11 @@ macro_rules! impl_store {
             for chunk in findings.chunks(ROWS_PER_STATEMENT) {
                 let mut q = sqlx::QueryBuilder::<$db>::new(
                     "INSERT INTO latest_findings (device_id, check_id, report_id, title, clause, \
-                         status, summary, status_since) ",
+                         status, summary, status_since, changed_by_report, change_trigger, \
+                         change_cause, change_detected_at_agent_clock) ",
                 );
                 q.push_values(chunk, |mut b, (item, f)| {
+                    let trigger = item.trigger.as_ref();
                     b.push_bind(item.device_id.clone())
                         .push_bind(f.check_id.clone())
                         .push_bind(item.report_id.clone())
@@ -1048,16 +1075,38 @@ macro_rules! impl_store {
                         .push_bind(f.clause.clone())
                         .push_bind(f.status.as_str())
                         .push_bind(f.summary.clone())
-                        .push_bind(item.received_at);
+                        .push_bind(item.received_at)
+                        .push_bind(item.report_id.clone())
+                        .push_bind(trigger.map(|t| t.kind.clone()))
+                        .push_bind(trigger.and_then(|t| t.cause.clone()))
+                        .push_bind(trigger.and_then(|t| t.detected_at_agent_clock));
                 });
+                // "Changed at" moves only when the status does: the receive time and trigger of
+                // the first report with the new status. Every right-hand side reads the row as
+                // it was before this update, in both databases.
+                let keep_or_take = |column: &str| {
+                    format!(
+                        "{column} = CASE WHEN latest_findings.status = excluded.status \
+                             THEN latest_findings.{column} ELSE excluded.{column} END"
+                    )
+                };
                 q.push(
                     " ON CONFLICT (device_id, check_id) DO UPDATE SET \
                          report_id = excluded.report_id, title = excluded.title, \
-                         clause = excluded.clause, summary = excluded.summary, \
-                         status_since = CASE WHEN latest_findings.status = excluded.status \
-                             THEN latest_findings.status_since ELSE excluded.status_since END, \
-                         status = excluded.status",
+                         clause = excluded.clause, summary = excluded.summary, ",
                 );
+                q.push(
+                    [
+                        "status_since",
+                        "changed_by_report",
+                        "change_trigger",
+                        "change_cause",
+                        "change_detected_at_agent_clock",
+                    ]
+                    .map(keep_or_take)
+                    .join(", "),
+                );
+                q.push(", status = excluded.status");
                 q.build().execute(&mut **tx).await?;
             }
             for chunk in latest.chunks(ROWS_PER_STATEMENT) {
