@@ -341,6 +341,23 @@ impl Policy {
     }
 }
 
+/// The text of one check section of the embedded policy (its `[id]` header through the line
+/// before the next table), to show what applies where a policy file lacks it.
+#[must_use]
+pub fn default_section_text(id: &str) -> Option<String> {
+    let header = format!("[{id}]");
+    let mut lines = DEFAULT_POLICY_TOML
+        .lines()
+        .skip_while(|l| l.trim() != header);
+    let first = lines.next()?;
+    let mut text = format!("{first}\n");
+    for line in lines.take_while(|l| !l.trim_start().starts_with('[')) {
+        text.push_str(line);
+        text.push('\n');
+    }
+    Some(text.trim_end().to_owned())
+}
+
 fn validate(source: &str, text: &str, rules: &PolicyRules) -> Result<(), PolicyError> {
     let minutes = rules.screen_lock.max_idle_minutes;
     if !(1..=1440).contains(&minutes) {
@@ -607,6 +624,12 @@ mod tests {
         let p = Policy::from_toml("site.toml", old).unwrap();
         assert_eq!(p.rules.device_access, DeviceAccessRule::default());
         assert_eq!(p.defaulted_sections(), ["device_access"]);
+        let shown = default_section_text("device_access").unwrap();
+        assert!(
+            shown.starts_with("[device_access]\nenabled = true"),
+            "{shown}"
+        );
+        assert!(shown.ends_with("remote_access = \"report\""), "{shown}");
         assert!(Policy::embedded().defaulted_sections().is_empty());
         assert_eq!(
             Policy::embedded().rules.device_access,

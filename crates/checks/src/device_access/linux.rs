@@ -306,7 +306,7 @@ fn lightdm(host: &dyn Host, doors: &mut Vec<Door>, ev: &mut Vec<Evidence>) {
             };
             match guest_script_installed(host, &script, ev) {
                 Ok(Some(found)) => open(format!(
-                    "{why} and the guest account script {found} is installed: anyone can start a guest session"
+                    "{why} and the guest account script {found} is installed: anyone can start a LightDM guest session"
                 )),
                 Ok(None) => closed(format!(
                     "{why}, but the guest account script {script} is not installed, so LightDM cannot start a guest session"

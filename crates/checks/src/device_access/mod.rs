@@ -223,8 +223,9 @@ fn judge(door: &Door, deny: bool) -> (Status, String) {
             Status::Fail,
             format!("{name} is on: {what}; the policy denies remote access"),
         ),
-        (DoorState::Open { what }, _) => (Status::Fail, format!("{name}: {what}")),
-        (DoorState::Closed { what }, _) => (Status::Pass, format!("{name} is off: {what}")),
+        (DoorState::Open { what }, _) => (Status::Fail, what.clone()),
+        (DoorState::Closed { what }, DoorKind::EmptyPassword) => (Status::Pass, what.clone()),
+        (DoorState::Closed { what }, _) => (Status::Pass, format!("off: {what}")),
         (DoorState::Unknown { reason }, DoorKind::RemoteService) if !deny => (
             Status::Pass,
             format!("could not tell whether {name} is on ({reason}); reported only"),
@@ -321,12 +322,16 @@ mod tests {
     #[test]
     fn an_open_automatic_login_fails_with_a_fix_for_this_os() {
         let f = facts(vec![
-            Door::new(DoorKind::AutoLogin, "GDM automatic login", open("alice")),
+            Door::new(
+                DoorKind::AutoLogin,
+                "GDM automatic login",
+                open("GDM signs alice in without a password"),
+            ),
             Door::new(DoorKind::Guest, "LightDM guest session", closed("x")),
         ]);
         let finding = evaluate(&f, &rule(RemoteAccessMode::Report), Platform::Linux);
         assert_eq!(finding.status, Status::Fail);
-        assert!(finding.summary.contains("GDM automatic login"));
+        assert!(finding.summary.contains("GDM signs alice in"));
         assert!(finding.remediation[0].contains("AutomaticLoginEnable"));
     }
 
