@@ -254,7 +254,30 @@ fn remediation(platform: Platform, facts: &AccessFacts, deny: bool) -> Vec<Strin
     match platform {
         Platform::Linux => {
             if auto {
-                steps.push("Turn automatic login off: GNOME Settings > Users > Automatic Login, or as root set AutomaticLoginEnable=false and TimedLoginEnable=false under [daemon] in /etc/gdm3/custom.conf (/etc/gdm/custom.conf); remove autologin-user from the LightDM configuration, the [Autologin] User= line from SDDM's, the [initial_session] table from /etc/greetd/config.toml, and --autologin from getty drop-ins under /etc/systemd/system.".to_owned());
+                let open_names: Vec<&str> = facts
+                    .doors
+                    .iter()
+                    .filter(|d| {
+                        d.kind == DoorKind::AutoLogin && matches!(d.state, DoorState::Open { .. })
+                    })
+                    .map(|d| d.name.as_str())
+                    .collect();
+                let has = |prefix: &str| open_names.iter().any(|n| n.starts_with(prefix));
+                if has("GDM") {
+                    steps.push("Turn automatic login off: Settings > Users > Automatic Login off, or as root set AutomaticLoginEnable=false and TimedLoginEnable=false under [daemon] in the GDM file named in the finding.".to_owned());
+                }
+                if has("LightDM") {
+                    steps.push("As root remove autologin-user (and autologin-guest) from the LightDM file named in the finding.".to_owned());
+                }
+                if has("SDDM") {
+                    steps.push("Turn automatic login off: System Settings > Login Screen (SDDM) > Behavior > \"Automatically log in\" off, or as root empty User= under [Autologin] in the SDDM file named in the finding.".to_owned());
+                }
+                if has("greetd") {
+                    steps.push("As root remove the [initial_session] table from /etc/greetd/config.toml.".to_owned());
+                }
+                if has("getty") {
+                    steps.push("As root remove --autologin from the getty drop-in named in the finding, then `systemctl daemon-reload`.".to_owned());
+                }
             }
             if pam {
                 steps.push("Remove the rule that signs users in without a password from the display manager's PAM file (the line named in the finding), or empty the group it names (e.g. `gpasswd -d USER nopasswdlogin`).".to_owned());
@@ -333,6 +356,7 @@ mod tests {
         assert_eq!(finding.status, Status::Fail);
         assert!(finding.summary.contains("GDM signs alice in"));
         assert!(finding.remediation[0].contains("AutomaticLoginEnable"));
+        assert_eq!(finding.remediation.len(), 1, "only the fix for GDM");
     }
 
     #[test]
