@@ -218,7 +218,32 @@ pub(crate) fn policy(policy: &Policy) -> anyhow::Result<()> {
     if !out.ends_with('\n') {
         out.push('\n');
     }
+    for id in policy.defaulted_sections() {
+        if let Some(section) = posture_policy::default_section_text(id) {
+            out.push_str(&format!(
+                "\n# [{id}] is not in this file; the embedded policy's section applies:\n"
+            ));
+            for line in section.lines() {
+                out.push_str(&format!("# {line}\n"));
+            }
+        }
+    }
     emit(&out)
+}
+
+/// Tells on stderr which check sections a policy file lacks (their defaults apply).
+pub(crate) fn defaulted_sections(policy: &Policy) {
+    let missing = policy.defaulted_sections();
+    if missing.is_empty() {
+        return;
+    }
+    let yellow = AnsiColor::Yellow.on_default().bold();
+    eprintln!(
+        "{yellow}note:{yellow:#} {} has no [{}] section: the embedded policy's defaults apply (`posture policy show --policy {}` prints them)",
+        policy.source,
+        missing.join("], ["),
+        policy.source
+    );
 }
 
 /// Prints an error and its causes to stderr.

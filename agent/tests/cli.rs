@@ -64,9 +64,17 @@ fn checking_this_machine_gives_a_well_formed_report_and_a_matching_exit_status()
         .unwrap();
     let report = report_of(&out);
     assert_eq!(out.status.code(), Some(expected_exit(report.posture)));
-    assert_eq!(report.checks.len(), 3);
+    assert_eq!(report.checks.len(), 4);
     let ids: Vec<&str> = report.checks.iter().map(|c| c.id.as_str()).collect();
-    assert_eq!(ids, ["screen_lock", "disk_encryption", "removable_media"]);
+    assert_eq!(
+        ids,
+        [
+            "screen_lock",
+            "disk_encryption",
+            "removable_media",
+            "device_access"
+        ]
+    );
     let registered: Vec<&str> = posture_checks::REGISTRY.iter().map(|c| c.id).collect();
     assert_eq!(ids, registered, "the report follows the checks' registry");
     assert_eq!(report.policy.security_contact, "security@flowfuse.com");
@@ -114,6 +122,37 @@ fn a_bad_policy_file_names_file_line_column_and_field_and_exits_2() {
         format!("site-policy.toml:{line}:8: removable_media.mode: unknown variant `deny`");
     let stderr = fails_saying(&["--check", "--policy", path.to_str().unwrap()], &expected);
     assert!(stderr.contains("hint:"), "{stderr}");
+}
+
+#[test]
+fn a_policy_file_without_the_device_access_section_loads_says_so_once_and_shows_the_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("site-policy.toml");
+    let text = posture_policy::DEFAULT_POLICY_TOML;
+    fs_err::write(&path, &text[..text.find("[device_access]").unwrap()]).unwrap();
+    let out = posture()
+        .args(["--check", "--format", "json", "--policy"])
+        .arg(&path)
+        .arg("--root")
+        .arg(fixtures().join("linux/machines/compliant-gnome"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(out.stderr.clone()).unwrap();
+    assert_eq!(stderr.matches("[device_access]").count(), 1, "{stderr}");
+    assert!(stderr.contains("defaults apply"), "{stderr}");
+    let report = report_of(&out);
+    assert!(report.checks.iter().any(|c| c.id == "device_access"));
+    let out = posture()
+        .args(["policy", "show", "--policy"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let shown = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        shown.contains("# [device_access] is not in this file")
+            && shown.contains("# remote_access = \"report\""),
+        "{shown}"
+    );
 }
 
 #[test]

@@ -32,7 +32,10 @@ pub(crate) fn load_policy(path: Option<&Path>) -> anyhow::Result<Policy> {
         return Ok(Policy::embedded());
     };
     let text = fs_err::read_to_string(path)?;
-    Ok(Policy::from_toml(&path.display().to_string(), &text)?)
+    let policy = Policy::from_toml(&path.display().to_string(), &text)?;
+    // A policy file written before a check existed still loads; say once what applies instead.
+    output::defaulted_sections(&policy);
+    Ok(policy)
 }
 
 /// Where evidence comes from, chosen by `--root` and `--replay`; live reads are held to `limits`.

@@ -468,6 +468,49 @@ pub fn windows_inventory() -> CommandSpec {
     )
 }
 
+// --- begin device_access ---------------------------------------------------------------------
+
+/// The login window's preferences: `autoLoginUser` (automatic login) and `GuestEnabled`. Read,
+/// not run (a binary or XML property list, world-readable). Device access.
+pub const MACOS_LOGINWINDOW_PLIST: &str = "/Library/Preferences/com.apple.loginwindow.plist";
+
+/// The directory listed to see whether `/etc/kcpassword` (the automatic-login password, XORed
+/// with a fixed key) exists; the file itself is never read. Device access.
+pub const MACOS_KCPASSWORD_DIR: &str = "/etc";
+
+/// `/bin/launchctl print-disabled system`: the system domain's services with a disabled or
+/// enabled override (`"com.openssh.sshd" => enabled`): Remote Login and Screen Sharing. Device
+/// access.
+#[must_use]
+pub fn macos_launchd_disabled() -> CommandSpec {
+    CommandSpec::new("/bin/launchctl", &["print-disabled", "system"])
+}
+
+/// Registry keys read by the device access check.
+pub mod access_keys {
+    /// Remote Desktop's switch (`fDenyTSConnections`, 0 = connections allowed).
+    pub const TERMINAL_SERVER: &str = r"HKLM\SYSTEM\CurrentControlSet\Control\Terminal Server";
+    /// Remote Desktop's group policy (`fDenyTSConnections`), which wins when set.
+    pub const TERMINAL_SERVICES_POLICY: &str =
+        r"HKLM\SOFTWARE\Policies\Microsoft\Windows NT\Terminal Services";
+}
+
+/// PowerShell: the local accounts (`Get-LocalUser`: name, SID, enabled, whether a password is
+/// required) and the OpenSSH server service's start type and state, if installed. No password
+/// or hash is readable this way. Device access.
+#[must_use]
+pub fn windows_local_accounts() -> CommandSpec {
+    powershell(
+        "$u=@(Get-LocalUser|ForEach-Object{[pscustomobject]@{Name=\"$($_.Name)\";Sid=\"$($_.SID.Value)\";\
+         Enabled=[bool]$_.Enabled;PasswordRequired=[bool]$_.PasswordRequired}});\
+         $s=Get-Service -Name sshd -ErrorAction SilentlyContinue;\
+         $ssh=if($s){[pscustomobject]@{StartType=\"$($s.StartType)\";Status=\"$($s.Status)\"}}else{$null};\
+         ConvertTo-Json -Depth 3 -Compress -InputObject ([pscustomobject]@{Users=$u;Sshd=$ssh})",
+    )
+}
+
+// --- end device_access -----------------------------------------------------------------------
+
 // ---------------------------------------------------------------------------------------------
 // Whose settings are judged
 // ---------------------------------------------------------------------------------------------

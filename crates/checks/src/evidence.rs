@@ -224,6 +224,7 @@ const POWERSHELL_QUERIES: &[(&str, &str)] = &[
     ),
     ("Get-Disk", "partitions of USB disks, Get-Disk"),
     ("Win32_ComputerSystem", "inventory"),
+    ("Get-LocalUser", "local accounts, Get-LocalUser"),
 ];
 
 /// A duration as every check prints it, on every platform: "5 s", "10 min 5 s", "15 min",

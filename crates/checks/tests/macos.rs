@@ -3,7 +3,7 @@
 
 use posture_checks::assess;
 use posture_host::Platform;
-use posture_policy::{Policy, RemovableMediaMode};
+use posture_policy::{Policy, RemoteAccessMode, RemovableMediaMode};
 use posture_schema::Status;
 
 mod support;
@@ -327,4 +327,73 @@ fn every_bundle_judges_without_unrecorded_evidence_and_fills_the_inventory() {
         count += 1;
     }
     assert!(count >= 20, "{count} bundles");
+}
+
+// Device access
+
+/// The subject of a device-access finding by name.
+fn subject(f: &posture_schema::Finding, name: &str) -> Status {
+    f.subjects
+        .iter()
+        .find(|s| s.name == name)
+        .unwrap_or_else(|| panic!("no subject {name}: {:#?}", f.subjects))
+        .status
+}
+
+#[test]
+fn a_stock_mac_has_no_way_in_but_empty_passwords_stay_unknown() {
+    let f = BUNDLES.access("access_stock", RemoteAccessMode::Deny);
+    assert_eq!(subject(&f, "automatic login"), Status::Pass);
+    assert_eq!(subject(&f, "guest user"), Status::Pass);
+    assert_eq!(subject(&f, "Remote Login (SSH)"), Status::Pass);
+    assert_eq!(subject(&f, "Screen Sharing (VNC)"), Status::Pass);
+    assert_eq!(subject(&f, "accounts"), Status::Unknown);
+    assert_eq!(f.status, Status::Unknown, "{}", f.summary);
+}
+
+#[test]
+fn automatic_login_needs_both_the_user_and_the_password_file() {
+    let f = BUNDLES.access("access_autologin_on", RemoteAccessMode::Report);
+    assert_eq!(f.status, Status::Fail);
+    assert!(says(&f, "autoLoginUser is jdoe"), "{}", f.summary);
+    assert!(
+        f.remediation
+            .iter()
+            .any(|r| r.contains("Automatically log in"))
+    );
+    assert!(
+        !f.evidence.iter().any(|e| e.source == "/etc/kcpassword"),
+        "the password file is listed, never read"
+    );
+    let f = BUNDLES.access(
+        "access_autologin_without_kcpassword",
+        RemoteAccessMode::Report,
+    );
+    assert_eq!(subject(&f, "automatic login"), Status::Pass);
+}
+
+#[test]
+fn the_guest_user_fails_unless_a_profile_disables_it() {
+    let f = BUNDLES.access("access_guest_on", RemoteAccessMode::Report);
+    assert_eq!(subject(&f, "guest user"), Status::Fail);
+    assert_eq!(f.status, Status::Fail);
+    let f = BUNDLES.access("access_guest_managed_off", RemoteAccessMode::Report);
+    assert_eq!(subject(&f, "guest user"), Status::Pass);
+}
+
+#[test]
+fn remote_login_and_screen_sharing_are_reported_and_fail_under_deny() {
+    let f = BUNDLES.access("access_remote_login_on", RemoteAccessMode::Report);
+    assert_eq!(subject(&f, "Remote Login (SSH)"), Status::Pass);
+    assert!(says(&f, "com.openssh.sshd as enabled"));
+    let f = BUNDLES.access("access_remote_login_on", RemoteAccessMode::Deny);
+    assert_eq!(subject(&f, "Remote Login (SSH)"), Status::Fail);
+    assert_eq!(subject(&f, "Screen Sharing (VNC)"), Status::Fail);
+    assert_eq!(f.status, Status::Fail);
+}
+
+#[test]
+fn unrecognised_launchctl_output_is_unknown_under_deny() {
+    let f = BUNDLES.access("access_launchctl_unrecognised", RemoteAccessMode::Deny);
+    assert_eq!(subject(&f, "Remote Login (SSH)"), Status::Unknown);
 }

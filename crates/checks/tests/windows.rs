@@ -3,7 +3,7 @@
 
 use posture_checks::assess;
 use posture_host::Platform;
-use posture_policy::{Policy, RemovableMediaMode};
+use posture_policy::{Policy, RemoteAccessMode, RemovableMediaMode};
 use posture_schema::Status;
 
 mod support;
@@ -322,4 +322,71 @@ fn every_bundle_judges_without_unrecorded_evidence_and_fills_the_inventory() {
         count += 1;
     }
     assert!(count >= 22, "{count} bundles");
+}
+
+// Device access
+
+/// The subject of a device-access finding by name.
+fn subject(f: &posture_schema::Finding, name: &str) -> Status {
+    f.subjects
+        .iter()
+        .find(|s| s.name == name)
+        .unwrap_or_else(|| panic!("no subject {name}: {:#?}", f.subjects))
+        .status
+}
+
+#[test]
+fn a_stock_windows_pc_passes_even_when_remote_access_is_denied() {
+    let f = BUNDLES.access("access_stock", RemoteAccessMode::Deny);
+    assert_eq!(f.status, Status::Pass, "{:#?}", f.subjects);
+    assert!(
+        !f.evidence
+            .iter()
+            .any(|e| e.key.as_deref() == Some("DefaultPassword")),
+        "DefaultPassword is never queried"
+    );
+}
+
+#[test]
+fn auto_admin_logon_fails_naming_the_user() {
+    let f = BUNDLES.access("access_autologon_on", RemoteAccessMode::Report);
+    assert_eq!(subject(&f, "automatic sign-in"), Status::Fail);
+    assert!(says(&f, "kiosk (DefaultUserName)"), "{}", f.summary);
+    assert!(f.remediation.iter().any(|r| r.contains("AutoAdminLogon")));
+}
+
+#[test]
+fn an_enabled_guest_account_is_found_by_its_rid_whatever_its_name() {
+    let f = BUNDLES.access("access_guest_enabled", RemoteAccessMode::Report);
+    assert_eq!(subject(&f, "Guest account"), Status::Fail);
+    assert!(says(&f, "Visitor"));
+    assert_eq!(
+        subject(&f, "local accounts"),
+        Status::Pass,
+        "guest is judged once"
+    );
+}
+
+#[test]
+fn an_enabled_account_without_a_required_password_fails() {
+    let f = BUNDLES.access("access_password_not_required", RemoteAccessMode::Report);
+    assert_eq!(subject(&f, "shared"), Status::Fail);
+    assert_eq!(subject(&f, "automatic sign-in"), Status::Pass);
+}
+
+#[test]
+fn remote_desktop_and_openssh_are_reported_and_fail_under_deny() {
+    let f = BUNDLES.access("access_remote_on", RemoteAccessMode::Report);
+    assert_eq!(f.status, Status::Pass);
+    assert!(says(&f, "Remote Desktop accepts connections"));
+    let f = BUNDLES.access("access_remote_on", RemoteAccessMode::Deny);
+    assert_eq!(subject(&f, "Remote Desktop"), Status::Fail);
+    assert_eq!(subject(&f, "OpenSSH Server"), Status::Fail);
+}
+
+#[test]
+fn the_remote_desktop_policy_wins_over_the_local_switch() {
+    let f = BUNDLES.access("access_remote_policy_denies", RemoteAccessMode::Deny);
+    assert_eq!(subject(&f, "Remote Desktop"), Status::Pass);
+    assert!(says(&f, "group policy"));
 }

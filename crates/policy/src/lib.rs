@@ -45,6 +45,12 @@ pub struct PolicyRules {
     pub disk_encryption: DiskEncryptionRule,
     /// Removable media rule.
     pub removable_media: RemovableMediaRule,
+    // --- begin device_access (Device Policy 2) ---
+    /// Device access rule (automatic login, guest, passwordless accounts, remote access). Policy
+    /// files written before this section existed keep loading with its defaults.
+    #[serde(default)]
+    pub device_access: DeviceAccessRule,
+    // --- end device_access ---
     /// What one check may cost (optional table; the defaults suit every known machine).
     #[serde(default)]
     pub limits: Limits,
@@ -73,7 +79,12 @@ macro_rules! check_rule {
     )*};
 }
 
-check_rule!(ScreenLockRule, DiskEncryptionRule, RemovableMediaRule);
+check_rule!(
+    ScreenLockRule,
+    DiskEncryptionRule,
+    RemovableMediaRule,
+    DeviceAccessRule, // device_access
+);
 
 impl PolicyRules {
     /// The check sections by id (their table name in the policy file), in file order, which is
@@ -91,6 +102,7 @@ impl PolicyRules {
             ("screen_lock", &self.screen_lock),
             ("disk_encryption", &self.disk_encryption),
             ("removable_media", &self.removable_media),
+            ("device_access", &self.device_access),
         ]
     }
 
@@ -149,6 +161,7 @@ impl PolicyRules {
             ("screen_lock", self.screen_lock.enabled),
             ("disk_encryption", self.disk_encryption.enabled),
             ("removable_media", self.removable_media.enabled),
+            ("device_access", self.device_access.enabled),
         ]
         .into_iter()
         .filter_map(|(id, enabled)| enabled.then_some(id))
@@ -217,6 +230,56 @@ impl RemovableMediaMode {
     }
 }
 
+// --- begin device_access (Device Policy 2) ---
+/// Nobody may get into the device without the owner's password: no automatic login, no guest
+/// access, no passwordless sign-in, no account without a password; remote-access services are
+/// reported, and fail when `remote_access` is `deny`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceAccessRule {
+    /// Whether the check runs.
+    pub enabled: bool,
+    /// The clause it enforces.
+    pub clause: String,
+    /// What an enabled remote-access service (SSH, Remote Desktop, VNC, Screen Sharing) means.
+    #[serde(default)]
+    pub remote_access: RemoteAccessMode,
+}
+
+impl Default for DeviceAccessRule {
+    /// The section as the embedded policy has it, for policy files that predate it.
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            clause: "Device Policy 2".to_owned(),
+            remote_access: RemoteAccessMode::Report,
+        }
+    }
+}
+
+/// What an enabled remote-access service means for the verdict.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RemoteAccessMode {
+    /// Listed in the finding; not a failure by itself.
+    #[default]
+    Report,
+    /// Any enabled remote-access service fails the check.
+    Deny,
+}
+
+impl RemoteAccessMode {
+    /// The word used in policy files.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Report => "report",
+            Self::Deny => "deny",
+        }
+    }
+}
+// --- end device_access ---
+
 /// A policy that could not be loaded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{file}:{line}:{column}: {field}: {message}")]
@@ -257,6 +320,42 @@ impl Policy {
             text: text.to_owned(),
         })
     }
+}
+
+impl Policy {
+    /// The check sections this policy's text does not have, whose defaults apply (policy files
+    /// written before those checks existed). Callers say so once when they load such a file.
+    #[must_use]
+    pub fn defaulted_sections(&self) -> Vec<&'static str> {
+        let tables: Vec<String> = self
+            .text
+            .lines()
+            .filter_map(|l| table_header(l.trim()))
+            .collect();
+        self.rules
+            .check_rules()
+            .into_iter()
+            .map(|(id, _)| id)
+            .filter(|id| !tables.iter().any(|t| t == id))
+            .collect()
+    }
+}
+
+/// The text of one check section of the embedded policy (its `[id]` header through the line
+/// before the next table), to show what applies where a policy file lacks it.
+#[must_use]
+pub fn default_section_text(id: &str) -> Option<String> {
+    let header = format!("[{id}]");
+    let mut lines = DEFAULT_POLICY_TOML
+        .lines()
+        .skip_while(|l| l.trim() != header);
+    let first = lines.next()?;
+    let mut text = format!("{first}\n");
+    for line in lines.take_while(|l| !l.trim_start().starts_with('[')) {
+        text.push_str(line);
+        text.push('\n');
+    }
+    Some(text.trim_end().to_owned())
 }
 
 fn validate(source: &str, text: &str, rules: &PolicyRules) -> Result<(), PolicyError> {
@@ -389,12 +488,17 @@ mod tests {
         let mut policy = Policy::embedded();
         assert_eq!(
             policy.rules.enabled_checks(),
-            ["screen_lock", "disk_encryption", "removable_media"]
+            [
+                "screen_lock",
+                "disk_encryption",
+                "removable_media",
+                "device_access"
+            ]
         );
         policy.rules.disk_encryption.enabled = false;
         assert_eq!(
             policy.rules.enabled_checks(),
-            ["screen_lock", "removable_media"]
+            ["screen_lock", "removable_media", "device_access"]
         );
     }
 
@@ -511,6 +615,38 @@ mod tests {
             assert_eq!(err.field, format!("limits.{key}"), "{err}");
             assert_eq!(err.line, text.lines().count(), "{err}");
         }
+    }
+
+    #[test]
+    fn a_policy_file_without_the_device_access_section_loads_with_its_defaults() {
+        let end = DEFAULT_POLICY_TOML.find("[device_access]").unwrap();
+        let old = &DEFAULT_POLICY_TOML[..end];
+        let p = Policy::from_toml("site.toml", old).unwrap();
+        assert_eq!(p.rules.device_access, DeviceAccessRule::default());
+        assert_eq!(p.defaulted_sections(), ["device_access"]);
+        let shown = default_section_text("device_access").unwrap();
+        assert!(
+            shown.starts_with("[device_access]\nenabled = true"),
+            "{shown}"
+        );
+        assert!(shown.ends_with("remote_access = \"report\""), "{shown}");
+        assert!(Policy::embedded().defaulted_sections().is_empty());
+        assert_eq!(
+            Policy::embedded().rules.device_access,
+            DeviceAccessRule::default()
+        );
+    }
+
+    #[test]
+    fn remote_access_deny_is_read_and_an_unknown_word_is_refused() {
+        let text =
+            DEFAULT_POLICY_TOML.replace("remote_access = \"report\"", "remote_access = \"deny\"");
+        let p = Policy::from_toml("p.toml", &text).unwrap();
+        assert_eq!(p.rules.device_access.remote_access, RemoteAccessMode::Deny);
+        let text =
+            DEFAULT_POLICY_TOML.replace("remote_access = \"report\"", "remote_access = \"off\"");
+        let err = Policy::from_toml("p.toml", &text).unwrap_err();
+        assert_eq!(err.field, "device_access.remote_access");
     }
 
     #[test]

@@ -2,9 +2,9 @@
 //! Windows bundle tests. Each test binary uses a different part of it.
 #![allow(dead_code)]
 
-use posture_checks::{disk_encryption, removable_media, screen_lock};
+use posture_checks::{device_access, disk_encryption, removable_media, screen_lock};
 use posture_host::{EvidenceBundle, Platform, ReplayHost};
-use posture_policy::{Policy, RemovableMediaMode};
+use posture_policy::{Policy, RemoteAccessMode, RemovableMediaMode};
 use posture_schema::{Finding, Status};
 
 /// The bundles of one platform, under `tests/fixtures/<dir>/`.
@@ -48,6 +48,18 @@ impl Bundles {
         rule.mode = mode;
         removable_media::evaluate(
             &removable_media::gather(&self.host(name)),
+            &rule,
+            self.platform,
+        )
+    }
+}
+
+impl Bundles {
+    pub(crate) fn access(&self, name: &str, remote: RemoteAccessMode) -> Finding {
+        let mut rule = Policy::embedded().rules.device_access;
+        rule.remote_access = remote;
+        device_access::evaluate(
+            &device_access::gather(&self.host(name)),
             &rule,
             self.platform,
         )

@@ -152,7 +152,22 @@ pub fn report(device_id: &str, hostname: &str, screen_lock: Status) -> Report {
         ],
         remediation: vec![],
     };
-    let checks = vec![screen, disk, media];
+    let access = Finding {
+        id: "device_access".into(),
+        title: "Device access".into(),
+        clause: "Device Policy 2".into(),
+        status: Status::Pass,
+        summary: "no automatic login, guest access or passwordless account; no remote-access service is on".into(),
+        subjects: vec![Subject {
+            kind: "automatic_login".into(),
+            name: "GDM automatic login".into(),
+            status: Status::Pass,
+            summary: "off: AutomaticLoginEnable is not set in /etc/gdm3/custom.conf (GDM's default: off)".into(),
+        }],
+        evidence: vec![evidence(EvidenceKind::File, "/etc/gdm3/custom.conf", Some("[daemon] AutomaticLoginEnable"), "absent")],
+        remediation: vec![],
+    };
+    let checks = vec![screen, disk, media, access];
     Report {
         schema_version: SCHEMA_VERSION,
         report_id: fresh_report_id(),

@@ -1,0 +1,260 @@
+//! Ways into a Mac.
+//!
+//! - Automatic login: `autoLoginUser` in `/Library/Preferences/com.apple.loginwindow.plist` *and*
+//!   `/etc/kcpassword` (without the password file a user with a password gets the login window).
+//!   The password file is never read: only whether `/etc` lists it.
+//! - Guest: `GuestEnabled` in the same file; a configuration profile's `DisableGuestAccount` or
+//!   `EnableGuestAccount` (`com.apple.MCX` under Managed Preferences) wins over it.
+//! - Remote Login and Screen Sharing: `launchctl print-disabled system`, whose overrides read
+//!   `=> disabled|enabled` (macOS 13 and later) or `=> true|false` (12: true means disabled). A
+//!   service never toggled is not listed; both ship disabled, so absent means off.
+//! - Accounts without a password: the password hash lives in a root-only file whose contents
+//!   posture does not record, so this is `unknown` with that reason.
+
+use posture_host::plist::{self, PlistValue};
+use posture_host::{Host, ReadError};
+use posture_schema::Evidence;
+
+use super::{AccessFacts, Door, DoorKind, DoorState, closed, open, unknown};
+use crate::catalog::{self, MACOS_KCPASSWORD_DIR, MACOS_LOGINWINDOW_PLIST};
+use crate::evidence;
+
+/// Launchd labels of the remote-access services.
+const REMOTE_SERVICES: [(&str, &str); 2] = [
+    ("com.openssh.sshd", "Remote Login (SSH)"),
+    ("com.apple.screensharing", "Screen Sharing (VNC)"),
+];
+
+/// Whether a launchd override disables the service: `Some(true)` disabled, `Some(false)` enabled,
+/// `None` when the label is not listed (the service's own default applies). `Err` for output
+/// that is not the expected shape.
+pub(crate) fn parse_disabled(text: &str, label: &str) -> Result<Option<bool>, String> {
+    if !text.contains("disabled services = {") {
+        return Err("no `disabled services = {` block".to_owned());
+    }
+    let quoted = format!("\"{label}\"");
+    for line in text.lines() {
+        let line = line.trim();
+        let Some(rest) = line.strip_prefix(&quoted) else {
+            continue;
+        };
+        let Some(value) = rest.trim().strip_prefix("=>") else {
+            return Err(format!("unexpected line: {line}"));
+        };
+        return match value.trim() {
+            "disabled" | "true" => Ok(Some(true)),
+            "enabled" | "false" => Ok(Some(false)),
+            other => Err(format!("unexpected value for {label}: {other}")),
+        };
+    }
+    Ok(None)
+}
+
+fn loginwindow(host: &dyn Host, ev: &mut Vec<Evidence>) -> Result<Option<PlistValue>, String> {
+    match host.read(MACOS_LOGINWINDOW_PLIST) {
+        Ok(bytes) => plist::parse(&bytes).map(Some).map_err(|e| {
+            let why = format!("{MACOS_LOGINWINDOW_PLIST} is not a property list: {e}");
+            ev.push(evidence::file(MACOS_LOGINWINDOW_PLIST, None, why.clone()));
+            why
+        }),
+        Err(ReadError::NotFound) => {
+            ev.push(evidence::file(MACOS_LOGINWINDOW_PLIST, None, "absent"));
+            Ok(None)
+        }
+        Err(e) => {
+            let why = evidence::read_failure(MACOS_LOGINWINDOW_PLIST, &e);
+            ev.push(evidence::file(MACOS_LOGINWINDOW_PLIST, None, why.clone()));
+            Err(why)
+        }
+    }
+}
+
+fn auto_login(
+    host: &dyn Host,
+    prefs: &Result<Option<PlistValue>, String>,
+    ev: &mut Vec<Evidence>,
+) -> DoorState {
+    let user = match prefs {
+        Err(why) => return unknown(why.clone()),
+        Ok(None) => None,
+        Ok(Some(p)) => match p.get("autoLoginUser") {
+            None => None,
+            Some(v) => match v.as_str() {
+                Some(u) => Some(u.to_owned()),
+                None => {
+                    return unknown(format!(
+                        "autoLoginUser in {MACOS_LOGINWINDOW_PLIST} is not a string: {}",
+                        v.describe()
+                    ));
+                }
+            },
+        },
+    };
+    ev.push(evidence::file(
+        MACOS_LOGINWINDOW_PLIST,
+        Some("autoLoginUser"),
+        user.clone().unwrap_or_else(|| "absent".to_owned()),
+    ));
+    let kcpassword = match host.list_dir(MACOS_KCPASSWORD_DIR) {
+        Ok(names) => names.iter().any(|n| n == "kcpassword"),
+        Err(e) => {
+            let why = evidence::read_failure(MACOS_KCPASSWORD_DIR, &e);
+            ev.push(evidence::directory(MACOS_KCPASSWORD_DIR, why.clone()));
+            return match user {
+                Some(u) => unknown(format!(
+                    "autoLoginUser is {u}, and whether /etc/kcpassword exists is unknown: {why}"
+                )),
+                None => closed(format!("no autoLoginUser in {MACOS_LOGINWINDOW_PLIST}")),
+            };
+        }
+    };
+    ev.push(evidence::directory(
+        MACOS_KCPASSWORD_DIR,
+        if kcpassword {
+            "kcpassword present (not read)"
+        } else {
+            "no kcpassword"
+        },
+    ));
+    match (user, kcpassword) {
+        (Some(u), true) => open(format!(
+            "autoLoginUser is {u} in {MACOS_LOGINWINDOW_PLIST} and /etc/kcpassword holds the password: the Mac signs {u} in at startup"
+        )),
+        (Some(u), false) => closed(format!(
+            "autoLoginUser is {u} but /etc/kcpassword is absent: the login window asks for the password"
+        )),
+        (None, _) => closed(format!("no autoLoginUser in {MACOS_LOGINWINDOW_PLIST}")),
+    }
+}
+
+fn guest(
+    host: &dyn Host,
+    prefs: &Result<Option<PlistValue>, String>,
+    ev: &mut Vec<Evidence>,
+) -> DoorState {
+    let managed_path = catalog::macos_managed_preferences("com.apple.MCX", None);
+    let managed = match host.read(&managed_path) {
+        Ok(bytes) => match plist::parse(&bytes) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                let why = format!("{managed_path} is not a property list: {e}");
+                ev.push(evidence::file(&managed_path, None, why.clone()));
+                return unknown(why);
+            }
+        },
+        Err(ReadError::NotFound) => None,
+        Err(e) => {
+            let why = evidence::read_failure(&managed_path, &e);
+            ev.push(evidence::file(&managed_path, None, why.clone()));
+            return unknown(why);
+        }
+    };
+    if let Some(m) = &managed {
+        for (key, disables) in [("DisableGuestAccount", true), ("EnableGuestAccount", false)] {
+            if let Some(v) = m.get(key) {
+                ev.push(evidence::file(&managed_path, Some(key), v.describe()));
+                return match v.as_bool() {
+                    Some(b) if b == disables => {
+                        closed(format!("{key} is {b} in a configuration profile"))
+                    }
+                    Some(b) => open(format!(
+                        "{key} is {b} in a configuration profile: the guest user can sign in without a password (enforced by MDM)"
+                    )),
+                    None => unknown(format!("{key} in {managed_path} is not a boolean")),
+                };
+            }
+        }
+    }
+    match prefs {
+        Err(why) => unknown(why.clone()),
+        Ok(None) => closed(format!(
+            "{MACOS_LOGINWINDOW_PLIST} is absent: the guest user is off (macOS's default)"
+        )),
+        Ok(Some(p)) => match p.get("GuestEnabled") {
+            None => {
+                ev.push(evidence::file(MACOS_LOGINWINDOW_PLIST, Some("GuestEnabled"), "absent"));
+                closed("GuestEnabled is not set (macOS's default: off)")
+            }
+            Some(v) => {
+                ev.push(evidence::file(
+                    MACOS_LOGINWINDOW_PLIST,
+                    Some("GuestEnabled"),
+                    v.describe(),
+                ));
+                match v.as_bool() {
+                    Some(true) => open(format!(
+                        "GuestEnabled is true in {MACOS_LOGINWINDOW_PLIST}: anyone can sign in as the guest user"
+                    )),
+                    Some(false) => closed(format!("GuestEnabled is false in {MACOS_LOGINWINDOW_PLIST}")),
+                    None => unknown(format!("GuestEnabled in {MACOS_LOGINWINDOW_PLIST} is not a boolean")),
+                }
+            }
+        },
+    }
+}
+
+fn remote(host: &dyn Host, doors: &mut Vec<Door>, ev: &mut Vec<Evidence>) {
+    let spec = catalog::macos_launchd_disabled();
+    let out = evidence::run_ok(host, &spec, ev);
+    for (label, name) in REMOTE_SERVICES {
+        let state = match &out {
+            Err(why) => unknown(why.clone()),
+            Ok(out) => match parse_disabled(&out.stdout, label) {
+                Ok(Some(true)) => {
+                    ev.push(evidence::command(&spec, Some(label), "disabled"));
+                    closed(format!("launchd lists {label} as disabled"))
+                }
+                Ok(Some(false)) => {
+                    ev.push(evidence::command(&spec, Some(label), "enabled"));
+                    open(format!("launchd lists {label} as enabled"))
+                }
+                Ok(None) => {
+                    ev.push(evidence::command(&spec, Some(label), "not listed"));
+                    closed(format!(
+                        "{label} has no launchd override: it stays disabled, as macOS ships it"
+                    ))
+                }
+                Err(_) => unknown(evidence::unrecognised(&spec, &out.stdout, ev, None)),
+            },
+        };
+        doors.push(Door::new(DoorKind::RemoteService, name, state));
+    }
+}
+
+pub(crate) fn gather(host: &dyn Host) -> AccessFacts {
+    let mut ev = Vec::new();
+    let mut doors = Vec::new();
+    let prefs = loginwindow(host, &mut ev);
+    doors.push(Door::new(
+        DoorKind::AutoLogin,
+        "automatic login",
+        auto_login(host, &prefs, &mut ev),
+    ));
+    doors.push(Door::new(DoorKind::Guest, "guest user", guest(host, &prefs, &mut ev)));
+    let why = "macOS keeps password hashes in root-only account records \
+               (/var/db/dslocal/nodes/Default/users), which posture does not read; whether an \
+               account has an empty password is not known";
+    ev.push(evidence::derived("accounts", why));
+    doors.push(Door::new(DoorKind::EmptyPassword, "accounts", unknown(why)));
+    remote(host, &mut doors, &mut ev);
+    AccessFacts {
+        doors,
+        evidence: ev,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_launchctl_spellings_are_read_and_an_unlisted_service_is_none() {
+        let v13 = "disabled services = {\n\t\"com.apple.ftpd\" => disabled\n\t\"com.openssh.sshd\" => enabled\n}\n";
+        assert_eq!(parse_disabled(v13, "com.openssh.sshd"), Ok(Some(false)));
+        assert_eq!(parse_disabled(v13, "com.apple.ftpd"), Ok(Some(true)));
+        assert_eq!(parse_disabled(v13, "com.apple.screensharing"), Ok(None));
+        let v12 = "disabled services = {\n\t\"com.openssh.sshd\" => true\n}\n";
+        assert_eq!(parse_disabled(v12, "com.openssh.sshd"), Ok(Some(true)));
+        assert!(parse_disabled("Full Disk Access required", "com.openssh.sshd").is_err());
+    }
+}
