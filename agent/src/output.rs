@@ -221,6 +221,12 @@ pub(crate) fn policy(policy: &Policy) -> anyhow::Result<()> {
     emit(&out)
 }
 
+/// Prints a note about the input (a policy section filled in with defaults) to stderr.
+pub(crate) fn note(message: &str) {
+    let yellow = AnsiColor::Yellow.on_default().bold();
+    eprintln!("{yellow}note:{yellow:#} {message}");
+}
+
 /// Prints an error and its causes to stderr.
 pub(crate) fn error(err: &anyhow::Error) {
     let red = AnsiColor::Red.on_default().bold();

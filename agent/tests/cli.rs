@@ -64,9 +64,17 @@ fn checking_this_machine_gives_a_well_formed_report_and_a_matching_exit_status()
         .unwrap();
     let report = report_of(&out);
     assert_eq!(out.status.code(), Some(expected_exit(report.posture)));
-    assert_eq!(report.checks.len(), 3);
+    assert_eq!(report.checks.len(), 4);
     let ids: Vec<&str> = report.checks.iter().map(|c| c.id.as_str()).collect();
-    assert_eq!(ids, ["screen_lock", "disk_encryption", "removable_media"]);
+    assert_eq!(
+        ids,
+        [
+            "screen_lock",
+            "disk_encryption",
+            "removable_media",
+            "credentials"
+        ]
+    );
     let registered: Vec<&str> = posture_checks::REGISTRY.iter().map(|c| c.id).collect();
     assert_eq!(ids, registered, "the report follows the checks' registry");
     assert_eq!(report.policy.security_contact, "security@flowfuse.com");

@@ -32,7 +32,12 @@ pub(crate) fn load_policy(path: Option<&Path>) -> anyhow::Result<Policy> {
         return Ok(Policy::embedded());
     };
     let text = fs_err::read_to_string(path)?;
-    Ok(Policy::from_toml(&path.display().to_string(), &text)?)
+    let policy = Policy::from_toml(&path.display().to_string(), &text)?;
+    // Said once per load: a site policy written before a check existed keeps working.
+    for notice in &policy.notices {
+        output::note(notice);
+    }
+    Ok(policy)
 }
 
 /// Where evidence comes from, chosen by `--root` and `--replay`; live reads are held to `limits`.

@@ -571,6 +571,9 @@ pub struct WindowsUser {
     pub sid: Sid,
     /// The account name from the session's volatile environment.
     pub name: String,
+    /// The profile folder (`USERPROFILE` of the session's volatile environment), `/`-separated:
+    /// `C:/Users/NAME`; `None` when the session does not say.
+    pub profile: Option<String>,
 }
 
 /// The user SIDs among the subkeys printed by `reg query HKU`: valid [`Sid`]s only, so service
@@ -629,20 +632,24 @@ pub fn windows_interactive_users(
         let key = format!(r"HKU\{}\Volatile Environment", sid.as_str());
         match host.run(&spec) {
             Ok(out) if out.success() => {
-                let name = reg::parse_query(&out.stdout)
-                    .ok()
-                    .and_then(|keys| {
-                        keys.iter()
-                            .find_map(|k| k.value("USERNAME").map(|v| v.data.trim().to_owned()))
-                    })
-                    .filter(|n| !n.is_empty());
+                let keys = reg::parse_query(&out.stdout).ok();
+                let value = |name: &str| {
+                    keys.as_ref()
+                        .and_then(|keys| {
+                            keys.iter()
+                                .find_map(|k| k.value(name).map(|v| v.data.trim().to_owned()))
+                        })
+                        .filter(|n| !n.is_empty())
+                };
+                let name = value("USERNAME");
+                let profile = value("USERPROFILE").map(|p| p.replace('\\', "/"));
                 let name = name.unwrap_or_else(|| sid.as_str().to_owned());
                 ev.push(evidence::registry(
                     &key,
                     "USERNAME",
                     format!("{name}: signed in interactively"),
                 ));
-                users.push(WindowsUser { sid, name });
+                users.push(WindowsUser { sid, name, profile });
             }
             Ok(out) if reg_says_absent(&out) => {
                 ev.push(evidence::registry(

@@ -304,6 +304,10 @@ fn every_bundle_judges_without_unrecorded_evidence_and_fills_the_inventory() {
     for entry in fs_err::read_dir(BUNDLES.fixture_dir()).unwrap() {
         let path = entry.unwrap().path();
         let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        // Bundles recorded for one of the first three checks predate the credentials check and
+        // hold none of its reads; the credentials_* bundles hold them.
+        let mut policy = policy.clone();
+        policy.rules.credentials.enabled = name.starts_with("credentials_");
         let a = assess(&BUNDLES.host(&name), &policy);
         for f in &a.findings {
             let text = format!("{f:?}");

@@ -507,10 +507,11 @@ mod tests {
         )
     }
 
-    const ALL_PASS: [(&str, &str); 3] = [
+    const ALL_PASS: [(&str, &str); 4] = [
         ("screen_lock", "pass"),
         ("disk_encryption", "pass"),
         ("removable_media", "not_applicable"),
+        ("credentials", "pass"),
     ];
 
     #[test]
@@ -528,7 +529,12 @@ mod tests {
 
     #[test]
     fn the_posture_field_of_a_report_is_not_believed() {
-        let checks = [("screen_lock", "fail"), ALL_PASS[1], ALL_PASS[2]];
+        let checks = [
+            ("screen_lock", "fail"),
+            ALL_PASS[1],
+            ALL_PASS[2],
+            ALL_PASS[3],
+        ];
         let body = with_checks("compliant", &checks);
         let item = validate(body.as_bytes(), "d", &at(GENERATED)).unwrap();
         assert_eq!(item.posture, Posture::Noncompliant);
@@ -539,7 +545,7 @@ mod tests {
         let body = with_checks("compliant", &[]);
         let item = validate(body.as_bytes(), "d", &at(GENERATED)).unwrap();
         assert_eq!(item.posture, Posture::Unknown);
-        assert_eq!(item.findings.len(), 3, "one unknown per enabled check");
+        assert_eq!(item.findings.len(), 4, "one unknown per enabled check");
         assert!(item.findings.iter().all(|f| f.status == Status::Unknown));
     }
 

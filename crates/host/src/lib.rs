@@ -32,6 +32,7 @@ pub mod powershell;
 pub mod reg;
 mod rooted;
 pub mod shadow;
+pub mod sqlite;
 mod system;
 pub mod udev;
 
@@ -261,6 +262,17 @@ pub enum CommandError {
     Other(String),
 }
 
+/// Reads one file for an [`Extract`]: its path and the most bytes it may have (a larger file is
+/// refused, not truncated).
+pub type ReadFile<'a> = &'a dyn Fn(&str, u64) -> Result<Vec<u8>, ReadError>;
+
+/// Turns files that hold secrets (an SSH private key, a password manager's database) into the
+/// few facts a probe needs, as text: the file's bytes never leave the host, and an evidence
+/// bundle records only the text. It reads through the [`ReadFile`] it is given (the host's
+/// guarded reads) and returns a read failure of the main file as `Err`; content it does not
+/// understand is a fact like any other and belongs in the text.
+pub type Extract<'a> = &'a dyn Fn(ReadFile<'_>, &str) -> Result<String, ReadError>;
+
 /// A view of one machine. Implementations must be cheap to call repeatedly; probes call them
 /// once per fact and do not cache.
 pub trait Host {
@@ -278,6 +290,24 @@ pub trait Host {
 
     /// Runs a catalog command.
     fn run(&self, command: &CommandSpec) -> Result<CommandOutput, CommandError>;
+
+    /// What `extract` keeps of the file at `path` (and any files beside it that it reads):
+    /// the only way probes read files that hold secrets. Recorders keep the extracted text under
+    /// `path`; replay answers with it and never calls `extract`.
+    fn read_extracted(&self, path: &str, extract: Extract<'_>) -> Result<String, ReadError> {
+        extract(
+            &|p: &str, max: u64| {
+                let bytes = self.read(p)?;
+                if bytes.len() as u64 > max {
+                    return Err(ReadError::Refused(format!(
+                        "larger than {max} bytes, the most posture reads of this file"
+                    )));
+                }
+                Ok(bytes)
+            },
+            path,
+        )
+    }
 
     /// The file as text (invalid UTF-8 replaced), for the many text formats probes read.
     fn read_text(&self, path: &str) -> Result<String, ReadError> {
@@ -317,6 +347,9 @@ impl<H: Host + ?Sized> Host for &H {
     fn run(&self, command: &CommandSpec) -> Result<CommandOutput, CommandError> {
         (**self).run(command)
     }
+    fn read_extracted(&self, path: &str, extract: Extract<'_>) -> Result<String, ReadError> {
+        (**self).read_extracted(path, extract)
+    }
 }
 
 impl<H: Host + ?Sized> Host for Box<H> {
@@ -334,6 +367,9 @@ impl<H: Host + ?Sized> Host for Box<H> {
     }
     fn run(&self, command: &CommandSpec) -> Result<CommandOutput, CommandError> {
         (**self).run(command)
+    }
+    fn read_extracted(&self, path: &str, extract: Extract<'_>) -> Result<String, ReadError> {
+        (**self).read_extracted(path, extract)
     }
 }
 

@@ -157,6 +157,14 @@ impl Host for RootedHost {
         }
     }
 
+    #[cfg(unix)]
+    fn read_extracted(&self, path: &str, extract: crate::Extract<'_>) -> Result<String, ReadError> {
+        // Extracted files keep only a few facts, so their own cap applies, not the settings
+        // files' one.
+        let guard = self.guard()?;
+        extract(&|p: &str, max: u64| guard.read_capped(p, max), path)
+    }
+
     fn run(&self, command: &CommandSpec) -> Result<CommandOutput, CommandError> {
         Err(CommandError::NotRun(format!(
             "{} was not run: commands describe the running machine, not the system under --root",

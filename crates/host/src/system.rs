@@ -76,6 +76,14 @@ impl Host for SystemHost {
         }
     }
 
+    #[cfg(unix)]
+    fn read_extracted(&self, path: &str, extract: crate::Extract<'_>) -> Result<String, ReadError> {
+        // Extracted files keep only a few facts, so their own cap applies, not the settings
+        // files' one.
+        let guard = &self.guard;
+        extract(&|p: &str, max: u64| guard.read_capped(p, max), path)
+    }
+
     fn run(&self, command: &CommandSpec) -> Result<CommandOutput, CommandError> {
         crate::command::run(command)
     }
