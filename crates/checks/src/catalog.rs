@@ -339,6 +339,14 @@ pub fn windows_user_session(sid: &Sid) -> CommandSpec {
     CommandSpec::new(REG, &["query", &key, "/v", "USERNAME", "/reg:64"])
 }
 
+/// `reg.exe query "HKU\SID\Volatile Environment" /v USERPROFILE /reg:64`: the profile folder
+/// of a signed-in user (credentials: where 1Password, browsers and `.ssh` keep their files).
+#[must_use]
+pub fn windows_user_profile(sid: &Sid) -> CommandSpec {
+    let key = format!(r"HKU\{}\Volatile Environment", sid.as_str());
+    CommandSpec::new(REG, &["query", &key, "/v", "USERPROFILE", "/reg:64"])
+}
+
 /// `reg.exe query "HKU\SID\Control Panel\Desktop" /reg:64`: the user's screen saver settings.
 #[must_use]
 pub fn windows_user_desktop(sid: &Sid) -> CommandSpec {
@@ -571,9 +579,6 @@ pub struct WindowsUser {
     pub sid: Sid,
     /// The account name from the session's volatile environment.
     pub name: String,
-    /// The profile folder (`USERPROFILE` of the session's volatile environment), `/`-separated:
-    /// `C:/Users/NAME`; `None` when the session does not say.
-    pub profile: Option<String>,
 }
 
 /// The user SIDs among the subkeys printed by `reg query HKU`: valid [`Sid`]s only, so service
@@ -632,24 +637,20 @@ pub fn windows_interactive_users(
         let key = format!(r"HKU\{}\Volatile Environment", sid.as_str());
         match host.run(&spec) {
             Ok(out) if out.success() => {
-                let keys = reg::parse_query(&out.stdout).ok();
-                let value = |name: &str| {
-                    keys.as_ref()
-                        .and_then(|keys| {
-                            keys.iter()
-                                .find_map(|k| k.value(name).map(|v| v.data.trim().to_owned()))
-                        })
-                        .filter(|n| !n.is_empty())
-                };
-                let name = value("USERNAME");
-                let profile = value("USERPROFILE").map(|p| p.replace('\\', "/"));
+                let name = reg::parse_query(&out.stdout)
+                    .ok()
+                    .and_then(|keys| {
+                        keys.iter()
+                            .find_map(|k| k.value("USERNAME").map(|v| v.data.trim().to_owned()))
+                    })
+                    .filter(|n| !n.is_empty());
                 let name = name.unwrap_or_else(|| sid.as_str().to_owned());
                 ev.push(evidence::registry(
                     &key,
                     "USERNAME",
                     format!("{name}: signed in interactively"),
                 ));
-                users.push(WindowsUser { sid, name, profile });
+                users.push(WindowsUser { sid, name });
             }
             Ok(out) if reg_says_absent(&out) => {
                 ev.push(evidence::registry(
@@ -766,6 +767,7 @@ mod tests {
             windows_reg_key(keys::SYSTEM_POLICIES),
             windows_loaded_hives(),
             windows_user_session(&sid),
+            windows_user_profile(&sid),
             windows_user_desktop(&sid),
             windows_power_setting(power::SUB_SLEEP, power::STANDBYIDLE),
             windows_sleep_states(),

@@ -4,10 +4,11 @@
 //! `AppData\Local` of that profile.
 
 use posture_host::Host;
+use posture_host::reg;
 use posture_policy::CredentialsRule;
 
 use super::{CredentialsFacts, UserPaths, browsers, gather_user, onepassword};
-use crate::catalog;
+use crate::catalog::{self, Query};
 use crate::evidence;
 
 pub(super) fn gather(host: &dyn Host, rule: &CredentialsRule) -> CredentialsFacts {
@@ -25,18 +26,27 @@ pub(super) fn gather(host: &dyn Host, rule: &CredentialsRule) -> CredentialsFact
     }
     let mut missing = Vec::new();
     for user in users {
-        let Some(profile) = user.profile.clone() else {
+        let spec = catalog::windows_user_profile(&user.sid);
+        let profile = match catalog::run_reg_query(host, &spec, &mut facts.evidence) {
+            Ok(Query::Keys(keys)) => profile_of(&keys),
+            Ok(Query::Absent) => None,
+            Err(why) => {
+                missing.push(format!("{} ({why})", user.name));
+                continue;
+            }
+        };
+        let Some(profile) = profile else {
             facts.evidence.push(evidence::about(
-                evidence::registry(
-                    &format!(r"HKU\{}\Volatile Environment", user.sid.as_str()),
-                    "USERPROFILE",
-                    "absent: the profile folder is unknown",
-                ),
+                evidence::command(&spec, Some("USERPROFILE"), "absent: the profile folder is unknown"),
                 &user.name,
             ));
-            missing.push(user.name.clone());
+            missing.push(format!("{} (no USERPROFILE in the session)", user.name));
             continue;
         };
+        facts.evidence.push(evidence::about(
+            evidence::command(&spec, Some("USERPROFILE"), profile.clone()),
+            &user.name,
+        ));
         let local = format!("{profile}/AppData/Local");
         let paths = UserPaths {
             user: user.name.clone(),
@@ -56,9 +66,17 @@ pub(super) fn gather(host: &dyn Host, rule: &CredentialsRule) -> CredentialsFact
     }
     if !missing.is_empty() {
         facts.undecided = Some(format!(
-            "the profile folder of {} is not in the session's environment",
+            "the profile folder of {} could not be read",
             missing.join(", ")
         ));
     }
     facts
+}
+
+/// `USERPROFILE` as a `/`-separated path: `C:/Users/jdoe`.
+fn profile_of(keys: &[reg::RegKey]) -> Option<String> {
+    keys.iter()
+        .find_map(|k| k.value("USERPROFILE"))
+        .map(|v| v.data.trim().replace('\\', "/"))
+        .filter(|p| !p.is_empty())
 }
