@@ -77,6 +77,12 @@ fn installed_with_no_database_is_never_signed_in() {
     fs_err::create_dir_all(base.join("home/alice")).unwrap();
     fs_err::create_dir_all(base.join("opt/1Password")).unwrap();
     fs_err::write(base.join("opt/1Password/1password"), "x").unwrap();
+    fs_err::create_dir_all(base.join("usr/share/xsessions")).unwrap();
+    fs_err::write(
+        base.join("usr/share/xsessions/xfce.desktop"),
+        "[Desktop Entry]\n",
+    )
+    .unwrap();
     fs_err::write(
         base.join("etc/passwd"),
         "alice:x:1000:1000::/home/alice:/bin/bash\n",
@@ -431,4 +437,24 @@ fn a_machine_without_human_accounts_is_not_applicable() {
         Platform::Linux,
     );
     assert_eq!(f.status, Status::NotApplicable, "{f:#?}");
+}
+
+#[test]
+fn a_server_without_a_desktop_session_is_not_applicable() {
+    let root = tempfile::tempdir().unwrap();
+    fs_err::create_dir_all(root.path().join("etc")).unwrap();
+    fs_err::create_dir_all(root.path().join("home/alice/.ssh")).unwrap();
+    fs_err::write(
+        root.path().join("etc/passwd"),
+        "alice:x:1000:1000::/home/alice:/bin/bash\n",
+    )
+    .unwrap();
+    let rule = company();
+    let f = credentials::evaluate(
+        &credentials::gather(&RootedHost::new(root.path()), &rule),
+        &rule,
+        Platform::Linux,
+    );
+    assert_eq!(f.status, Status::NotApplicable, "{f:#?}");
+    assert!(f.summary.contains("no graphical login"), "{}", f.summary);
 }

@@ -1,7 +1,8 @@
 //! Credentials probe for Linux: files only. The users are the human accounts of `/etc/passwd`
-//! (UID range of `/etc/login.defs`, a login shell) whose home exists.
+//! (UID range of `/etc/login.defs`, a login shell) whose home exists, on a machine with a
+//! graphical login (a desktop session installed); a server without one is not judged.
 
-use posture_host::Host;
+use posture_host::{Host, ReadError};
 use posture_policy::CredentialsRule;
 
 use super::{CredentialsFacts, UserPaths, browsers, gather_user, onepassword};
@@ -19,8 +20,50 @@ const APPLICATIONS: &[(&str, &str)] = &[
     ),
 ];
 
+/// Where desktop sessions are installed, as display managers list them.
+const SESSION_DIRS: [&str; 2] = ["/usr/share/xsessions", "/usr/share/wayland-sessions"];
+
+/// Whether a desktop session is installed; `false` only when every session folder is absent
+/// or holds no session (a folder that cannot be read counts as "maybe": the users are judged).
+fn has_desktop(host: &dyn Host, ev: &mut Vec<posture_schema::Evidence>) -> bool {
+    let mut seen = Vec::new();
+    for dir in SESSION_DIRS {
+        match host.list_dir(dir) {
+            Ok(names) => {
+                let sessions: Vec<&String> =
+                    names.iter().filter(|n| n.ends_with(".desktop")).collect();
+                if !sessions.is_empty() {
+                    ev.push(evidence::directory(
+                        dir,
+                        format!("desktop sessions installed: {}", sessions.len()),
+                    ));
+                    return true;
+                }
+                seen.push(format!("{dir}: no session"));
+            }
+            Err(ReadError::NotFound) => seen.push(format!("{dir}: absent")),
+            Err(e) => {
+                ev.push(evidence::directory(dir, evidence::read_failure(dir, &e)));
+                return true;
+            }
+        }
+    }
+    ev.push(evidence::derived(
+        "desktop sessions",
+        format!("none installed ({})", seen.join("; ")),
+    ));
+    false
+}
+
 pub(super) fn gather(host: &dyn Host, rule: &CredentialsRule) -> CredentialsFacts {
     let mut facts = CredentialsFacts::default();
+    if !has_desktop(host, &mut facts.evidence) {
+        facts.no_users = Some(
+            "no graphical login: no desktop session is installed (/usr/share/xsessions and /usr/share/wayland-sessions hold none)"
+                .to_owned(),
+        );
+        return facts;
+    }
     let accounts = match accounts::human_accounts(host, &mut facts.evidence) {
         Ok(a) => a,
         Err(why) => {
