@@ -195,10 +195,23 @@ impl Guard {
         self.read_capped(path, self.limits.max_file_bytes)
     }
 
-    /// The bytes of a regular file of at most `cap` bytes, by the same rules as [`Guard::read`]
-    /// (for extractions, whose files, such as a password manager's database, can be larger
-    /// than settings files and are never kept).
+    /// The bytes of a regular file of at most `cap` bytes, by the same rules as [`Guard::read`].
     pub(crate) fn read_capped(&self, path: &str, cap: u64) -> Result<Vec<u8>, ReadError> {
+        let mut bytes = Vec::new();
+        self.copy_capped(path, cap, &mut bytes)?;
+        Ok(bytes)
+    }
+
+    /// Streams a regular file of at most `cap` bytes into `sink`, by the same rules as
+    /// [`Guard::read`], and returns its length (for extractions, whose files, such as a password
+    /// manager's database, can be far larger than settings files and are never held whole in
+    /// memory). On a refusal for size, `sink` may hold a prefix: the caller discards it.
+    pub(crate) fn copy_capped(
+        &self,
+        path: &str,
+        cap: u64,
+        sink: &mut dyn std::io::Write,
+    ) -> Result<u64, ReadError> {
         let path = crate::normalize(path);
         let home = self.home_of(&path);
         let fd = self.open(
@@ -228,15 +241,15 @@ impl Guard {
         if u64::try_from(st.st_size).unwrap_or(0) > cap {
             return Err(too_large(cap, cap == self.limits.max_file_bytes));
         }
-        let mut bytes = Vec::new();
-        std::fs::File::from(fd)
-            .take(cap.saturating_add(1))
-            .read_to_end(&mut bytes)
-            .map_err(|e| ReadError::from_io(&e))?;
-        if bytes.len() as u64 > cap {
+        let copied = std::io::copy(
+            &mut std::fs::File::from(fd).take(cap.saturating_add(1)),
+            sink,
+        )
+        .map_err(|e| ReadError::from_io(&e))?;
+        if copied > cap {
             return Err(too_large(cap, cap == self.limits.max_file_bytes));
         }
-        Ok(bytes)
+        Ok(copied)
     }
 
     /// The names in a directory, sorted, without `.` and `..`.

@@ -262,9 +262,17 @@ pub enum CommandError {
     Other(String),
 }
 
-/// Reads one file for an [`Extract`]: its path and the most bytes it may have (a larger file is
-/// refused, not truncated).
-pub type ReadFile<'a> = &'a dyn Fn(&str, u64) -> Result<Vec<u8>, ReadError>;
+/// Reads one file for an [`Extract`]: its path, the most bytes it may have (a larger file is
+/// refused, not truncated) and where its bytes go; returns its length. Streaming lets an
+/// extraction copy a large database to a private file without holding it in memory.
+pub type ReadFile<'a> = &'a dyn Fn(&str, u64, &mut dyn std::io::Write) -> Result<u64, ReadError>;
+
+/// Reads one whole file through a [`ReadFile`] into memory (for small files: a key, a header).
+pub fn read_to_vec(read: ReadFile<'_>, path: &str, max_bytes: u64) -> Result<Vec<u8>, ReadError> {
+    let mut bytes = Vec::new();
+    read(path, max_bytes, &mut bytes)?;
+    Ok(bytes)
+}
 
 /// Turns files that hold secrets (an SSH private key, a password manager's database) into the
 /// few facts a probe needs, as text: the file's bytes never leave the host, and an evidence
@@ -296,14 +304,16 @@ pub trait Host {
     /// `path`; replay answers with it and never calls `extract`.
     fn read_extracted(&self, path: &str, extract: Extract<'_>) -> Result<String, ReadError> {
         extract(
-            &|p: &str, max: u64| {
+            &|p: &str, max: u64, sink: &mut dyn std::io::Write| {
                 let bytes = self.read(p)?;
                 if bytes.len() as u64 > max {
                     return Err(ReadError::Refused(format!(
                         "larger than {max} bytes, the most posture reads of this file"
                     )));
                 }
-                Ok(bytes)
+                sink.write_all(&bytes)
+                    .map_err(|e| ReadError::Other(e.to_string()))?;
+                Ok(bytes.len() as u64)
             },
             path,
         )

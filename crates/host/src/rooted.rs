@@ -162,7 +162,10 @@ impl Host for RootedHost {
         // Extracted files keep only a few facts, so their own cap applies, not the settings
         // files' one.
         let guard = self.guard()?;
-        extract(&|p: &str, max: u64| guard.read_capped(p, max), path)
+        extract(
+            &|p: &str, max: u64, sink: &mut dyn std::io::Write| guard.copy_capped(p, max, sink),
+            path,
+        )
     }
 
     fn run(&self, command: &CommandSpec) -> Result<CommandOutput, CommandError> {

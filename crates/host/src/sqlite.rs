@@ -58,39 +58,43 @@ pub fn read_columns(
     table: &str,
     columns: &[&str],
 ) -> Result<Vec<Row>, SqliteError> {
-    let db = read(path, max_bytes).map_err(|error| SqliteError::Read {
+    let unreadable =
+        |e: std::io::Error| SqliteError::Unreadable(format!("could not make a private copy: {e}"));
+    // A private folder (mode 0700), removed with everything in it when this returns.
+    let dir = tempfile::Builder::new()
+        .prefix(".posture-sqlite-")
+        .tempdir()
+        .map_err(unreadable)?;
+    let copy = dir.path().join("copy.sqlite");
+    let mut file = fs_err::File::create(&copy).map_err(unreadable)?;
+    read(path, max_bytes, &mut file).map_err(|error| SqliteError::Read {
         path: path.to_owned(),
         error,
     })?;
-    if !db.starts_with(HEADER) {
+    drop(file);
+    let mut header = [0_u8; 16];
+    let header_read =
+        fs_err::File::open(&copy).and_then(|mut f| std::io::Read::read_exact(&mut f, &mut header));
+    if header_read.is_err() || header != HEADER {
         return Err(SqliteError::Unreadable(format!(
             "{path} is not a SQLite 3 database (its header is not \"SQLite format 3\")"
         )));
     }
     let wal_path = format!("{path}-wal");
-    let wal = match read(&wal_path, max_bytes) {
-        Ok(bytes) => Some(bytes),
-        Err(ReadError::NotFound) => None,
+    let wal_copy = dir.path().join("copy.sqlite-wal");
+    let mut wal = fs_err::File::create(&wal_copy).map_err(unreadable)?;
+    match read(&wal_path, max_bytes, &mut wal) {
+        Ok(_) => {}
+        Err(ReadError::NotFound) => {
+            drop(wal);
+            fs_err::remove_file(&wal_copy).map_err(unreadable)?;
+        }
         Err(error) => {
             return Err(SqliteError::Read {
                 path: wal_path,
                 error,
             });
         }
-    };
-    let dir = tempfile::Builder::new()
-        .prefix(".posture-sqlite-")
-        .tempdir()
-        .map_err(|e| SqliteError::Unreadable(format!("could not make a private copy: {e}")))?;
-    let copy = dir.path().join("copy.sqlite");
-    let write = |p: std::path::PathBuf, bytes: &[u8]| {
-        fs_err::write(p, bytes)
-            .map_err(|e| SqliteError::Unreadable(format!("could not make a private copy: {e}")))
-    };
-    write(copy.clone(), &db)?;
-    drop(db);
-    if let Some(wal) = wal {
-        write(dir.path().join("copy.sqlite-wal"), &wal)?;
     }
     let sqlite = |e: rusqlite::Error| SqliteError::Unreadable(format!("SQLite: {e}"));
     let conn = Connection::open_with_flags(
@@ -179,10 +183,13 @@ mod tests {
         path
     }
 
-    fn reader(path: &str, max: u64) -> Result<Vec<u8>, ReadError> {
+    fn reader(path: &str, max: u64, sink: &mut dyn std::io::Write) -> Result<u64, ReadError> {
         match fs_err::read(path) {
             Ok(b) if b.len() as u64 > max => Err(ReadError::Refused("too large".into())),
-            Ok(b) => Ok(b),
+            Ok(b) => {
+                sink.write_all(&b).unwrap();
+                Ok(b.len() as u64)
+            }
             Err(e) => Err(ReadError::from_io(&e)),
         }
     }

@@ -54,7 +54,7 @@ pub enum Protection {
 
 /// The [`posture_host::Extract`] of a file in `~/.ssh`: its [`KeyFile`] as JSON.
 pub(crate) fn extract(read: ReadFile<'_>, path: &str) -> Result<String, ReadError> {
-    let file = match read(path, MAX_KEY_BYTES) {
+    let file = match posture_host::read_to_vec(read, path, MAX_KEY_BYTES) {
         Ok(bytes) => classify(&bytes),
         // Larger than any key: not one.
         Err(ReadError::Refused(why)) if why.starts_with("larger than") => KeyFile::NotAKey,
@@ -291,7 +291,11 @@ mod tests {
     #[test]
     fn the_extraction_keeps_only_format_type_and_protection() {
         let path = format!("{KEYS}/openssh-ed25519-plain");
-        let read = |p: &str, _max: u64| fs_err::read(p).map_err(|e| ReadError::from_io(&e));
+        let read = |p: &str, _max: u64, sink: &mut dyn std::io::Write| {
+            let bytes = fs_err::read(p).map_err(|e| ReadError::from_io(&e))?;
+            sink.write_all(&bytes).unwrap();
+            Ok(bytes.len() as u64)
+        };
         let text = extract(&read, &path).unwrap();
         assert_eq!(
             text,
