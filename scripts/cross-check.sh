@@ -148,6 +148,10 @@ export CFLAGS_aarch64_apple_darwin="--target=arm64-apple-macos11 -ffreestanding 
 export CC_x86_64_pc_windows_msvc=clang-cl
 export AR_x86_64_pc_windows_msvc=llvm-lib
 export CFLAGS_x86_64_pc_windows_msvc="/X -imsvc $resource/include -imsvc $stubs/msvc -imsvc $stubs"
+# The bundled SQLite (the credentials check reads copies of users' SQLite databases with it) needs
+# the SDKs' full C headers, which these stubs are not. Nothing is linked here, so libsqlite3-sys is
+# told to name the system library instead of compiling its copy; real builds compile it as usual.
+export LIBSQLITE3_SYS_USE_PKG_CONFIG=1
 
 # Debian's cargo, rustc and clippy-driver before rustup's proxies; rust-toolchain.toml is a
 # rustup file and does not apply to them.

@@ -72,7 +72,8 @@ fn checking_this_machine_gives_a_well_formed_report_and_a_matching_exit_status()
             "screen_lock",
             "disk_encryption",
             "removable_media",
-            "device_access"
+            "device_access",
+            "credentials"
         ]
     );
     let registered: Vec<&str> = posture_checks::REGISTRY.iter().map(|c| c.id).collect();

@@ -276,6 +276,39 @@ fn policy_show_with_a_policy_file_prints_that_file() {
 }
 
 #[test]
+fn a_site_policy_written_before_the_credentials_check_still_loads_and_says_so_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("site.toml");
+    let full = posture_policy::DEFAULT_POLICY_TOML;
+    let old = &full[..full.find("# credentials (Device Policy 5): begin").unwrap()];
+    fs_err::write(&file, old).unwrap();
+    let root = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/fixtures/linux/machines/compliant-gnome"
+    );
+    let out = posture(dir.path())
+        .args(["--check", "--format", "json", "--root", root, "--policy"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(
+        stderr.matches("no [credentials] section").count(),
+        1,
+        "{stderr}"
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ids: Vec<&str> = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert!(ids.contains(&"credentials"), "{ids:?}");
+}
+
+#[test]
 fn help_lists_generate_and_the_secret_options() {
     let dir = tempfile::tempdir().unwrap();
     let help = posture(dir.path()).arg("--help").output().unwrap();

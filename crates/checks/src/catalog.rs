@@ -339,6 +339,14 @@ pub fn windows_user_session(sid: &Sid) -> CommandSpec {
     CommandSpec::new(REG, &["query", &key, "/v", "USERNAME", "/reg:64"])
 }
 
+/// `reg.exe query "HKU\SID\Volatile Environment" /v USERPROFILE /reg:64`: the profile folder
+/// of a signed-in user (credentials: where 1Password, browsers and `.ssh` keep their files).
+#[must_use]
+pub fn windows_user_profile(sid: &Sid) -> CommandSpec {
+    let key = format!(r"HKU\{}\Volatile Environment", sid.as_str());
+    CommandSpec::new(REG, &["query", &key, "/v", "USERPROFILE", "/reg:64"])
+}
+
 /// `reg.exe query "HKU\SID\Control Panel\Desktop" /reg:64`: the user's screen saver settings.
 #[must_use]
 pub fn windows_user_desktop(sid: &Sid) -> CommandSpec {
@@ -802,6 +810,7 @@ mod tests {
             windows_reg_key(keys::SYSTEM_POLICIES),
             windows_loaded_hives(),
             windows_user_session(&sid),
+            windows_user_profile(&sid),
             windows_user_desktop(&sid),
             windows_power_setting(power::SUB_SLEEP, power::STANDBYIDLE),
             windows_sleep_states(),

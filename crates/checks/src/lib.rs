@@ -74,7 +74,13 @@ macro_rules! registered_checks {
 }
 
 // The registry: one name per check.
-registered_checks![screen_lock, disk_encryption, removable_media, device_access];
+registered_checks![
+    screen_lock,
+    disk_encryption,
+    removable_media,
+    device_access,
+    credentials,
+];
 
 /// What one run found: the device and one finding per enabled check, in policy order.
 #[derive(Debug, Clone, PartialEq)]
@@ -158,6 +164,9 @@ mod tests {
             .into_iter()
             .map(|f| f.id)
             .collect();
-        assert_eq!(ids, ["screen_lock", "removable_media", "device_access"]);
+        assert_eq!(
+            ids,
+            ["screen_lock", "removable_media", "device_access", "credentials"]
+        );
     }
 }

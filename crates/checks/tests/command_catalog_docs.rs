@@ -100,3 +100,14 @@ fn every_powershell_script_is_printed_verbatim_on_the_catalog_page() {
         assert!(docs.contains(script.as_str()), "not on the page: {script}");
     }
 }
+
+#[test]
+fn the_credentials_profile_query_is_documented_as_the_catalog_runs_it() {
+    let sid = catalog::Sid::new("S-1-5-21-1004336348-1177238915-682003330-1001").unwrap();
+    let spec = catalog::windows_user_profile(&sid);
+    let shown = as_documented(&spec).replace(sid.as_str(), "SID");
+    for name in ["docs/command-catalog.md", "README.md"] {
+        let row = format!("| `{shown}` |");
+        assert!(read(name).contains(&row), "{name} lacks {row}");
+    }
+}

@@ -314,6 +314,10 @@ fn every_bundle_judges_without_unrecorded_evidence_and_fills_the_inventory() {
     for entry in fs_err::read_dir(BUNDLES.fixture_dir()).unwrap() {
         let path = entry.unwrap().path();
         let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        // Bundles recorded for one of the first three checks predate the credentials check and
+        // hold none of its reads; the credentials_* bundles hold them.
+        let mut policy = policy.clone();
+        policy.rules.credentials.enabled = name.starts_with("credentials_");
         let a = assess(&BUNDLES.host(&name), &policy);
         for f in &a.findings {
             let text = format!("{f:?}");
@@ -396,4 +400,72 @@ fn remote_login_and_screen_sharing_are_reported_and_fail_under_deny() {
 fn unrecognised_launchctl_output_is_unknown_under_deny() {
     let f = BUNDLES.access("access_launchctl_unrecognised", RemoteAccessMode::Deny);
     assert_eq!(subject(&f, "Remote Login (SSH)"), Status::Unknown);
+}
+
+// Credentials (Device Policy 5)
+
+fn credentials(name: &str, company: Option<&str>) -> posture_schema::Finding {
+    let rule = posture_policy::CredentialsRule {
+        company_account: company.map(str::to_owned),
+        ..Policy::embedded().rules.credentials
+    };
+    let host = BUNDLES.host(name);
+    posture_checks::credentials::evaluate(
+        &posture_checks::credentials::gather(&host, &rule),
+        &rule,
+        Platform::Macos,
+    )
+}
+
+#[test]
+fn the_console_user_signed_in_to_the_company_account_passes() {
+    let f = credentials("credentials_company_account", Some("example.1password.com"));
+    assert_eq!(f.status, Status::Pass, "{f:#?}");
+    let names: Vec<&str> = f.subjects.iter().map(|s| s.name.as_str()).collect();
+    assert!(
+        names.contains(&"jdoe: Google Chrome profile Profile 1"),
+        "{names:?}"
+    );
+    assert!(
+        names.contains(&"jdoe: /Users/jdoe/.ssh/id_ed25519"),
+        "{names:?}"
+    );
+}
+
+#[test]
+fn a_group_container_refused_without_full_disk_access_is_unknown_with_the_hint() {
+    let f = credentials(
+        "credentials_group_container_denied",
+        Some("example.1password.com"),
+    );
+    assert_eq!(f.status, Status::Unknown, "{f:#?}");
+    assert!(f.summary.contains("Full Disk Access"), "{}", f.summary);
+}
+
+#[test]
+fn a_1password_7_personal_account_fails_with_the_extension_and_key_fixes() {
+    let f = credentials("credentials_1password7_personal", None);
+    assert_eq!(f.status, Status::Fail, "{f:#?}");
+    assert!(
+        f.summary
+            .contains("jane@example.org at my.1password.com (individual)"),
+        "{}",
+        f.summary
+    );
+    assert!(
+        f.summary.contains("Firefox profile x1y2z3.default-release"),
+        "{}",
+        f.summary
+    );
+    assert!(
+        f.summary
+            .contains("1 SSH private key(s) without a passphrase"),
+        "{}",
+        f.summary
+    );
+    assert!(
+        f.remediation
+            .iter()
+            .any(|r| r.contains("Settings > Accounts"))
+    );
 }

@@ -304,6 +304,10 @@ fn every_bundle_judges_without_unrecorded_evidence_and_fills_the_inventory() {
     for entry in fs_err::read_dir(BUNDLES.fixture_dir()).unwrap() {
         let path = entry.unwrap().path();
         let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        // Bundles recorded for one of the first three checks predate the credentials check and
+        // hold none of its reads; the credentials_* bundles hold them.
+        let mut policy = policy.clone();
+        policy.rules.credentials.enabled = name.starts_with("credentials_");
         let a = assess(&BUNDLES.host(&name), &policy);
         for f in &a.findings {
             let text = format!("{f:?}");
@@ -389,4 +393,53 @@ fn the_remote_desktop_policy_wins_over_the_local_switch() {
     let f = BUNDLES.access("access_remote_policy_denies", RemoteAccessMode::Deny);
     assert_eq!(subject(&f, "Remote Desktop"), Status::Pass);
     assert!(says(&f, "group policy"));
+}
+
+// Credentials (Device Policy 5)
+
+fn credentials(name: &str) -> posture_schema::Finding {
+    let rule = posture_policy::CredentialsRule {
+        company_account: Some("example.1password.com".to_owned()),
+        ..Policy::embedded().rules.credentials
+    };
+    let host = BUNDLES.host(name);
+    posture_checks::credentials::evaluate(
+        &posture_checks::credentials::gather(&host, &rule),
+        &rule,
+        Platform::Windows,
+    )
+}
+
+#[test]
+fn the_profile_folder_comes_from_the_session_and_both_accounts_are_named() {
+    let f = credentials("credentials_company_and_personal");
+    assert_eq!(f.status, Status::Pass, "{f:#?}");
+    let op = f
+        .subjects
+        .iter()
+        .find(|s| s.name == "jdoe: 1Password")
+        .unwrap();
+    assert!(
+        op.summary.contains("also signed in to jane@example.org"),
+        "{}",
+        op.summary
+    );
+    assert!(
+        f.subjects
+            .iter()
+            .any(|s| s.name == "jdoe: Microsoft Edge profile Default" && s.status == Status::Pass),
+        "{:#?}",
+        f.subjects
+    );
+}
+
+#[test]
+fn a_database_held_by_1password_is_unknown_never_signed_out() {
+    let f = credentials("credentials_database_locked");
+    assert_eq!(f.status, Status::Unknown, "{f:#?}");
+    assert!(
+        f.summary.contains("used by another process"),
+        "{}",
+        f.summary
+    );
 }

@@ -561,6 +561,7 @@ mod tests {
         ("disk_encryption", "pass"),
         ("removable_media", "not_applicable"),
         ("device_access", "pass"),
+        ("credentials", "pass"),
     ];
 
     #[test]

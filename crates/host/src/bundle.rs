@@ -245,6 +245,17 @@ impl<H: Host> Host for Recorder<H> {
         result
     }
 
+    fn read_extracted(&self, path: &str, extract: crate::Extract<'_>) -> Result<String, ReadError> {
+        // Only what the extraction kept is recorded, never the file's bytes.
+        let result = self.inner.read_extracted(path, extract);
+        let record = match &result {
+            Ok(text) => FileRecord::Text(text.clone()),
+            Err(e) => FileRecord::Error(e.clone()),
+        };
+        self.lock().files.insert(path.to_owned(), record);
+        result
+    }
+
     fn run(&self, command: &CommandSpec) -> Result<CommandOutput, CommandError> {
         let result = self.inner.run(command);
         let argv = command.argv();
@@ -309,6 +320,15 @@ impl Host for ReplayHost {
             Some(FileRecord::Error(e)) => Err(e.clone()),
             None => Err(ReadError::NotRecorded),
         }
+    }
+
+    fn read_extracted(
+        &self,
+        path: &str,
+        _extract: crate::Extract<'_>,
+    ) -> Result<String, ReadError> {
+        // The bundle holds what the extraction kept when it was recorded.
+        self.read_text(path)
     }
 
     fn list_dir(&self, path: &str) -> Result<Vec<String>, ReadError> {

@@ -35,6 +35,17 @@ use crate::{ReadError, ReadLimits};
 /// The most names `list_dir` returns; a directory with more is refused.
 pub(crate) const MAX_DIR_ENTRIES: usize = 65_536;
 
+/// Why a file larger than `cap` bytes was not read; `policy` when the cap is the policy's.
+fn too_large(cap: u64, policy: bool) -> ReadError {
+    ReadError::Refused(if policy {
+        format!(
+            "larger than {cap} bytes, the most posture reads of one file (policy limits.max_file_bytes)"
+        )
+    } else {
+        format!("larger than {cap} bytes, the most posture reads of this file")
+    })
+}
+
 /// How many links one path may go through, as the kernel allows.
 const MAX_LINK_HOPS: usize = 40;
 
@@ -181,6 +192,26 @@ impl Guard {
 
     /// The bytes of a regular file.
     pub(crate) fn read(&self, path: &str) -> Result<Vec<u8>, ReadError> {
+        self.read_capped(path, self.limits.max_file_bytes)
+    }
+
+    /// The bytes of a regular file of at most `cap` bytes, by the same rules as [`Guard::read`].
+    pub(crate) fn read_capped(&self, path: &str, cap: u64) -> Result<Vec<u8>, ReadError> {
+        let mut bytes = Vec::new();
+        self.copy_capped(path, cap, &mut bytes)?;
+        Ok(bytes)
+    }
+
+    /// Streams a regular file of at most `cap` bytes into `sink`, by the same rules as
+    /// [`Guard::read`], and returns its length (for extractions, whose files, such as a password
+    /// manager's database, can be far larger than settings files and are never held whole in
+    /// memory). On a refusal for size, `sink` may hold a prefix: the caller discards it.
+    pub(crate) fn copy_capped(
+        &self,
+        path: &str,
+        cap: u64,
+        sink: &mut dyn std::io::Write,
+    ) -> Result<u64, ReadError> {
         let path = crate::normalize(path);
         let home = self.home_of(&path);
         let fd = self.open(
@@ -205,21 +236,20 @@ impl Guard {
                 (st.st_nlink > 1).then(|| st.st_nlink.to_string()),
             )?;
         }
-        let cap = self.limits.max_file_bytes;
         // /proc and /sys report sizes of 0 or 4096 whatever they hold: the size is only an early
         // refusal, the read itself stops after the cap.
         if u64::try_from(st.st_size).unwrap_or(0) > cap {
-            return Err(self.too_large());
+            return Err(too_large(cap, cap == self.limits.max_file_bytes));
         }
-        let mut bytes = Vec::new();
-        std::fs::File::from(fd)
-            .take(cap.saturating_add(1))
-            .read_to_end(&mut bytes)
-            .map_err(|e| ReadError::from_io(&e))?;
-        if bytes.len() as u64 > cap {
-            return Err(self.too_large());
+        let copied = std::io::copy(
+            &mut std::fs::File::from(fd).take(cap.saturating_add(1)),
+            sink,
+        )
+        .map_err(|e| ReadError::from_io(&e))?;
+        if copied > cap {
+            return Err(too_large(cap, cap == self.limits.max_file_bytes));
         }
-        Ok(bytes)
+        Ok(copied)
     }
 
     /// The names in a directory, sorted, without `.` and `..`.
@@ -275,13 +305,6 @@ impl Guard {
             Err(Errno::INVAL) => Err(ReadError::NotALink),
             Err(e) => Err(map_errno(e)),
         }
-    }
-
-    fn too_large(&self) -> ReadError {
-        ReadError::Refused(format!(
-            "larger than {} bytes, the most posture reads of one file (policy limits.max_file_bytes)",
-            self.limits.max_file_bytes
-        ))
     }
 
     /// `extra_links`: the number of hard links of a file that has more than one.

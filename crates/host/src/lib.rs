@@ -32,6 +32,7 @@ pub mod powershell;
 pub mod reg;
 mod rooted;
 pub mod shadow;
+pub mod sqlite;
 mod system;
 pub mod udev;
 
@@ -261,6 +262,25 @@ pub enum CommandError {
     Other(String),
 }
 
+/// Reads one file for an [`Extract`]: its path, the most bytes it may have (a larger file is
+/// refused, not truncated) and where its bytes go; returns its length. Streaming lets an
+/// extraction copy a large database to a private file without holding it in memory.
+pub type ReadFile<'a> = &'a dyn Fn(&str, u64, &mut dyn std::io::Write) -> Result<u64, ReadError>;
+
+/// Reads one whole file through a [`ReadFile`] into memory (for small files: a key, a header).
+pub fn read_to_vec(read: ReadFile<'_>, path: &str, max_bytes: u64) -> Result<Vec<u8>, ReadError> {
+    let mut bytes = Vec::new();
+    read(path, max_bytes, &mut bytes)?;
+    Ok(bytes)
+}
+
+/// Turns files that hold secrets (an SSH private key, a password manager's database) into the
+/// few facts a probe needs, as text: the file's bytes never leave the host, and an evidence
+/// bundle records only the text. It reads through the [`ReadFile`] it is given (the host's
+/// guarded reads) and returns a read failure of the main file as `Err`; content it does not
+/// understand is a fact like any other and belongs in the text.
+pub type Extract<'a> = &'a dyn Fn(ReadFile<'_>, &str) -> Result<String, ReadError>;
+
 /// A view of one machine. Implementations must be cheap to call repeatedly; probes call them
 /// once per fact and do not cache.
 pub trait Host {
@@ -278,6 +298,26 @@ pub trait Host {
 
     /// Runs a catalog command.
     fn run(&self, command: &CommandSpec) -> Result<CommandOutput, CommandError>;
+
+    /// What `extract` keeps of the file at `path` (and any files beside it that it reads):
+    /// the only way probes read files that hold secrets. Recorders keep the extracted text under
+    /// `path`; replay answers with it and never calls `extract`.
+    fn read_extracted(&self, path: &str, extract: Extract<'_>) -> Result<String, ReadError> {
+        extract(
+            &|p: &str, max: u64, sink: &mut dyn std::io::Write| {
+                let bytes = self.read(p)?;
+                if bytes.len() as u64 > max {
+                    return Err(ReadError::Refused(format!(
+                        "larger than {max} bytes, the most posture reads of this file"
+                    )));
+                }
+                sink.write_all(&bytes)
+                    .map_err(|e| ReadError::Other(e.to_string()))?;
+                Ok(bytes.len() as u64)
+            },
+            path,
+        )
+    }
 
     /// The file as text (invalid UTF-8 replaced), for the many text formats probes read.
     fn read_text(&self, path: &str) -> Result<String, ReadError> {
@@ -317,6 +357,9 @@ impl<H: Host + ?Sized> Host for &H {
     fn run(&self, command: &CommandSpec) -> Result<CommandOutput, CommandError> {
         (**self).run(command)
     }
+    fn read_extracted(&self, path: &str, extract: Extract<'_>) -> Result<String, ReadError> {
+        (**self).read_extracted(path, extract)
+    }
 }
 
 impl<H: Host + ?Sized> Host for Box<H> {
@@ -334,6 +377,9 @@ impl<H: Host + ?Sized> Host for Box<H> {
     }
     fn run(&self, command: &CommandSpec) -> Result<CommandOutput, CommandError> {
         (**self).run(command)
+    }
+    fn read_extracted(&self, path: &str, extract: Extract<'_>) -> Result<String, ReadError> {
+        (**self).read_extracted(path, extract)
     }
 }
 

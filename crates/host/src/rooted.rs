@@ -157,6 +157,17 @@ impl Host for RootedHost {
         }
     }
 
+    #[cfg(unix)]
+    fn read_extracted(&self, path: &str, extract: crate::Extract<'_>) -> Result<String, ReadError> {
+        // Extracted files keep only a few facts, so their own cap applies, not the settings
+        // files' one.
+        let guard = self.guard()?;
+        extract(
+            &|p: &str, max: u64, sink: &mut dyn std::io::Write| guard.copy_capped(p, max, sink),
+            path,
+        )
+    }
+
     fn run(&self, command: &CommandSpec) -> Result<CommandOutput, CommandError> {
         Err(CommandError::NotRun(format!(
             "{} was not run: commands describe the running machine, not the system under --root",

@@ -51,6 +51,11 @@ pub struct PolicyRules {
     #[serde(default)]
     pub device_access: DeviceAccessRule,
     // --- end device_access ---
+    // credentials (Device Policy 5): begin
+    /// Credentials rule; a policy file written before this check existed gets the defaults.
+    #[serde(default)]
+    pub credentials: CredentialsRule,
+    // credentials: end
     /// What one check may cost (optional table; the defaults suit every known machine).
     #[serde(default)]
     pub limits: Limits,
@@ -84,6 +89,7 @@ check_rule!(
     DiskEncryptionRule,
     RemovableMediaRule,
     DeviceAccessRule, // device_access
+    CredentialsRule,  // credentials
 );
 
 impl PolicyRules {
@@ -103,6 +109,7 @@ impl PolicyRules {
             ("disk_encryption", &self.disk_encryption),
             ("removable_media", &self.removable_media),
             ("device_access", &self.device_access),
+            ("credentials", &self.credentials),
         ]
     }
 
@@ -162,6 +169,7 @@ impl PolicyRules {
             ("disk_encryption", self.disk_encryption.enabled),
             ("removable_media", self.removable_media.enabled),
             ("device_access", self.device_access.enabled),
+            ("credentials", self.credentials.enabled),
         ]
         .into_iter()
         .filter_map(|(id, enabled)| enabled.then_some(id))
@@ -280,6 +288,64 @@ impl RemoteAccessMode {
 }
 // --- end device_access ---
 
+// credentials (Device Policy 5): begin
+/// Secrets stored safely: 1Password signed in to the company account, its browser extension
+/// in every profile, passphrases on SSH private keys, optionally no company logins saved in
+/// browsers' own password stores.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialsRule {
+    /// Whether the check runs.
+    pub enabled: bool,
+    /// The clause it enforces.
+    pub clause: String,
+    /// Host of the company's 1Password sign-in address (`example.1password.com`); unset: any
+    /// business account passes, and the finding names it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub company_account: Option<String>,
+    /// Whether every Chromium and Firefox profile must have the 1Password extension enabled.
+    #[serde(default = "yes")]
+    pub require_browser_extension: bool,
+    /// Whether every SSH private key must be passphrase-protected.
+    #[serde(default = "yes")]
+    pub require_ssh_key_passphrase: bool,
+    /// Whether company logins saved in browsers' own password stores fail.
+    #[serde(default)]
+    pub saved_browser_logins: SavedBrowserLogins,
+    /// The company's mail and web domains, for `saved_browser_logins = "deny"`.
+    #[serde(default)]
+    pub company_domains: Vec<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for CredentialsRule {
+    /// The section of the embedded policy: the one place its defaults are written.
+    fn default() -> Self {
+        #[derive(Deserialize)]
+        struct Embedded {
+            credentials: CredentialsRule,
+        }
+        toml::from_str::<Embedded>(DEFAULT_POLICY_TOML)
+            .expect("the embedded policy has a [credentials] section (tested)")
+            .credentials
+    }
+}
+
+/// What to do about company logins saved in a browser's own password store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SavedBrowserLogins {
+    /// Not looked at.
+    #[default]
+    Allow,
+    /// A saved login of a company domain fails (Chromium browsers' `Login Data`).
+    Deny,
+}
+// credentials: end
+
 /// A policy that could not be loaded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{file}:{line}:{column}: {field}: {message}")]
@@ -389,6 +455,37 @@ fn validate(source: &str, text: &str, rules: &PolicyRules) -> Result<(), PolicyE
             format!("must be between 4096 and 268435456 bytes, got {bytes}"),
         ));
     }
+    let credentials = &rules.credentials;
+    if let Some(account) = &credentials.company_account
+        && (account.is_empty()
+            || !account
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-'))
+    {
+        let offset = find_key(text, "credentials", "company_account").unwrap_or(0);
+        return Err(located(
+            source,
+            text,
+            offset,
+            format!(
+                "must be the host of the sign-in address, like \"example.1password.com\" (no https://, no path), got {account:?}"
+            ),
+        ));
+    }
+    if credentials.saved_browser_logins == SavedBrowserLogins::Deny
+        && credentials
+            .company_domains
+            .iter()
+            .all(|d| d.trim().is_empty())
+    {
+        let offset = find_key(text, "credentials", "saved_browser_logins").unwrap_or(0);
+        return Err(located(
+            source,
+            text,
+            offset,
+            "\"deny\" needs company_domains, the domains whose saved logins fail".to_owned(),
+        ));
+    }
     for (key, value) in [
         ("name", &rules.name),
         ("organisation", &rules.organisation),
@@ -492,14 +589,65 @@ mod tests {
                 "screen_lock",
                 "disk_encryption",
                 "removable_media",
-                "device_access"
+                "device_access",
+                "credentials"
             ]
         );
         policy.rules.disk_encryption.enabled = false;
         assert_eq!(
             policy.rules.enabled_checks(),
-            ["screen_lock", "removable_media", "device_access"]
+            ["screen_lock", "removable_media", "device_access", "credentials"]
         );
+    }
+
+    #[test]
+    fn the_embedded_credentials_section_is_the_default_for_files_without_one() {
+        let p = Policy::embedded();
+        assert_eq!(p.rules.credentials, CredentialsRule::default());
+        assert!(p.defaulted_sections().is_empty());
+    }
+
+    #[test]
+    fn a_policy_file_without_a_credentials_section_loads_with_the_defaults_and_says_so_once() {
+        let start = DEFAULT_POLICY_TOML.find("[credentials]").unwrap();
+        let old = &DEFAULT_POLICY_TOML[..start];
+        let p = Policy::from_toml("site.toml", old).unwrap();
+        assert_eq!(p.rules.credentials, CredentialsRule::default());
+        assert_eq!(p.defaulted_sections(), ["credentials"]);
+    }
+
+    #[test]
+    fn a_company_account_must_be_a_host() {
+        let text = DEFAULT_POLICY_TOML.replace(
+            "# company_account = ",
+            "company_account = \"https://example.1password.com\"\n# x = ",
+        );
+        let err = Policy::from_toml("p.toml", &text).unwrap_err();
+        assert_eq!(err.field, "credentials.company_account", "{err}");
+        let text = DEFAULT_POLICY_TOML.replace(
+            "# company_account = ",
+            "company_account = \"example.1password.com\"\n# x = ",
+        );
+        let p = Policy::from_toml("p.toml", &text).unwrap();
+        assert_eq!(
+            p.rules.credentials.company_account.as_deref(),
+            Some("example.1password.com")
+        );
+    }
+
+    #[test]
+    fn denying_saved_logins_needs_company_domains() {
+        let text = DEFAULT_POLICY_TOML
+            .replace(
+                "saved_browser_logins = \"allow\"",
+                "saved_browser_logins = \"deny\"",
+            )
+            .replace(
+                "company_domains = [\"flowfuse.com\"]",
+                "company_domains = []",
+            );
+        let err = Policy::from_toml("p.toml", &text).unwrap_err();
+        assert_eq!(err.field, "credentials.saved_browser_logins", "{err}");
     }
 
     #[test]
@@ -623,7 +771,8 @@ mod tests {
         let old = &DEFAULT_POLICY_TOML[..end];
         let p = Policy::from_toml("site.toml", old).unwrap();
         assert_eq!(p.rules.device_access, DeviceAccessRule::default());
-        assert_eq!(p.defaulted_sections(), ["device_access"]);
+        // Everything from [device_access] on is cut: the sections after it default too.
+        assert_eq!(p.defaulted_sections(), ["device_access", "credentials"]);
         let shown = default_section_text("device_access").unwrap();
         assert!(
             shown.starts_with("[device_access]\nenabled = true"),

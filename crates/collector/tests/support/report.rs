@@ -167,7 +167,27 @@ pub fn report(device_id: &str, hostname: &str, screen_lock: Status) -> Report {
         evidence: vec![evidence(EvidenceKind::File, "/etc/gdm3/custom.conf", Some("[daemon] AutomaticLoginEnable"), "absent")],
         remediation: vec![],
     };
-    let checks = vec![screen, disk, media, access];
+    let credentials = Finding {
+        id: "credentials".into(),
+        title: "Credentials".into(),
+        clause: "Device Policy 5".into(),
+        status: Status::Pass,
+        summary: "1Password signed in to example.1password.com, its extension in every browser profile, SSH keys protected for 1 user(s)".into(),
+        subjects: vec![Subject {
+            kind: "user".into(),
+            name: "alice: 1Password".into(),
+            status: Status::Pass,
+            summary: "signed in to the company account: alice@example.com at example.1password.com (business)".into(),
+        }],
+        evidence: vec![evidence(
+            EvidenceKind::File,
+            "/home/alice/.config/1Password/1password.sqlite",
+            Some("accounts"),
+            "1Password 8: alice@example.com at example.1password.com (business)",
+        )],
+        remediation: vec![],
+    };
+    let checks = vec![screen, disk, media, access, credentials];
     Report {
         schema_version: SCHEMA_VERSION,
         report_id: fresh_report_id(),
