@@ -556,7 +556,7 @@ mod tests {
         )
     }
 
-    const ALL_PASS: [(&str, &str); 4] = [
+    const ALL_PASS: [(&str, &str); 5] = [
         ("screen_lock", "pass"),
         ("disk_encryption", "pass"),
         ("removable_media", "not_applicable"),
