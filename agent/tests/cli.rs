@@ -64,7 +64,7 @@ fn checking_this_machine_gives_a_well_formed_report_and_a_matching_exit_status()
         .unwrap();
     let report = report_of(&out);
     assert_eq!(out.status.code(), Some(expected_exit(report.posture)));
-    assert_eq!(report.checks.len(), 4);
+    assert_eq!(report.checks.len(), 5);
     let ids: Vec<&str> = report.checks.iter().map(|c| c.id.as_str()).collect();
     assert_eq!(
         ids,

@@ -280,7 +280,7 @@ fn a_site_policy_written_before_the_credentials_check_still_loads_and_says_so_on
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("site.toml");
     let full = posture_policy::DEFAULT_POLICY_TOML;
-    let old = &full[..full.find("# credentials (Device Policy 5): begin").unwrap()];
+    let old = &full[..full.find("[credentials]").unwrap()];
     fs_err::write(&file, old).unwrap();
     let root = concat!(
         env!("CARGO_MANIFEST_DIR"),
