@@ -595,7 +595,7 @@ mod tests {
         let body = with_checks("compliant", &[]);
         let item = validate(body.as_bytes(), "d", &at(GENERATED)).unwrap();
         assert_eq!(item.posture, Posture::Unknown);
-        assert_eq!(item.findings.len(), 4, "one unknown per enabled check");
+        assert_eq!(item.findings.len(), 5, "one unknown per enabled check");
         assert!(item.findings.iter().all(|f| f.status == Status::Unknown));
     }
 
