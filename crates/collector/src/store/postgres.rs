@@ -16,6 +16,9 @@ use super::{
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: sqlx::PgPool,
+    /// The same pool: PostgreSQL keeps one shared buffer cache, so batches may use any
+    /// connection.
+    ingest_pool: sqlx::PgPool,
 }
 
 impl PgStore {
@@ -35,7 +38,10 @@ impl PgStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Migration(e.to_string()))?;
-        Ok(Self { pool })
+        Ok(Self {
+            ingest_pool: pool.clone(),
+            pool,
+        })
     }
 }
 

@@ -258,7 +258,7 @@ macro_rules! impl_store {
 
             async fn ingest(&self, items: &[IngestItem]) -> StoreResult<Vec<IngestOutcome>> {
                 let mut tx = self
-                    .pool
+                    .ingest_pool
                     .begin_with($begin)
                     .await
                     .map_err(StoreError::from_sqlx)?;

@@ -3,6 +3,11 @@
 //! Durability: `synchronous = FULL`, so a committed transaction survives a crash of the process
 //! and of the machine. Writes start with `BEGIN IMMEDIATE` so a transaction that reads before it
 //! writes never fails half-way on a lock upgrade; other writers wait up to the busy timeout.
+//!
+//! Report batches are committed on a connection of their own. A SQLite connection drops its
+//! whole page cache when it finds that another connection wrote since its last transaction; on a
+//! shared pool every batch landed on such a connection and read the pages it changes from disk
+//! again. The ingest connection is the only one that writes reports, so its cache stays valid.
 
 use std::str::FromStr;
 
@@ -20,6 +25,8 @@ use super::{
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: sqlx::SqlitePool,
+    /// One connection, for report batches only (see the module documentation).
+    ingest_pool: sqlx::SqlitePool,
 }
 
 impl SqliteStore {
@@ -35,14 +42,21 @@ impl SqliteStore {
         let pool = SqlitePoolOptions::new()
             .max_connections(options.max_connections.max(2))
             .acquire_timeout(options.busy_timeout)
-            .connect_with(connect)
+            .connect_with(connect.clone())
             .await
             .map_err(|e| StoreError::Unavailable(format!("{url}: {e}")))?;
         sqlx::migrate!("./migrations/sqlite")
             .run(&pool)
             .await
             .map_err(|e| StoreError::Migration(e.to_string()))?;
-        Ok(Self { pool })
+        // Opened after the migrations, so it never sees an older schema.
+        let ingest_pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(options.busy_timeout)
+            .connect_with(connect)
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("{url}: {e}")))?;
+        Ok(Self { pool, ingest_pool })
     }
 }
 
