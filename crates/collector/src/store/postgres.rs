@@ -31,7 +31,7 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.busy_timeout)
-            .connect_with(connect)
+            .connect_with(connect.statement_cache_capacity(super::BATCH_STATEMENT_CACHE))
             .await
             .map_err(|e| StoreError::Unavailable(format!("{shown}: {e}")))?;
         sqlx::migrate!("./migrations/postgres")

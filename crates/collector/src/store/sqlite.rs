@@ -14,6 +14,7 @@ use std::str::FromStr;
 use sqlx::Row;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
+use super::BATCH_STATEMENT_CACHE;
 use super::sql::impl_store;
 use super::{
     AssetUpdate, CheckCount, Count, DayCount, DeviceDetail, DeviceFilter, DeviceSummary,
@@ -53,7 +54,7 @@ impl SqliteStore {
         let ingest_pool = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(options.busy_timeout)
-            .connect_with(connect)
+            .connect_with(connect.statement_cache_capacity(BATCH_STATEMENT_CACHE))
             .await
             .map_err(|e| StoreError::Unavailable(format!("{url}: {e}")))?;
         Ok(Self { pool, ingest_pool })
