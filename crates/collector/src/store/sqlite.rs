@@ -50,11 +50,17 @@ impl SqliteStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Migration(e.to_string()))?;
-        // Opened after the migrations, so it never sees an older schema.
+        // Opened after the migrations, so it never sees an older schema. A batch statement
+        // that changes more than 64 KiB of existing pages spilled its statement journal (what
+        // undoes that one statement if it fails) to a new temporary file, created and deleted
+        // for nearly every batch; in memory it costs no file. Commits go to the WAL as before.
+        let ingest = connect
+            .statement_cache_capacity(BATCH_STATEMENT_CACHE)
+            .pragma("temp_store", "memory");
         let ingest_pool = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(options.busy_timeout)
-            .connect_with(connect.statement_cache_capacity(BATCH_STATEMENT_CACHE))
+            .connect_with(ingest)
             .await
             .map_err(|e| StoreError::Unavailable(format!("{url}: {e}")))?;
         Ok(Self { pool, ingest_pool })
