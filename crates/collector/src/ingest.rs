@@ -139,28 +139,30 @@ pub fn validate(
     let received_at = judging.received_at;
     let text = std::str::from_utf8(body)
         .map_err(|e| Rejection::Malformed(format!("body is not UTF-8: {e}")))?;
-    // Look at the version first: a report of a newer version may have changed the meaning of a
-    // field, and deserves "retry after the upgrade", not "malformed".
-    #[derive(serde::Deserialize)]
-    struct Versioned {
-        schema_version: Option<serde_json::Value>,
-    }
-    let versioned: Versioned =
-        serde_json::from_str(text).map_err(|e| Rejection::Malformed(e.to_string()))?;
-    if let Some(v) = versioned.schema_version {
-        match v.as_u64() {
-            Some(n) if n == u64::from(SCHEMA_VERSION) => {}
-            Some(n) if n > u64::from(SCHEMA_VERSION) => return Err(Rejection::TooNew { found: n }),
-            Some(n) => return Err(Rejection::SchemaVersion { found: n }),
-            None => {
-                return Err(Rejection::Malformed(
-                    "schema_version is not a non-negative integer".into(),
-                ));
-            }
+    // A report of a newer version may have changed the meaning of a field, and deserves "retry
+    // after the upgrade", not "malformed"; an older one "unsupported". The version decides even
+    // when the body parses as a report, and is looked at alone only when it does not, so that a
+    // valid report is parsed once.
+    let report = match serde_json::from_str::<Report>(text) {
+        Ok(report) => {
+            check_version(u64::from(report.schema_version))?;
+            report
         }
-    }
-    let report: Report =
-        serde_json::from_str(text).map_err(|e| Rejection::Malformed(e.to_string()))?;
+        Err(err) => {
+            #[derive(serde::Deserialize)]
+            struct Versioned {
+                schema_version: Option<serde_json::Value>,
+            }
+            let versioned: Versioned =
+                serde_json::from_str(text).map_err(|e| Rejection::Malformed(e.to_string()))?;
+            if let Some(v) = versioned.schema_version {
+                check_version(v.as_u64().ok_or_else(|| {
+                    Rejection::Malformed("schema_version is not a non-negative integer".into())
+                })?)?;
+            }
+            return Err(Rejection::Malformed(err.to_string()));
+        }
+    };
 
     if report.report_id.is_empty() || report.report_id.len() > MAX_REPORT_ID_LEN {
         return Err(Rejection::Invalid(format!(
@@ -316,6 +318,16 @@ fn truncate(s: &str, max: usize) -> String {
         end -= 1;
     }
     s[..end].to_owned()
+}
+
+/// Refuses a schema version other than this collector's: newer is "retry after the upgrade",
+/// older is unsupported.
+fn check_version(found: u64) -> Result<(), Rejection> {
+    match found {
+        n if n == u64::from(SCHEMA_VERSION) => Ok(()),
+        n if n > u64::from(SCHEMA_VERSION) => Err(Rejection::TooNew { found: n }),
+        n => Err(Rejection::SchemaVersion { found: n }),
+    }
 }
 
 /// The UTC day of a Unix millisecond time, `YYYY-MM-DD`.
@@ -478,32 +490,34 @@ async fn ingest_with_retry(
 }
 
 async fn commit(store: &dyn Store, jobs: Vec<Job>) {
-    let items: Vec<IngestItem> = jobs.iter().map(|j| j.item.clone()).collect();
+    // The items move out of their jobs rather than being copied: each holds its report body.
+    let (items, replies): (Vec<IngestItem>, Vec<_>) =
+        jobs.into_iter().map(|j| (j.item, j.reply)).unzip();
     metrics::histogram!("posture_ingest_batch_size").record(items.len() as f64);
     match ingest_with_retry(store, &items).await {
         Ok(outcomes) => {
-            for (job, outcome) in jobs.into_iter().zip(outcomes) {
+            for (reply, outcome) in replies.into_iter().zip(outcomes) {
                 // The requester may have gone away; the report is stored all the same.
-                let _ = job.reply.send(Ok(outcome));
+                let _ = reply.send(Ok(outcome));
             }
         }
-        Err(err) if jobs.len() > 1 && !err.is_temporary() => {
+        Err(err) if items.len() > 1 && !err.is_temporary() => {
             // One bad report must not sink the others: retry each alone.
-            tracing::warn!(error = %err, batch = jobs.len(), "batch failed; retrying reports one by one");
-            for job in jobs {
-                let result = ingest_with_retry(store, std::slice::from_ref(&job.item))
+            tracing::warn!(error = %err, batch = items.len(), "batch failed; retrying reports one by one");
+            for (item, reply) in items.iter().zip(replies) {
+                let result = ingest_with_retry(store, std::slice::from_ref(item))
                     .await
                     .and_then(|mut o| {
                         o.pop().ok_or_else(|| {
                             StoreError::Database("the store returned no outcome".into())
                         })
                     });
-                let _ = job.reply.send(result);
+                let _ = reply.send(result);
             }
         }
         Err(err) => {
-            tracing::warn!(error = %err, batch = jobs.len(), "cannot store reports");
-            for job in jobs {
+            tracing::warn!(error = %err, batch = items.len(), "cannot store reports");
+            for reply in replies {
                 // A refused value stays the client's error and a server fault stays one; only
                 // what may pass is "retry later".
                 let answer = match &err {
@@ -511,7 +525,7 @@ async fn commit(store: &dyn Store, jobs: Vec<Job>) {
                     StoreError::Database(m) => StoreError::Database(m.clone()),
                     other => StoreError::Unavailable(other.to_string()),
                 };
-                let _ = job.reply.send(Err(answer));
+                let _ = reply.send(Err(answer));
             }
         }
     }

@@ -691,6 +691,13 @@ pub async fn open(url: &str, options: &OpenOptions) -> StoreResult<std::sync::Ar
     }
 }
 
+/// Prepared statements kept by each connection that commits report batches. A batch statement's
+/// text depends on its number of rows, so every batch size is a statement of its own: with the
+/// drivers' default of 100, the few hundred statements of batches of 1 to 32 reports evicted
+/// each other, and batches prepared their statements again (on PostgreSQL a round trip each,
+/// and one more to close the statement evicted).
+pub(crate) const BATCH_STATEMENT_CACHE: usize = 512;
+
 /// Tuning for [`open`].
 #[derive(Debug, Clone)]
 pub struct OpenOptions {

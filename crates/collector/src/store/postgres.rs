@@ -16,6 +16,9 @@ use super::{
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: sqlx::PgPool,
+    /// The same pool: PostgreSQL keeps one shared buffer cache, so batches may use any
+    /// connection.
+    ingest_pool: sqlx::PgPool,
 }
 
 impl PgStore {
@@ -28,14 +31,17 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.busy_timeout)
-            .connect_with(connect)
+            .connect_with(connect.statement_cache_capacity(super::BATCH_STATEMENT_CACHE))
             .await
             .map_err(|e| StoreError::Unavailable(format!("{shown}: {e}")))?;
         sqlx::migrate!("./migrations/postgres")
             .run(&pool)
             .await
             .map_err(|e| StoreError::Migration(e.to_string()))?;
-        Ok(Self { pool })
+        Ok(Self {
+            ingest_pool: pool.clone(),
+            pool,
+        })
     }
 }
 

@@ -258,7 +258,7 @@ macro_rules! impl_store {
 
             async fn ingest(&self, items: &[IngestItem]) -> StoreResult<Vec<IngestOutcome>> {
                 let mut tx = self
-                    .pool
+                    .ingest_pool
                     .begin_with($begin)
                     .await
                     .map_err(StoreError::from_sqlx)?;
@@ -965,6 +965,25 @@ macro_rules! impl_store {
                 $crate::store::CHECK_NOW_CLOCK_SKEW_MS,
             );
 
+            // Identity events first: on PostgreSQL the device rows stay locked from their UPDATE
+            // until the commit, and other writers' batches for the same devices wait that long.
+            for chunk in plan.events.chunks(ROWS_PER_STATEMENT / 2) {
+                let mut q = sqlx::QueryBuilder::<$db>::new(
+                    "INSERT INTO device_events (device_id, at, kind, old_value, new_value, report_id) ",
+                );
+                q.push_values(chunk, |mut b, e| {
+                    b.push_bind(e.device_id.clone())
+                        .push_bind(e.at)
+                        .push_bind(e.kind.clone())
+                        .push_bind(e.old_value.clone())
+                        .push_bind(e.new_value.clone())
+                        .push_bind(e.report_id.clone());
+                });
+                // The same change seen again in later reports is the same event.
+                q.push(" ON CONFLICT (device_id, kind, old_value, new_value) DO NOTHING");
+                q.build().execute(&mut **tx).await?;
+            }
+
             // Devices: one UPDATE … FROM a VALUES list. CASTs give PostgreSQL the column types;
             // SQLite accepts them as affinities.
             for chunk in plan.devices.chunks(ROWS_PER_STATEMENT / 4) {
@@ -1143,23 +1162,6 @@ macro_rules! impl_store {
                          generated_at = excluded.generated_at \
                      WHERE excluded.generated_at >= daily_posture.generated_at",
                 );
-                q.build().execute(&mut **tx).await?;
-            }
-
-            for chunk in plan.events.chunks(ROWS_PER_STATEMENT / 2) {
-                let mut q = sqlx::QueryBuilder::<$db>::new(
-                    "INSERT INTO device_events (device_id, at, kind, old_value, new_value, report_id) ",
-                );
-                q.push_values(chunk, |mut b, e| {
-                    b.push_bind(e.device_id.clone())
-                        .push_bind(e.at)
-                        .push_bind(e.kind.clone())
-                        .push_bind(e.old_value.clone())
-                        .push_bind(e.new_value.clone())
-                        .push_bind(e.report_id.clone());
-                });
-                // The same change seen again in later reports is the same event.
-                q.push(" ON CONFLICT (device_id, kind, old_value, new_value) DO NOTHING");
                 q.build().execute(&mut **tx).await?;
             }
 

@@ -3,12 +3,18 @@
 //! Durability: `synchronous = FULL`, so a committed transaction survives a crash of the process
 //! and of the machine. Writes start with `BEGIN IMMEDIATE` so a transaction that reads before it
 //! writes never fails half-way on a lock upgrade; other writers wait up to the busy timeout.
+//!
+//! Report batches are committed on a connection of their own. A SQLite connection drops its
+//! whole page cache when it finds that another connection wrote since its last transaction; on a
+//! shared pool every batch landed on such a connection and read the pages it changes from disk
+//! again. The ingest connection is the only one that writes reports, so its cache stays valid.
 
 use std::str::FromStr;
 
 use sqlx::Row;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
+use super::BATCH_STATEMENT_CACHE;
 use super::sql::impl_store;
 use super::{
     AssetUpdate, CheckCount, Count, DayCount, DeviceDetail, DeviceFilter, DeviceSummary,
@@ -20,6 +26,8 @@ use super::{
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: sqlx::SqlitePool,
+    /// One connection, for report batches only (see the module documentation).
+    ingest_pool: sqlx::SqlitePool,
 }
 
 impl SqliteStore {
@@ -35,14 +43,27 @@ impl SqliteStore {
         let pool = SqlitePoolOptions::new()
             .max_connections(options.max_connections.max(2))
             .acquire_timeout(options.busy_timeout)
-            .connect_with(connect)
+            .connect_with(connect.clone())
             .await
             .map_err(|e| StoreError::Unavailable(format!("{url}: {e}")))?;
         sqlx::migrate!("./migrations/sqlite")
             .run(&pool)
             .await
             .map_err(|e| StoreError::Migration(e.to_string()))?;
-        Ok(Self { pool })
+        // Opened after the migrations, so it never sees an older schema. A batch statement
+        // that changes more than 64 KiB of existing pages spilled its statement journal (what
+        // undoes that one statement if it fails) to a new temporary file, created and deleted
+        // for nearly every batch; in memory it costs no file. Commits go to the WAL as before.
+        let ingest = connect
+            .statement_cache_capacity(BATCH_STATEMENT_CACHE)
+            .pragma("temp_store", "memory");
+        let ingest_pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(options.busy_timeout)
+            .connect_with(ingest)
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("{url}: {e}")))?;
+        Ok(Self { pool, ingest_pool })
     }
 }
 
