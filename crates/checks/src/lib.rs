@@ -166,7 +166,12 @@ mod tests {
             .collect();
         assert_eq!(
             ids,
-            ["screen_lock", "removable_media", "device_access", "credentials"]
+            [
+                "screen_lock",
+                "removable_media",
+                "device_access",
+                "credentials"
+            ]
         );
     }
 }

@@ -12,7 +12,11 @@ fn read(path: &str) -> String {
 fn command_rows(text: &str) -> Vec<String> {
     text.lines()
         .filter(|l| {
-            l.starts_with("| `") && !l.starts_with("| `/Library") && !l.starts_with("| `/etc`")
+            // File rows (`/Library/...`, `/etc`, `/var/...`) are on the catalog page only.
+            l.starts_with("| `")
+                && !l.starts_with("| `/Library")
+                && !l.starts_with("| `/etc`")
+                && !l.starts_with("| `/var/")
         })
         .map(str::to_owned)
         .collect()

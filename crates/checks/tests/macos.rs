@@ -345,14 +345,48 @@ fn subject(f: &posture_schema::Finding, name: &str) -> Status {
 }
 
 #[test]
-fn a_stock_mac_has_no_way_in_but_empty_passwords_stay_unknown() {
+fn a_stock_mac_has_no_way_in() {
     let f = BUNDLES.access("access_stock", RemoteAccessMode::Deny);
     assert_eq!(subject(&f, "automatic login"), Status::Pass);
     assert_eq!(subject(&f, "guest user"), Status::Pass);
     assert_eq!(subject(&f, "Remote Login (SSH)"), Status::Pass);
     assert_eq!(subject(&f, "Screen Sharing (VNC)"), Status::Pass);
-    assert_eq!(subject(&f, "accounts"), Status::Unknown);
+    assert_eq!(subject(&f, "accounts"), Status::Pass);
+    assert!(
+        says(&f, "every account of a person has a password (jdoe"),
+        "{}",
+        f.summary
+    );
+    assert_eq!(f.status, Status::Pass, "{}", f.summary);
+}
+
+#[test]
+fn an_account_whose_hash_is_that_of_the_empty_password_fails() {
+    let f = BUNDLES.access("access_empty_password", RemoteAccessMode::Report);
+    assert_eq!(f.status, Status::Fail, "{}", f.summary);
+    assert_eq!(subject(&f, "jdoe"), Status::Fail);
+    assert!(says(&f, "jdoe has an empty password"), "{}", f.summary);
+    assert!(
+        f.remediation.iter().any(|r| r.contains("Users & Groups")),
+        "{:?}",
+        f.remediation
+    );
+}
+
+#[test]
+fn an_account_with_only_an_srp_verifier_stays_unknown() {
+    let f = BUNDLES.access("access_srp_only", RemoteAccessMode::Report);
     assert_eq!(f.status, Status::Unknown, "{}", f.summary);
+    assert_eq!(subject(&f, "jdoe"), Status::Unknown);
+    assert!(says(&f, "SRP-RFC5054-4096-SHA512-PBKDF2"), "{}", f.summary);
+}
+
+#[test]
+fn without_root_empty_passwords_are_unknown_with_the_fix() {
+    let f = BUNDLES.access("access_not_root", RemoteAccessMode::Report);
+    assert_eq!(f.status, Status::Unknown, "{}", f.summary);
+    assert_eq!(subject(&f, "accounts"), Status::Unknown);
+    assert!(says(&f, "run posture as root"), "{}", f.summary);
 }
 
 #[test]

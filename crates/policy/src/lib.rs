@@ -596,7 +596,12 @@ mod tests {
         policy.rules.disk_encryption.enabled = false;
         assert_eq!(
             policy.rules.enabled_checks(),
-            ["screen_lock", "removable_media", "device_access", "credentials"]
+            [
+                "screen_lock",
+                "removable_media",
+                "device_access",
+                "credentials"
+            ]
         );
     }
 

@@ -8,13 +8,15 @@
 //! - Remote Login and Screen Sharing: `launchctl print-disabled system`, whose overrides read
 //!   `=> disabled|enabled` (macOS 13 and later) or `=> true|false` (12: true means disabled). A
 //!   service never toggled is not listed; both ship disabled, so absent means off.
-//! - Accounts without a password: the password hash lives in a root-only file whose contents
-//!   posture does not record, so this is `unknown` with that reason.
+//! - Accounts without a password: each account record in `/var/db/dslocal/nodes/Default/users`
+//!   (root only) other than the system's, through [`macos_password::extract`], which keeps the
+//!   uid and whether PBKDF2 of the empty password matches the stored hash, never the hash.
 
 use posture_host::plist::{self, PlistValue};
 use posture_host::{Host, ReadError};
 use posture_schema::Evidence;
 
+use super::macos_password::{self, Password, USERS_DIR};
 use super::{AccessFacts, Door, DoorKind, DoorState, closed, open, unknown};
 use crate::catalog::{self, MACOS_KCPASSWORD_DIR, MACOS_LOGINWINDOW_PLIST};
 use crate::evidence;
@@ -221,6 +223,107 @@ fn remote(host: &dyn Host, doors: &mut Vec<Door>, ev: &mut Vec<Evidence>) {
     }
 }
 
+/// Why a read of the root-only account records failed, with the fix when it is permissions.
+fn records_failure(path: &str, e: &ReadError) -> String {
+    let why = evidence::read_failure(path, e);
+    match e {
+        ReadError::PermissionDenied => format!(
+            "{why}: the account records are readable by root only; run posture as root (`sudo posture`) or as the daemon"
+        ),
+        _ => why,
+    }
+}
+
+/// Human accounts with an empty password: one door per account that has one or could not be
+/// judged, else one closed door.
+fn empty_passwords(host: &dyn Host, doors: &mut Vec<Door>, ev: &mut Vec<Evidence>) {
+    const NAME: &str = "accounts";
+    let names = match host.list_dir(USERS_DIR) {
+        Ok(entries) => macos_password::candidates(&entries),
+        Err(e) => {
+            let why = records_failure(USERS_DIR, &e);
+            ev.push(evidence::directory(USERS_DIR, why.clone()));
+            doors.push(Door::new(DoorKind::EmptyPassword, NAME, unknown(why)));
+            return;
+        }
+    };
+    ev.push(evidence::directory(
+        USERS_DIR,
+        format!(
+            "accounts other than the system's (_name, daemon, nobody, root): {}",
+            if names.is_empty() {
+                "none".to_owned()
+            } else {
+                names.join(", ")
+            }
+        ),
+    ));
+    let mut humans = Vec::new();
+    let mut open_or_unknown = Vec::new();
+    for name in names {
+        let path = format!("{USERS_DIR}/{name}.plist");
+        let record = match host.read_extracted(&path, &macos_password::extract) {
+            Ok(text) => macos_password::parse_extracted(&text)
+                .ok_or_else(|| format!("{path}: unrecognised extraction")),
+            Err(e) => Err(records_failure(&path, &e)),
+        };
+        let (value, state) = match record {
+            Err(why) => (why.clone(), Some(unknown(why))),
+            Ok(r) => match r.password {
+                Password::NotRead => {
+                    let uid = r.uid.map_or_else(|| "?".to_owned(), |u| u.to_string());
+                    ev.push(evidence::file(
+                        &path,
+                        Some("uid"),
+                        format!(
+                            "{uid}: a system account (people's accounts start at {})",
+                            macos_password::FIRST_HUMAN_UID
+                        ),
+                    ));
+                    continue;
+                }
+                Password::Set => (
+                    "PBKDF2 of the empty password does not give the SALTED-SHA512-PBKDF2 hash: a password is set"
+                        .to_owned(),
+                    None,
+                ),
+                Password::Empty => (
+                    "PBKDF2 of the empty password gives the SALTED-SHA512-PBKDF2 hash: the password is empty"
+                        .to_owned(),
+                    Some(open(format!(
+                        "{name} has an empty password ({path}, ShadowHashData): anyone can sign in as {name}"
+                    ))),
+                ),
+                Password::Unknown { reason } => {
+                    let why = format!("{path}: {reason}");
+                    (reason, Some(unknown(why)))
+                }
+            },
+        };
+        ev.push(evidence::about(
+            evidence::file(&path, Some("ShadowHashData"), value),
+            &name,
+        ));
+        humans.push(name.clone());
+        if let Some(state) = state {
+            open_or_unknown.push(Door::new(DoorKind::EmptyPassword, name, state));
+        }
+    }
+    if open_or_unknown.is_empty() {
+        let what = if humans.is_empty() {
+            format!("{USERS_DIR} holds no account of a person")
+        } else {
+            format!(
+                "every account of a person has a password ({}; ShadowHashData in {USERS_DIR})",
+                humans.join(", ")
+            )
+        };
+        doors.push(Door::new(DoorKind::EmptyPassword, NAME, closed(what)));
+    } else {
+        doors.extend(open_or_unknown);
+    }
+}
+
 pub(crate) fn gather(host: &dyn Host) -> AccessFacts {
     let mut ev = Vec::new();
     let mut doors = Vec::new();
@@ -231,11 +334,7 @@ pub(crate) fn gather(host: &dyn Host) -> AccessFacts {
         auto_login(host, &prefs, &mut ev),
     ));
     doors.push(Door::new(DoorKind::Guest, "guest user", guest(host, &prefs, &mut ev)));
-    let why = "macOS keeps password hashes in root-only account records \
-               (/var/db/dslocal/nodes/Default/users), which posture does not read; whether an \
-               account has an empty password is not known";
-    ev.push(evidence::derived("accounts", why));
-    doors.push(Door::new(DoorKind::EmptyPassword, "accounts", unknown(why)));
+    empty_passwords(host, &mut doors, &mut ev);
     remote(host, &mut doors, &mut ev);
     AccessFacts {
         doors,

@@ -12,6 +12,7 @@
 
 mod linux;
 pub(crate) mod macos;
+mod macos_password;
 pub(crate) mod windows;
 
 use posture_host::{Host, Platform};
