@@ -7,6 +7,7 @@
 
 mod live;
 mod logging;
+mod malloc;
 // Windows only, but tested everywhere: what the service answers, decided outside the shim.
 #[cfg(any(windows, test))]
 mod service;
@@ -83,6 +84,7 @@ pub(crate) fn run_daemon(
     args: RunArgs,
     external_stop: Option<tokio::sync::oneshot::Receiver<()>>,
 ) -> anyhow::Result<ExitCode> {
+    malloc::use_one_arena();
     let mut config = args.flags.load()?;
     logging::init(&config)?;
     let policy = load_policy(&config)?;

@@ -25,6 +25,15 @@ const SYSFS_MAGIC: i64 = 0x6265_6572;
 /// `PROC_SUPER_MAGIC` from `linux/magic.h`.
 const PROC_MAGIC: i64 = 0x9fa0;
 
+/// Bytes read from inotify at once: at least one event (a 16-byte header and a name of up to
+/// 255 bytes), usually a dozen; the reader reads again until the queue is empty.
+const INOTIFY_BUFFER_BYTES: usize = 4 * 1024;
+/// One uevent datagram: the kernel builds them in `UEVENT_BUFFER_SIZE` (2048) bytes
+/// (`include/linux/kobject.h`); a longer one would be cut, and only its first fields are read.
+const UEVENT_BUFFER_BYTES: usize = 2048;
+/// The watcher thread's stack: its read buffers and a margin for polling and parsing.
+const WATCH_STACK_BYTES: usize = 64 * 1024;
+
 /// Bounds of what one watcher holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WatchLimits {
@@ -184,8 +193,9 @@ impl LinuxWatcher {
             let uevents = sources.uevents;
             std::thread::Builder::new()
                 .name("posture-watch".to_owned())
-                // The thread only polls and parses small messages.
-                .stack_size(64 * 1024)
+                // The thread only polls and parses small messages, with its read buffers on
+                // its stack; only the pages it touches are resident.
+                .stack_size(WATCH_STACK_BYTES)
                 .spawn(move || {
                     listen(&inotify, mount_table, uevents, &stop, &table, &triggers);
                 })?
@@ -401,6 +411,12 @@ impl Drop for LinuxWatcher {
 
 /// The watcher thread: sleeps in `poll` until inotify, the mount table, a uevent or the stop
 /// signal wakes it.
+///
+/// While nothing happens the thread allocates nothing: its poll set and read buffers live on its
+/// stack. A thread that calls `malloc` gets a malloc arena of its own from glibc (a heap reserved
+/// for it, whose first pages stay resident for the life of the process), so a watcher that
+/// allocated while idle would cost more memory than the schedule alone. It allocates only to
+/// describe a change it reports.
 fn listen(
     inotify: &OwnedFd,
     mut mount_table: Option<OwnedFd>,
@@ -409,22 +425,30 @@ fn listen(
     table: &Table,
     triggers: &TriggerSender,
 ) {
-    let mut buf = vec![std::mem::MaybeUninit::<u8>::uninit(); 16 * 1024];
-    let mut datagram = vec![0u8; 8 * 1024];
+    let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); INOTIFY_BUFFER_BYTES];
+    let mut datagram = [std::mem::MaybeUninit::<u8>::uninit(); UEVENT_BUFFER_BYTES];
     loop {
         let (ino, mnt, uev, stopped) = {
-            let mut fds = vec![
+            // Unused slots repeat the stop signal with no events asked, and are not polled.
+            let mut fds = [
                 PollFd::new(stop, PollFlags::IN),
                 PollFd::new(inotify, PollFlags::IN),
+                PollFd::new(stop, PollFlags::empty()),
+                PollFd::new(stop, PollFlags::empty()),
             ];
+            let mut used = 2;
             // Only POLLPRI: a mount table file is always readable.
-            if let Some(fd) = &mount_table {
-                fds.push(PollFd::new(fd, PollFlags::PRI));
-            }
-            if let Some(fd) = &uevents {
-                fds.push(PollFd::new(fd, PollFlags::IN));
-            }
-            match rustix::event::poll(&mut fds, None) {
+            let mnt_at = mount_table.as_ref().map(|fd| {
+                fds[used] = PollFd::new(fd, PollFlags::PRI);
+                used += 1;
+                used - 1
+            });
+            let uev_at = uevents.as_ref().map(|fd| {
+                fds[used] = PollFd::new(fd, PollFlags::IN);
+                used += 1;
+                used - 1
+            });
+            match rustix::event::poll(&mut fds[..used], None) {
                 Ok(_) => {}
                 Err(Errno::INTR) => continue,
                 Err(e) => {
@@ -432,16 +456,12 @@ fn listen(
                     return;
                 }
             }
-            let mut i = 2;
-            let mnt = mount_table.as_ref().map(|_| {
-                i += 1;
-                fds[i - 1].revents()
-            });
-            let uev = uevents.as_ref().map(|_| {
-                i += 1;
-                fds[i - 1].revents()
-            });
-            (fds[1].revents(), mnt, uev, !fds[0].revents().is_empty())
+            (
+                fds[1].revents(),
+                mnt_at.map(|i| fds[i].revents()),
+                uev_at.map(|i| fds[i].revents()),
+                !fds[0].revents().is_empty(),
+            )
         };
         if stopped {
             return;
@@ -529,11 +549,16 @@ fn read_inotify(
 }
 
 /// Reads every pending datagram; returns false when the source is closed for good.
-fn read_uevents(fd: &OwnedFd, buf: &mut [u8], triggers: &TriggerSender) -> bool {
+fn read_uevents(
+    fd: &OwnedFd,
+    buf: &mut [std::mem::MaybeUninit<u8>],
+    triggers: &TriggerSender,
+) -> bool {
     loop {
         match rustix::net::recv(fd, &mut *buf, rustix::net::RecvFlags::DONTWAIT) {
-            Ok((0, _)) => return false,
-            Ok((n, _)) => match uevent::parse(&buf[..n.min(buf.len())]) {
+            Ok((_, 0)) => return false,
+            // `received` is the part of the buffer the datagram filled.
+            Ok(((received, _), _)) => match uevent::parse(received) {
                 Ok(e) if e.concerns_block_devices() => triggers.send(e.describe()),
                 Ok(_) => {}
                 Err(e) => tracing::debug!(error = %e, "ignored a netlink message"),
