@@ -58,6 +58,9 @@ async fn run(db: &TestDb, label: &str) {
         };
         let mut r = report(&id, &format!("bench-host-{i}"), status);
         r.report_id = PLACEHOLDER.into();
+        // Each device reports the machine id it enrolled with, as real agents do: a different
+        // one would be recorded as an identity change on every report.
+        r.device.machine_id = Some(format!("bench-{i}"));
         devices.push((token, serde_json::to_string(&r).unwrap()));
     }
     let body_bytes = devices[0].1.len();

@@ -46,3 +46,370 @@ impl PgStore {
 }
 
 impl_store!(PgStore, sqlx::Postgres, "BEGIN");
+
+/// Stores a batch with a fixed number of statements, like the SQLite store, but each statement
+/// takes one array per column (`UNNEST`), so its text never depends on the batch size: the
+/// connection prepares each statement once and keeps it, where a `VALUES` list of every batch
+/// size was a statement of its own (a Parse round trip, and the server's planning, each time).
+async fn ingest_batch(
+    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    items: &[IngestItem],
+) -> Result<Vec<IngestOutcome>, sqlx::Error> {
+    use std::collections::{HashMap, HashSet};
+
+    use super::batch::{DeviceState, distinct_reports, plan};
+
+    let rows = distinct_reports(items);
+    let triggers = rows.iter().map(|i| i.trigger.as_ref());
+    let inserted: HashSet<String> = sqlx::query_scalar(
+        "INSERT INTO reports (report_id, device_id, generated_at, received_at, posture, body, \
+             trigger_kind, trigger_cause, trigger_detected_at_agent_clock) \
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], \
+             $6::text[], $7::text[], $8::text[], $9::bigint[]) \
+         ON CONFLICT (report_id) DO NOTHING RETURNING report_id",
+    )
+    .bind(
+        rows.iter()
+            .map(|i| i.report_id.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        rows.iter()
+            .map(|i| i.device_id.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(rows.iter().map(|i| i.generated_at).collect::<Vec<_>>())
+    .bind(rows.iter().map(|i| i.received_at).collect::<Vec<_>>())
+    .bind(rows.iter().map(|i| i.posture.as_str()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|i| i.body.as_str()).collect::<Vec<_>>())
+    .bind(
+        triggers
+            .clone()
+            .map(|t| t.map(|t| t.kind.as_str()))
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        triggers
+            .clone()
+            .map(|t| t.and_then(|t| t.cause.as_deref()))
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        triggers
+            .map(|t| t.and_then(|t| t.detected_at_agent_clock))
+            .collect::<Vec<_>>(),
+    )
+    .fetch_all(&mut **tx)
+    .await?
+    .into_iter()
+    .collect();
+
+    let existing: Vec<&str> = rows
+        .iter()
+        .map(|i| i.report_id.as_str())
+        .filter(|id| !inserted.contains(*id))
+        .collect();
+    let mut owners = HashMap::new();
+    if !existing.is_empty() {
+        let found: Vec<(String, String)> = sqlx::query_as(
+            "SELECT report_id, device_id FROM reports WHERE report_id = ANY($1::text[])",
+        )
+        .bind(existing)
+        .fetch_all(&mut **tx)
+        .await?;
+        owners.extend(found);
+    }
+
+    let mut device_ids: Vec<&str> = items.iter().map(|i| i.device_id.as_str()).collect();
+    device_ids.sort_unstable();
+    device_ids.dedup();
+    let mut states = HashMap::new();
+    for row in sqlx::query(
+        "SELECT id, latest_received_at, posture, noncompliant_since, check_now_requested_at, \
+             machine_id, hw_serial, os_family, enrolled_platform \
+         FROM devices WHERE id = ANY($1::text[])",
+    )
+    .bind(device_ids)
+    .fetch_all(&mut **tx)
+    .await?
+    {
+        states.insert(
+            row.try_get::<String, _>("id")?,
+            DeviceState {
+                latest_received_at: row.try_get("latest_received_at")?,
+                posture: optional_posture_column(&row, "posture")?,
+                noncompliant_since: row.try_get("noncompliant_since")?,
+                check_now: row.try_get("check_now_requested_at")?,
+                machine_id: row.try_get("machine_id")?,
+                hw_serial: row.try_get("hw_serial")?,
+                os_family: row
+                    .try_get::<Option<String>, _>("os_family")?
+                    .or(row.try_get::<Option<String>, _>("enrolled_platform")?)
+                    .filter(|f| !f.is_empty()),
+            },
+        );
+    }
+
+    let plan = plan(
+        items,
+        &inserted,
+        &owners,
+        states,
+        super::CHECK_NOW_CLOCK_SKEW_MS,
+    );
+
+    // Identity events first: the device rows stay locked from their UPDATE until the commit,
+    // and other writers' batches for the same devices wait that long.
+    if !plan.events.is_empty() {
+        let events = &plan.events;
+        sqlx::query(
+            "INSERT INTO device_events (device_id, at, kind, old_value, new_value, report_id) \
+             SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], \
+                 $6::text[]) \
+             ON CONFLICT (device_id, kind, old_value, new_value) DO NOTHING",
+        )
+        .bind(
+            events
+                .iter()
+                .map(|e| e.device_id.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(events.iter().map(|e| e.at).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>())
+        .bind(
+            events
+                .iter()
+                .map(|e| e.old_value.as_deref())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            events
+                .iter()
+                .map(|e| e.new_value.as_deref())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            events
+                .iter()
+                .map(|e| e.report_id.as_deref())
+                .collect::<Vec<_>>(),
+        )
+        .execute(&mut **tx)
+        .await?;
+    }
+
+    // Devices: one UPDATE … FROM UNNEST, in the plan's order (by id).
+    let devices = &plan.devices;
+    fn latest_of<'a>(d: &super::batch::DeviceUpdate<'a>) -> Option<&'a IngestItem> {
+        d.latest.as_ref().map(|(item, _, _)| *item)
+    }
+    let text_column = |field: fn(&Inventory) -> Option<&str>| -> Vec<Option<&str>> {
+        devices
+            .iter()
+            .map(|d| d.latest.as_ref().and_then(|(_, _, inv)| field(inv)))
+            .collect()
+    };
+    if !devices.is_empty() {
+        sqlx::query(
+        "UPDATE devices SET \
+             last_seen_at = v.last_seen_at, \
+             check_now_requested_at = v.check_now, \
+             latest_report_id = CASE WHEN v.is_latest THEN v.report_id ELSE devices.latest_report_id END, \
+             latest_generated_at = CASE WHEN v.is_latest THEN v.generated_at ELSE devices.latest_generated_at END, \
+             latest_received_at = CASE WHEN v.is_latest THEN v.received_at ELSE devices.latest_received_at END, \
+             posture = CASE WHEN v.is_latest THEN v.posture ELSE devices.posture END, \
+             noncompliant_since = CASE WHEN v.is_latest THEN v.since ELSE devices.noncompliant_since END, \
+             clock_skew_ms = CASE WHEN v.is_latest THEN v.clock_skew_ms ELSE devices.clock_skew_ms END, \
+             policy_mismatch = CASE WHEN v.is_latest THEN v.policy_mismatch ELSE devices.policy_mismatch END, \
+             hostname = CASE WHEN v.is_latest THEN v.hostname ELSE devices.hostname END, \
+             os_family = CASE WHEN v.is_latest THEN v.os_family ELSE devices.os_family END, \
+             os_name = CASE WHEN v.is_latest THEN v.os_name ELSE devices.os_name END, \
+             os_version = CASE WHEN v.is_latest THEN v.os_version ELSE devices.os_version END, \
+             hw_vendor = CASE WHEN v.is_latest THEN v.hw_vendor ELSE devices.hw_vendor END, \
+             hw_model = CASE WHEN v.is_latest THEN v.hw_model ELSE devices.hw_model END, \
+             hw_serial = CASE WHEN v.is_latest THEN v.hw_serial ELSE devices.hw_serial END, \
+             users = CASE WHEN v.is_latest THEN v.users ELSE devices.users END \
+         FROM UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::bool[], $5::text[], \
+             $6::bigint[], $7::bigint[], $8::text[], $9::bigint[], $10::bigint[], $11::bigint[], \
+             $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], \
+             $18::text[], $19::text[]) \
+             AS v (id, last_seen_at, check_now, is_latest, report_id, generated_at, received_at, \
+                 posture, since, clock_skew_ms, policy_mismatch, hostname, os_family, os_name, \
+                 os_version, hw_vendor, hw_model, hw_serial, users) \
+         WHERE devices.id = v.id",
+    )
+    .bind(devices.iter().map(|d| d.device_id).collect::<Vec<_>>())
+    .bind(devices.iter().map(|d| d.last_seen_at).collect::<Vec<_>>())
+    .bind(devices.iter().map(|d| d.check_now).collect::<Vec<_>>())
+    .bind(devices.iter().map(|d| d.latest.is_some()).collect::<Vec<_>>())
+    .bind(
+        devices
+            .iter()
+            .map(|d| latest_of(d).map(|i| i.report_id.as_str()))
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        devices
+            .iter()
+            .map(|d| latest_of(d).map(|i| i.generated_at))
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        devices
+            .iter()
+            .map(|d| latest_of(d).map(|i| i.received_at))
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        devices
+            .iter()
+            .map(|d| latest_of(d).map(|i| i.posture.as_str()))
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        devices
+            .iter()
+            .map(|d| d.latest.as_ref().and_then(|(_, since, _)| *since))
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        devices
+            .iter()
+            .map(|d| latest_of(d).and_then(|i| i.clock_skew_ms))
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        devices
+            .iter()
+            .map(|d| latest_of(d).map(|i| i64::from(i.policy_mismatch)))
+            .collect::<Vec<_>>(),
+    )
+    .bind(text_column(|i| i.hostname.as_deref()))
+    .bind(text_column(|i| i.os_family.as_deref()))
+    .bind(text_column(|i| i.os_name.as_deref()))
+    .bind(text_column(|i| i.os_version.as_deref()))
+    .bind(text_column(|i| i.hw_vendor.as_deref()))
+    .bind(text_column(|i| i.hw_model.as_deref()))
+    .bind(text_column(|i| i.hw_serial.as_deref()))
+    .bind(text_column(|i| i.users.as_deref()))
+    .execute(&mut **tx)
+    .await?;
+    }
+
+    // Latest findings of devices whose latest report changed: upsert, then drop checks the new
+    // latest report no longer has.
+    let latest: Vec<&IngestItem> = devices.iter().filter_map(latest_of).collect();
+    let findings: Vec<(&IngestItem, &FindingSummary)> = latest
+        .iter()
+        .flat_map(|item| {
+            let mut seen = HashSet::new();
+            item.findings
+                .iter()
+                .filter(move |f| seen.insert(f.check_id.as_str()))
+                .map(move |f| (*item, f))
+        })
+        .collect();
+    if !findings.is_empty() {
+        let triggers = findings.iter().map(|(item, _)| item.trigger.as_ref());
+        // "Changed at" moves only when the status does: the receive time and trigger of the
+        // first report with the new status. Every right-hand side reads the row as it was
+        // before this update.
+        sqlx::query(
+            "INSERT INTO latest_findings (device_id, check_id, report_id, title, clause, status, \
+                 summary, status_since, changed_by_report, change_trigger, change_cause, \
+                 change_detected_at_agent_clock) \
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
+                 $6::text[], $7::text[], $8::bigint[], $9::text[], $10::text[], $11::text[], \
+                 $12::bigint[]) \
+             ON CONFLICT (device_id, check_id) DO UPDATE SET \
+                 report_id = excluded.report_id, title = excluded.title, \
+                 clause = excluded.clause, summary = excluded.summary, \
+                 status_since = CASE WHEN latest_findings.status = excluded.status \
+                     THEN latest_findings.status_since ELSE excluded.status_since END, \
+                 changed_by_report = CASE WHEN latest_findings.status = excluded.status \
+                     THEN latest_findings.changed_by_report ELSE excluded.changed_by_report END, \
+                 change_trigger = CASE WHEN latest_findings.status = excluded.status \
+                     THEN latest_findings.change_trigger ELSE excluded.change_trigger END, \
+                 change_cause = CASE WHEN latest_findings.status = excluded.status \
+                     THEN latest_findings.change_cause ELSE excluded.change_cause END, \
+                 change_detected_at_agent_clock = CASE WHEN latest_findings.status = excluded.status \
+                     THEN latest_findings.change_detected_at_agent_clock \
+                     ELSE excluded.change_detected_at_agent_clock END, \
+                 status = excluded.status",
+        )
+        .bind(findings.iter().map(|(i, _)| i.device_id.as_str()).collect::<Vec<_>>())
+        .bind(findings.iter().map(|(_, f)| f.check_id.as_str()).collect::<Vec<_>>())
+        .bind(findings.iter().map(|(i, _)| i.report_id.as_str()).collect::<Vec<_>>())
+        .bind(findings.iter().map(|(_, f)| f.title.as_str()).collect::<Vec<_>>())
+        .bind(findings.iter().map(|(_, f)| f.clause.as_str()).collect::<Vec<_>>())
+        .bind(findings.iter().map(|(_, f)| f.status.as_str()).collect::<Vec<_>>())
+        .bind(findings.iter().map(|(_, f)| f.summary.as_str()).collect::<Vec<_>>())
+        .bind(findings.iter().map(|(i, _)| i.received_at).collect::<Vec<_>>())
+        .bind(findings.iter().map(|(i, _)| i.report_id.as_str()).collect::<Vec<_>>())
+        .bind(triggers.clone().map(|t| t.map(|t| t.kind.as_str())).collect::<Vec<_>>())
+        .bind(
+            triggers
+                .clone()
+                .map(|t| t.and_then(|t| t.cause.as_deref()))
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            triggers
+                .map(|t| t.and_then(|t| t.detected_at_agent_clock))
+                .collect::<Vec<_>>(),
+        )
+        .execute(&mut **tx)
+        .await?;
+    }
+    if !latest.is_empty() {
+        sqlx::query(
+            "DELETE FROM latest_findings \
+             WHERE device_id = ANY($1::text[]) AND report_id <> ALL($2::text[])",
+        )
+        .bind(
+            latest
+                .iter()
+                .map(|i| i.device_id.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            latest
+                .iter()
+                .map(|i| i.report_id.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .execute(&mut **tx)
+        .await?;
+    }
+
+    // `generated_at` holds the collector's receive time since reports are ordered by it
+    // (migration 0010).
+    let daily = &plan.daily;
+    if !daily.is_empty() {
+        sqlx::query(
+            "INSERT INTO daily_posture (day, device_id, posture, generated_at) \
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[]) \
+             ON CONFLICT (day, device_id) DO UPDATE SET posture = excluded.posture, \
+                 generated_at = excluded.generated_at \
+             WHERE excluded.generated_at >= daily_posture.generated_at",
+        )
+        .bind(
+            daily
+                .iter()
+                .map(|i| i.received_day.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            daily
+                .iter()
+                .map(|i| i.device_id.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(daily.iter().map(|i| i.posture.as_str()).collect::<Vec<_>>())
+        .bind(daily.iter().map(|i| i.received_at).collect::<Vec<_>>())
+        .execute(&mut **tx)
+        .await?;
+    }
+
+    Ok(plan.outcomes)
+}

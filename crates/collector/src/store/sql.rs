@@ -1,10 +1,11 @@
 //! The SQL both stores share. SQLite and PostgreSQL accept the same statements here (`$N`
 //! placeholders, `ON CONFLICT … DO UPDATE`, integer times, text bodies), so one macro implements
-//! [`Store`](super::Store) for both pool types; only opening the pool and starting a write
-//! transaction differ.
+//! [`Store`](super::Store) for both pool types; opening the pool, starting a write transaction
+//! and storing a batch of reports differ (PostgreSQL takes arrays, SQLite `VALUES` lists).
 
 /// Expands to `impl Store for $store`, whose `pool` field is a `sqlx::Pool<$db>`; `$begin` is the
-/// statement that starts a write transaction.
+/// statement that starts a write transaction. The invoking module provides `ingest_batch` (for
+/// SQLite, [`impl_values_ingest`]).
 macro_rules! impl_store {
     ($store:ty, $db:ty, $begin:expr) => {
         #[async_trait::async_trait]
@@ -863,7 +864,15 @@ macro_rules! impl_store {
                 },
             })
         }
+    };
+}
 
+pub(crate) use impl_store;
+
+/// Expands to the `ingest_batch` that [`impl_store`] calls, with `VALUES` lists: SQLite has no
+/// array parameters. The PostgreSQL store has its own, with one array per column.
+macro_rules! impl_values_ingest {
+    ($db:ty) => {
         /// Stores a batch with a fixed number of statements: insert the reports, look up what
         /// already existed, read the devices, then write devices, findings and daily rows.
         async fn ingest_batch(
@@ -1170,7 +1179,7 @@ macro_rules! impl_store {
     };
 }
 
-pub(crate) use impl_store;
+pub(crate) use impl_values_ingest;
 
 /// Columns of a device list row, table alias `d`.
 pub(crate) const SUMMARY_COLUMNS: &str = "d.id, d.hostname, d.enrolled_hostname, d.owner, \

@@ -15,7 +15,7 @@ use sqlx::Row;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 use super::BATCH_STATEMENT_CACHE;
-use super::sql::impl_store;
+use super::sql::{impl_store, impl_values_ingest};
 use super::{
     AssetUpdate, CheckCount, Count, DayCount, DeviceDetail, DeviceFilter, DeviceSummary,
     Enrollment, FindingSummary, FleetSummary, IngestItem, IngestOutcome, Inventory, LatestFinding,
@@ -68,3 +68,4 @@ impl SqliteStore {
 }
 
 impl_store!(SqliteStore, sqlx::Sqlite, "BEGIN IMMEDIATE");
+impl_values_ingest!(sqlx::Sqlite);
