@@ -51,6 +51,11 @@ impl_store!(PgStore, sqlx::Postgres, "BEGIN");
 /// takes one array per column (`UNNEST`), so its text never depends on the batch size: the
 /// connection prepares each statement once and keeps it, where a `VALUES` list of every batch
 /// size was a statement of its own (a Parse round trip, and the server's planning, each time).
+/// One array parameter: a field of every row of the batch, bound as a PostgreSQL array.
+fn column<'a, T, U>(rows: &'a [T], field: impl FnMut(&'a T) -> U) -> Vec<U> {
+    rows.iter().map(field).collect()
+}
+
 async fn ingest_batch(
     tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
     items: &[IngestItem],
@@ -68,20 +73,12 @@ async fn ingest_batch(
              $6::text[], $7::text[], $8::text[], $9::bigint[]) \
          ON CONFLICT (report_id) DO NOTHING RETURNING report_id",
     )
-    .bind(
-        rows.iter()
-            .map(|i| i.report_id.as_str())
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        rows.iter()
-            .map(|i| i.device_id.as_str())
-            .collect::<Vec<_>>(),
-    )
-    .bind(rows.iter().map(|i| i.generated_at).collect::<Vec<_>>())
-    .bind(rows.iter().map(|i| i.received_at).collect::<Vec<_>>())
-    .bind(rows.iter().map(|i| i.posture.as_str()).collect::<Vec<_>>())
-    .bind(rows.iter().map(|i| i.body.as_str()).collect::<Vec<_>>())
+    .bind(column(&rows, |i| i.report_id.as_str()))
+    .bind(column(&rows, |i| i.device_id.as_str()))
+    .bind(column(&rows, |i| i.generated_at))
+    .bind(column(&rows, |i| i.received_at))
+    .bind(column(&rows, |i| i.posture.as_str()))
+    .bind(column(&rows, |i| i.body.as_str()))
     .bind(
         triggers
             .clone()
@@ -168,32 +165,12 @@ async fn ingest_batch(
                  $6::text[]) \
              ON CONFLICT (device_id, kind, old_value, new_value) DO NOTHING",
         )
-        .bind(
-            events
-                .iter()
-                .map(|e| e.device_id.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(events.iter().map(|e| e.at).collect::<Vec<_>>())
-        .bind(events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>())
-        .bind(
-            events
-                .iter()
-                .map(|e| e.old_value.as_deref())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            events
-                .iter()
-                .map(|e| e.new_value.as_deref())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            events
-                .iter()
-                .map(|e| e.report_id.as_deref())
-                .collect::<Vec<_>>(),
-        )
+        .bind(column(events, |e| e.device_id.as_str()))
+        .bind(column(events, |e| e.at))
+        .bind(column(events, |e| e.kind.as_str()))
+        .bind(column(events, |e| e.old_value.as_deref()))
+        .bind(column(events, |e| e.new_value.as_deref()))
+        .bind(column(events, |e| e.report_id.as_deref()))
         .execute(&mut **tx)
         .await?;
     }
@@ -238,52 +215,17 @@ async fn ingest_batch(
                  os_version, hw_vendor, hw_model, hw_serial, users) \
          WHERE devices.id = v.id",
     )
-    .bind(devices.iter().map(|d| d.device_id).collect::<Vec<_>>())
-    .bind(devices.iter().map(|d| d.last_seen_at).collect::<Vec<_>>())
-    .bind(devices.iter().map(|d| d.check_now).collect::<Vec<_>>())
-    .bind(devices.iter().map(|d| d.latest.is_some()).collect::<Vec<_>>())
-    .bind(
-        devices
-            .iter()
-            .map(|d| latest_of(d).map(|i| i.report_id.as_str()))
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        devices
-            .iter()
-            .map(|d| latest_of(d).map(|i| i.generated_at))
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        devices
-            .iter()
-            .map(|d| latest_of(d).map(|i| i.received_at))
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        devices
-            .iter()
-            .map(|d| latest_of(d).map(|i| i.posture.as_str()))
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        devices
-            .iter()
-            .map(|d| d.latest.as_ref().and_then(|(_, since, _)| *since))
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        devices
-            .iter()
-            .map(|d| latest_of(d).and_then(|i| i.clock_skew_ms))
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        devices
-            .iter()
-            .map(|d| latest_of(d).map(|i| i64::from(i.policy_mismatch)))
-            .collect::<Vec<_>>(),
-    )
+    .bind(column(devices, |d| d.device_id))
+    .bind(column(devices, |d| d.last_seen_at))
+    .bind(column(devices, |d| d.check_now))
+    .bind(column(devices, |d| d.latest.is_some()))
+    .bind(column(devices, |d| latest_of(d).map(|i| i.report_id.as_str())))
+    .bind(column(devices, |d| latest_of(d).map(|i| i.generated_at)))
+    .bind(column(devices, |d| latest_of(d).map(|i| i.received_at)))
+    .bind(column(devices, |d| latest_of(d).map(|i| i.posture.as_str())))
+    .bind(column(devices, |d| d.latest.as_ref().and_then(|(_, since, _)| *since)))
+    .bind(column(devices, |d| latest_of(d).and_then(|i| i.clock_skew_ms)))
+    .bind(column(devices, |d| latest_of(d).map(|i| i64::from(i.policy_mismatch))))
     .bind(text_column(|i| i.hostname.as_deref()))
     .bind(text_column(|i| i.os_family.as_deref()))
     .bind(text_column(|i| i.os_name.as_deref()))
@@ -337,15 +279,15 @@ async fn ingest_batch(
                      ELSE excluded.change_detected_at_agent_clock END, \
                  status = excluded.status",
         )
-        .bind(findings.iter().map(|(i, _)| i.device_id.as_str()).collect::<Vec<_>>())
-        .bind(findings.iter().map(|(_, f)| f.check_id.as_str()).collect::<Vec<_>>())
-        .bind(findings.iter().map(|(i, _)| i.report_id.as_str()).collect::<Vec<_>>())
-        .bind(findings.iter().map(|(_, f)| f.title.as_str()).collect::<Vec<_>>())
-        .bind(findings.iter().map(|(_, f)| f.clause.as_str()).collect::<Vec<_>>())
-        .bind(findings.iter().map(|(_, f)| f.status.as_str()).collect::<Vec<_>>())
-        .bind(findings.iter().map(|(_, f)| f.summary.as_str()).collect::<Vec<_>>())
-        .bind(findings.iter().map(|(i, _)| i.received_at).collect::<Vec<_>>())
-        .bind(findings.iter().map(|(i, _)| i.report_id.as_str()).collect::<Vec<_>>())
+        .bind(column(&findings, |(i, _)| i.device_id.as_str()))
+        .bind(column(&findings, |(_, f)| f.check_id.as_str()))
+        .bind(column(&findings, |(i, _)| i.report_id.as_str()))
+        .bind(column(&findings, |(_, f)| f.title.as_str()))
+        .bind(column(&findings, |(_, f)| f.clause.as_str()))
+        .bind(column(&findings, |(_, f)| f.status.as_str()))
+        .bind(column(&findings, |(_, f)| f.summary.as_str()))
+        .bind(column(&findings, |(i, _)| i.received_at))
+        .bind(column(&findings, |(i, _)| i.report_id.as_str()))
         .bind(triggers.clone().map(|t| t.map(|t| t.kind.as_str())).collect::<Vec<_>>())
         .bind(
             triggers
@@ -366,18 +308,8 @@ async fn ingest_batch(
             "DELETE FROM latest_findings \
              WHERE device_id = ANY($1::text[]) AND report_id <> ALL($2::text[])",
         )
-        .bind(
-            latest
-                .iter()
-                .map(|i| i.device_id.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            latest
-                .iter()
-                .map(|i| i.report_id.as_str())
-                .collect::<Vec<_>>(),
-        )
+        .bind(column(&latest, |i| i.device_id.as_str()))
+        .bind(column(&latest, |i| i.report_id.as_str()))
         .execute(&mut **tx)
         .await?;
     }
@@ -393,20 +325,10 @@ async fn ingest_batch(
                  generated_at = excluded.generated_at \
              WHERE excluded.generated_at >= daily_posture.generated_at",
         )
-        .bind(
-            daily
-                .iter()
-                .map(|i| i.received_day.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            daily
-                .iter()
-                .map(|i| i.device_id.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(daily.iter().map(|i| i.posture.as_str()).collect::<Vec<_>>())
-        .bind(daily.iter().map(|i| i.received_at).collect::<Vec<_>>())
+        .bind(column(daily, |i| i.received_day.as_str()))
+        .bind(column(daily, |i| i.device_id.as_str()))
+        .bind(column(daily, |i| i.posture.as_str()))
+        .bind(column(daily, |i| i.received_at))
         .execute(&mut **tx)
         .await?;
     }
