@@ -209,23 +209,35 @@ impl Effective {
     }
 }
 
-fn lightdm(host: &dyn Host, doors: &mut Vec<Door>, ev: &mut Vec<Evidence>) {
+/// A display manager's drop-in files (each directory's `*.conf`, in order) then its main file;
+/// `None` after recording an unknown door when a directory cannot be listed.
+fn config_files(
+    host: &dyn Host,
+    dirs: &[&str],
+    main: &str,
+    door: &'static str,
+    doors: &mut Vec<Door>,
+    ev: &mut Vec<Evidence>,
+) -> Option<Vec<String>> {
     let mut files = Vec::new();
-    for dir in LIGHTDM_DIRS {
+    for dir in dirs {
         match conf_files(host, dir) {
             Ok(found) => files.extend(found),
             Err(why) => {
                 ev.push(evidence::directory(dir, why.clone()));
-                doors.push(Door::new(
-                    DoorKind::AutoLogin,
-                    "LightDM automatic login",
-                    unknown(why),
-                ));
-                return;
+                doors.push(Door::new(DoorKind::AutoLogin, door, unknown(why)));
+                return None;
             }
         }
     }
-    files.push(LIGHTDM_FILE.to_owned());
+    files.push(main.to_owned());
+    Some(files)
+}
+
+fn lightdm(host: &dyn Host, doors: &mut Vec<Door>, ev: &mut Vec<Evidence>) {
+    let Some(files) = config_files(host, &LIGHTDM_DIRS, LIGHTDM_FILE, "LightDM automatic login", doors, ev) else {
+        return;
+    };
     let mut autologin_user = Effective::default();
     let mut autologin_guest = Effective::default();
     let mut allow_guest = Effective::default();
@@ -350,22 +362,9 @@ fn guest_script_installed(
 }
 
 fn sddm(host: &dyn Host, doors: &mut Vec<Door>, ev: &mut Vec<Evidence>) {
-    let mut files = Vec::new();
-    for dir in SDDM_DIRS {
-        match conf_files(host, dir) {
-            Ok(found) => files.extend(found),
-            Err(why) => {
-                ev.push(evidence::directory(dir, why.clone()));
-                doors.push(Door::new(
-                    DoorKind::AutoLogin,
-                    "SDDM automatic login",
-                    unknown(why),
-                ));
-                return;
-            }
-        }
-    }
-    files.push(SDDM_FILE.to_owned());
+    let Some(files) = config_files(host, &SDDM_DIRS, SDDM_FILE, "SDDM automatic login", doors, ev) else {
+        return;
+    };
     let mut user = Effective::default();
     let mut seen = false;
     for path in &files {
