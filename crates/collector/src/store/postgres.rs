@@ -62,7 +62,7 @@ async fn ingest_batch(
 ) -> Result<Vec<IngestOutcome>, sqlx::Error> {
     use std::collections::{HashMap, HashSet};
 
-    use super::batch::{DeviceState, distinct_reports, plan};
+    use super::batch::{distinct_reports, plan};
 
     let rows = distinct_reports(items);
     let triggers = rows.iter().map(|i| i.trigger.as_ref());
@@ -130,21 +130,7 @@ async fn ingest_batch(
     .fetch_all(&mut **tx)
     .await?
     {
-        states.insert(
-            row.try_get::<String, _>("id")?,
-            DeviceState {
-                latest_received_at: row.try_get("latest_received_at")?,
-                posture: optional_posture_column(&row, "posture")?,
-                noncompliant_since: row.try_get("noncompliant_since")?,
-                check_now: row.try_get("check_now_requested_at")?,
-                machine_id: row.try_get("machine_id")?,
-                hw_serial: row.try_get("hw_serial")?,
-                os_family: row
-                    .try_get::<Option<String>, _>("os_family")?
-                    .or(row.try_get::<Option<String>, _>("enrolled_platform")?)
-                    .filter(|f| !f.is_empty()),
-            },
-        );
+        states.insert(row.try_get::<String, _>("id")?, device_state(&row)?);
     }
 
     let plan = plan(

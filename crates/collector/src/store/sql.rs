@@ -806,6 +806,24 @@ macro_rules! impl_store {
                 .map_err(StoreError::from_sqlx)
         }
 
+        /// A device's state before an ingest batch, from its `devices` row.
+        fn device_state(
+            row: &<$db as sqlx::Database>::Row,
+        ) -> Result<$crate::store::batch::DeviceState, sqlx::Error> {
+            Ok($crate::store::batch::DeviceState {
+                latest_received_at: row.try_get("latest_received_at")?,
+                posture: optional_posture_column(row, "posture")?,
+                noncompliant_since: row.try_get("noncompliant_since")?,
+                check_now: row.try_get("check_now_requested_at")?,
+                machine_id: row.try_get("machine_id")?,
+                hw_serial: row.try_get("hw_serial")?,
+                os_family: row
+                    .try_get::<Option<String>, _>("os_family")?
+                    .or(row.try_get::<Option<String>, _>("enrolled_platform")?)
+                    .filter(|f| !f.is_empty()),
+            })
+        }
+
         fn optional_posture_column(
             row: &<$db as sqlx::Database>::Row,
             column: &str,
@@ -880,7 +898,7 @@ macro_rules! impl_values_ingest {
             items: &[IngestItem],
         ) -> Result<Vec<IngestOutcome>, sqlx::Error> {
             use std::collections::{HashMap, HashSet};
-            use $crate::store::batch::{DeviceState, distinct_reports, plan};
+            use $crate::store::batch::{distinct_reports, plan};
             // Keeps every statement far below SQLite's 32766 and PostgreSQL's 65535 parameters.
             const ROWS_PER_STATEMENT: usize = 500;
 
@@ -948,21 +966,7 @@ macro_rules! impl_values_ingest {
                 }
                 q.push(")");
                 for row in q.build().fetch_all(&mut **tx).await? {
-                    states.insert(
-                        row.try_get::<String, _>("id")?,
-                        DeviceState {
-                            latest_received_at: row.try_get("latest_received_at")?,
-                            posture: optional_posture_column(&row, "posture")?,
-                            noncompliant_since: row.try_get("noncompliant_since")?,
-                            check_now: row.try_get("check_now_requested_at")?,
-                            machine_id: row.try_get("machine_id")?,
-                            hw_serial: row.try_get("hw_serial")?,
-                            os_family: row
-                                .try_get::<Option<String>, _>("os_family")?
-                                .or(row.try_get::<Option<String>, _>("enrolled_platform")?)
-                                .filter(|f| !f.is_empty()),
-                        },
-                    );
+                    states.insert(row.try_get::<String, _>("id")?, device_state(&row)?);
                 }
             }
 
