@@ -77,7 +77,7 @@ pub enum ExtensionState {
     /// Not installed.
     Missing,
     /// The profile was never opened (Firefox's unused `default` profile has no
-    /// `extensions.json`), with how that shows: nothing to protect there.
+    /// `extensions.json`), with how that shows: nothing to protect there, so not applicable.
     NeverOpened(String),
     /// Could not tell, and why.
     Unknown(String),

@@ -464,7 +464,8 @@ fn judge_user(
                         "1Password extension not installed".to_owned(),
                     )
                 }
-                ExtensionState::NeverOpened(why) => (Status::Pass, why.clone()),
+                // Nothing to protect, but nothing shown either: not a pass.
+                ExtensionState::NeverOpened(why) => (Status::NotApplicable, why.clone()),
                 ExtensionState::Unknown(why) => (Status::Unknown, why.clone()),
             };
             subjects.push(subject(
