@@ -519,6 +519,47 @@ pub fn windows_local_accounts() -> CommandSpec {
 
 // --- end device_access -----------------------------------------------------------------------
 
+// --- begin password_rules --------------------------------------------------------------------
+
+/// `/usr/bin/pwpolicy -getaccountpolicies`: the global account policies (password content,
+/// authentication, password change), a header line then an XML property list. Password rules.
+#[must_use]
+pub fn macos_pwpolicy_global() -> CommandSpec {
+    CommandSpec::new("/usr/bin/pwpolicy", &["-getaccountpolicies"])
+}
+
+/// `/usr/bin/pwpolicy -u USER -getaccountpolicies`: the console user's own account policies
+/// (a configuration profile can install them per user). Password rules.
+#[must_use]
+pub fn macos_pwpolicy_user(user: &ConsoleUser) -> CommandSpec {
+    CommandSpec::new(
+        "/usr/bin/pwpolicy",
+        &["-u", user.name(), "-getaccountpolicies"],
+    )
+}
+
+/// PowerShell: `secedit.exe /export /areas SECURITYPOLICY` into a fresh temporary file (read,
+/// then deleted; it needs elevation), `RelaxMinimumPasswordLengthLimits`, the local accounts'
+/// principal source (local or Microsoft account), and the Windows Hello PIN's
+/// `MinimumPINLength` from group policy and from MDM. Password rules.
+#[must_use]
+pub fn windows_password_policy() -> CommandSpec {
+    powershell(
+        "$f=[IO.Path]::GetTempFileName();\
+         try{$null=& 'C:\\Windows\\System32\\secedit.exe' /export /cfg $f /areas SECURITYPOLICY /quiet;$x=$LASTEXITCODE;\
+         $inf=[IO.File]::ReadAllText($f)}finally{Remove-Item -LiteralPath $f -Force -ErrorAction SilentlyContinue};\
+         $u=@(Get-LocalUser|ForEach-Object{[pscustomobject]@{Name=\"$($_.Name)\";Sid=\"$($_.SID.Value)\";Source=\"$($_.PrincipalSource)\"}});\
+         $p=Get-ItemProperty -Path 'HKLM:\\SOFTWARE\\Policies\\Microsoft\\PassportForWork\\PINComplexity' -ErrorAction SilentlyContinue;\
+         $m=@(Get-ChildItem -Path 'HKLM:\\SOFTWARE\\Microsoft\\Policies\\PassportForWork' -Recurse -ErrorAction SilentlyContinue|\
+         ForEach-Object{(Get-ItemProperty -Path $_.PSPath).MinimumPINLength}|Where-Object{$null -ne $_});\
+         $r=(Get-ItemProperty -Path 'HKLM:\\SYSTEM\\CurrentControlSet\\Control\\SAM' -ErrorAction SilentlyContinue).RelaxMinimumPasswordLengthLimits;\
+         ConvertTo-Json -Depth 3 -Compress -InputObject ([pscustomobject]@{SeceditExit=$x;Inf=$inf;Users=$u;\
+         PinMinimumLength=$p.MinimumPINLength;PinMdmMinimumLength=$m;RelaxMinimumPasswordLengthLimits=$r})",
+    )
+}
+
+// --- end password_rules ----------------------------------------------------------------------
+
 // ---------------------------------------------------------------------------------------------
 // Whose settings are judged
 // ---------------------------------------------------------------------------------------------

@@ -224,6 +224,7 @@ const POWERSHELL_QUERIES: &[(&str, &str)] = &[
     ),
     ("Get-Disk", "partitions of USB disks, Get-Disk"),
     ("Win32_ComputerSystem", "inventory"),
+    ("secedit.exe", "password policy, secedit /export"),
     ("Get-LocalUser", "local accounts, Get-LocalUser"),
 ];
 

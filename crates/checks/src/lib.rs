@@ -80,6 +80,7 @@ registered_checks![
     removable_media,
     device_access,
     credentials,
+    password_rules,
 ];
 
 /// What one run found: the device and one finding per enabled check, in policy order.
@@ -170,7 +171,8 @@ mod tests {
                 "screen_lock",
                 "removable_media",
                 "device_access",
-                "credentials"
+                "credentials",
+                "password_rules"
             ]
         );
     }

@@ -29,6 +29,8 @@ pub struct AuthLine {
     pub module: String,
     /// Module arguments.
     pub args: Vec<String>,
+    /// Written `-TYPE`: PAM skips the line silently when the module is not installed.
+    pub optional_module: bool,
 }
 
 impl AuthLine {
@@ -74,6 +76,17 @@ pub fn auth_stack(host: &dyn Host, service: &str) -> Result<Option<AuthStack>, S
 
 /// [`auth_stack`] reading through `read`.
 pub fn auth_stack_with(host: Read<'_>, service: &str) -> Result<Option<AuthStack>, String> {
+    stack_with(host, service, "auth")
+}
+
+/// The stack of one management group (`auth`, `account`, `password`, `session`) of a service,
+/// read the same way as [`auth_stack`]; its lines are [`AuthLine`]s of that group.
+pub fn stack(host: &dyn Host, service: &str, kind: &str) -> Result<Option<AuthStack>, String> {
+    stack_with(&|p: &str| host.read_text(p), service, kind)
+}
+
+/// [`stack`] reading through `read`.
+pub fn stack_with(host: Read<'_>, service: &str, kind: &str) -> Result<Option<AuthStack>, String> {
     let file = match find(host, service)? {
         Some(f) => f,
         None => match find(host, "other")? {
@@ -82,7 +95,7 @@ pub fn auth_stack_with(host: Read<'_>, service: &str) -> Result<Option<AuthStack
         },
     };
     let mut lines = Vec::new();
-    collect(host, &file, 0, &mut lines)?;
+    collect(host, &file, kind, 0, &mut lines)?;
     Ok(Some(AuthStack { file, lines }))
 }
 
@@ -105,6 +118,7 @@ fn find(host: Read<'_>, name: &str) -> Result<Option<String>, String> {
 fn collect(
     host: Read<'_>,
     path: &str,
+    kind_wanted: &str,
     depth: usize,
     out: &mut Vec<AuthLine>,
 ) -> Result<(), String> {
@@ -124,11 +138,11 @@ fn collect(
             };
             let target = find(host, name)?
                 .ok_or_else(|| format!("{path}, line {number}: @include {name}: not found"))?;
-            collect(host, &target, depth + 1, out)?;
+            collect(host, &target, kind_wanted, depth + 1, out)?;
             continue;
         }
         let kind = first.trim_start_matches('-');
-        if !kind.eq_ignore_ascii_case("auth") {
+        if !kind.eq_ignore_ascii_case(kind_wanted) {
             continue;
         }
         let rest: Vec<&str> = words.collect();
@@ -139,11 +153,13 @@ fn collect(
             };
             let target = find(host, name)?
                 .ok_or_else(|| format!("{path}, line {number}: {control} {name}: not found"))?;
-            collect(host, &target, depth + 1, out)?;
+            collect(host, &target, kind_wanted, depth + 1, out)?;
             continue;
         }
         let Some(module) = after.first() else {
-            return Err(format!("{path}, line {number}: auth line without a module"));
+            return Err(format!(
+                "{path}, line {number}: {kind_wanted} line without a module"
+            ));
         };
         out.push(AuthLine {
             file: path.to_owned(),
@@ -151,6 +167,7 @@ fn collect(
             control,
             module: (*module).to_owned(),
             args: after[1..].iter().map(|s| (*s).to_owned()).collect(),
+            optional_module: first.starts_with('-'),
         });
     }
     Ok(())

@@ -56,6 +56,12 @@ pub struct PolicyRules {
     #[serde(default)]
     pub credentials: CredentialsRule,
     // credentials: end
+    // password_rules (Device Policy 1): begin
+    /// Password rules of the machine; a policy file written before this check existed gets the
+    /// defaults.
+    #[serde(default)]
+    pub password_rules: PasswordRulesRule,
+    // password_rules: end
     /// What one check may cost (optional table; the defaults suit every known machine).
     #[serde(default)]
     pub limits: Limits,
@@ -88,8 +94,9 @@ check_rule!(
     ScreenLockRule,
     DiskEncryptionRule,
     RemovableMediaRule,
-    DeviceAccessRule, // device_access
-    CredentialsRule,  // credentials
+    DeviceAccessRule,  // device_access
+    CredentialsRule,   // credentials
+    PasswordRulesRule, // password_rules
 );
 
 impl PolicyRules {
@@ -110,6 +117,7 @@ impl PolicyRules {
             ("removable_media", &self.removable_media),
             ("device_access", &self.device_access),
             ("credentials", &self.credentials),
+            ("password_rules", &self.password_rules),
         ]
     }
 
@@ -170,6 +178,7 @@ impl PolicyRules {
             ("removable_media", self.removable_media.enabled),
             ("device_access", self.device_access.enabled),
             ("credentials", self.credentials.enabled),
+            ("password_rules", self.password_rules.enabled),
         ]
         .into_iter()
         .filter_map(|(id, enabled)| enabled.then_some(id))
@@ -346,6 +355,70 @@ pub enum SavedBrowserLogins {
 }
 // credentials: end
 
+// password_rules (Device Policy 1): begin
+/// The machine's password rules for local accounts, judged after NIST SP 800-63B-4.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordRulesRule {
+    /// Whether the check runs.
+    pub enabled: bool,
+    /// The clause it enforces.
+    pub clause: String,
+    /// Shortest password the rules must demand where sign-in also asks for a second factor.
+    pub min_length: u32,
+    /// Shortest password the rules must demand where the password is the only factor.
+    pub min_length_single_factor: u32,
+    /// Whether an empty password fails.
+    #[serde(default = "yes")]
+    pub require_password: bool,
+    /// Most failed attempts before a lockout (or throttling); 0: not checked.
+    pub max_failed_attempts: u32,
+    /// Whether a delay after each failure counts as the throttling `max_failed_attempts` asks
+    /// for.
+    #[serde(default = "yes")]
+    pub accept_throttling_as_lockout: bool,
+    /// Whether rules that force character classes fail.
+    #[serde(default)]
+    pub forbid_composition_rules: bool,
+    /// Passwords must expire within this many days; 0: expiry not required.
+    #[serde(default)]
+    pub max_age_days: u32,
+    /// Fewest old passwords remembered; 0: not checked.
+    #[serde(default)]
+    pub min_history: u32,
+    /// Windows Hello PIN minimum length; 0: not checked.
+    #[serde(default)]
+    pub min_pin_length: u32,
+    /// What accounts a cloud identity provider governs are.
+    #[serde(default)]
+    pub cloud_accounts: CloudAccounts,
+}
+
+impl Default for PasswordRulesRule {
+    /// The section of the embedded policy: the one place its defaults are written.
+    fn default() -> Self {
+        #[derive(Deserialize)]
+        struct Embedded {
+            password_rules: PasswordRulesRule,
+        }
+        toml::from_str::<Embedded>(DEFAULT_POLICY_TOML)
+            .expect("the embedded policy has a [password_rules] section (tested)")
+            .password_rules
+    }
+}
+
+/// The verdict for accounts whose password rules a cloud identity provider enforces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CloudAccounts {
+    /// The provider enforces them: not judged here.
+    #[default]
+    NotApplicable,
+    /// Undecided: the device cannot read the provider's rules.
+    Unknown,
+}
+// password_rules: end
+
 /// A policy that could not be loaded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{file}:{line}:{column}: {field}: {message}")]
@@ -486,6 +559,30 @@ fn validate(source: &str, text: &str, rules: &PolicyRules) -> Result<(), PolicyE
             "\"deny\" needs company_domains, the domains whose saved logins fail".to_owned(),
         ));
     }
+    let pw = &rules.password_rules;
+    for (key, value, range) in [
+        ("min_length", pw.min_length, 1..=256),
+        (
+            "min_length_single_factor",
+            pw.min_length_single_factor,
+            1..=256,
+        ),
+        ("min_pin_length", pw.min_pin_length, 0..=127),
+    ] {
+        if !range.contains(&value) {
+            let offset = find_key(text, "password_rules", key).unwrap_or(0);
+            return Err(located(
+                source,
+                text,
+                offset,
+                format!(
+                    "must be between {} and {} characters, got {value}",
+                    range.start(),
+                    range.end()
+                ),
+            ));
+        }
+    }
     for (key, value) in [
         ("name", &rules.name),
         ("organisation", &rules.organisation),
@@ -590,7 +687,8 @@ mod tests {
                 "disk_encryption",
                 "removable_media",
                 "device_access",
-                "credentials"
+                "credentials",
+                "password_rules"
             ]
         );
         policy.rules.disk_encryption.enabled = false;
@@ -600,7 +698,8 @@ mod tests {
                 "screen_lock",
                 "removable_media",
                 "device_access",
-                "credentials"
+                "credentials",
+                "password_rules"
             ]
         );
     }
@@ -615,8 +714,13 @@ mod tests {
     #[test]
     fn a_policy_file_without_a_credentials_section_loads_with_the_defaults_and_says_so_once() {
         let start = DEFAULT_POLICY_TOML.find("[credentials]").unwrap();
-        let old = &DEFAULT_POLICY_TOML[..start];
-        let p = Policy::from_toml("site.toml", old).unwrap();
+        let end = DEFAULT_POLICY_TOML.find("[password_rules]").unwrap();
+        let old = format!(
+            "{}{}",
+            &DEFAULT_POLICY_TOML[..start],
+            &DEFAULT_POLICY_TOML[end..]
+        );
+        let p = Policy::from_toml("site.toml", &old).unwrap();
         assert_eq!(p.rules.credentials, CredentialsRule::default());
         assert_eq!(p.defaulted_sections(), ["credentials"]);
     }
@@ -777,7 +881,10 @@ mod tests {
         let p = Policy::from_toml("site.toml", old).unwrap();
         assert_eq!(p.rules.device_access, DeviceAccessRule::default());
         // Everything from [device_access] on is cut: the sections after it default too.
-        assert_eq!(p.defaulted_sections(), ["device_access", "credentials"]);
+        assert_eq!(
+            p.defaulted_sections(),
+            ["device_access", "credentials", "password_rules"]
+        );
         let shown = default_section_text("device_access").unwrap();
         assert!(
             shown.starts_with("[device_access]\nenabled = true"),
@@ -801,6 +908,39 @@ mod tests {
             DEFAULT_POLICY_TOML.replace("remote_access = \"report\"", "remote_access = \"off\"");
         let err = Policy::from_toml("p.toml", &text).unwrap_err();
         assert_eq!(err.field, "device_access.remote_access");
+    }
+
+    #[test]
+    fn a_policy_file_without_a_password_rules_section_loads_with_the_nist_defaults() {
+        let start = DEFAULT_POLICY_TOML.find("[password_rules]").unwrap();
+        let old = &DEFAULT_POLICY_TOML[..start];
+        let p = Policy::from_toml("site.toml", old).unwrap();
+        assert_eq!(p.rules.password_rules, PasswordRulesRule::default());
+        assert_eq!(p.defaulted_sections(), ["password_rules"]);
+        let rule = Policy::embedded().rules.password_rules;
+        assert_eq!((rule.min_length, rule.min_length_single_factor), (8, 15));
+        assert_eq!(rule.max_failed_attempts, 10);
+        assert!(rule.require_password && !rule.forbid_composition_rules);
+        assert_eq!((rule.max_age_days, rule.min_history), (0, 0));
+        assert_eq!(rule.cloud_accounts, CloudAccounts::NotApplicable);
+        let shown = default_section_text("password_rules").unwrap();
+        assert!(
+            shown.starts_with("[password_rules]\nenabled = true"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn a_password_length_of_zero_is_refused_naming_the_field() {
+        let text = DEFAULT_POLICY_TOML.replace("min_length = 8", "min_length = 0");
+        let err = Policy::from_toml("p.toml", &text).unwrap_err();
+        assert_eq!(err.field, "password_rules.min_length", "{err}");
+        let text = DEFAULT_POLICY_TOML.replace(
+            "cloud_accounts = \"not_applicable\"",
+            "cloud_accounts = \"pass\"",
+        );
+        let err = Policy::from_toml("p.toml", &text).unwrap_err();
+        assert_eq!(err.field, "password_rules.cloud_accounts", "{err}");
     }
 
     #[test]
