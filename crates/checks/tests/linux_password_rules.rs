@@ -81,18 +81,31 @@ fn stock_ubuntu_2404_gets_pwqualitys_default_8_and_fails_the_single_factor_15() 
         Status::Fail,
         "minimum length 8 (pam_pwquality.so (/etc/pam.d/common-password line 7): minlen 8; built-in defaults)",
     );
-    assert!(says(&f, "the policy asks for 15 (the password is the only factor)"));
+    assert!(says(
+        &f,
+        "the policy asks for 15 (the password is the only factor)"
+    ));
     // Debian's login has `optional pam_faildelay.so delay=3000000`: throttling, which the
     // default policy accepts.
     let machine = subject(&f, "local accounts");
-    assert!(machine.summary.contains("minimum length 8"), "{}", machine.summary);
     assert!(
-        f.evidence.iter().any(|e| e.value.contains("a delay of 3 s per failure")),
+        machine.summary.contains("minimum length 8"),
+        "{}",
+        machine.summary
+    );
+    assert!(
+        f.evidence
+            .iter()
+            .any(|e| e.value.contains("a delay of 3 s per failure")),
         "{:#?}",
         f.evidence
     );
     assert_eq!(subject(&f, "alice").status, Status::Pass);
-    assert!(f.remediation[0].contains("minlen = 15"), "{:?}", f.remediation);
+    assert!(
+        f.remediation[0].contains("minlen = 15"),
+        "{:?}",
+        f.remediation
+    );
 }
 
 #[test]
@@ -151,7 +164,10 @@ fn the_main_pwquality_file_wins_over_a_drop_in_because_it_is_read_last() {
 fn a_pam_argument_overrides_the_pwquality_files() {
     let f = judge(&["pam-args-override"]);
     expect(&f, Status::Fail, "minimum length 9");
-    assert!(says(&f, "minlen=9 (/etc/pam.d/common-password line 1 argument)"), "{f:#?}");
+    assert!(
+        says(&f, "minlen=9 (/etc/pam.d/common-password line 1 argument)"),
+        "{f:#?}"
+    );
 }
 
 #[test]
@@ -180,7 +196,11 @@ fn nullok_with_an_empty_shadow_field_fails_for_that_account_only() {
     let f = judge(&["nullok-empty-password"]);
     let bob = subject(&f, "bob");
     assert_eq!(bob.status, Status::Fail);
-    assert!(bob.summary.contains("an empty password is accepted"), "{}", bob.summary);
+    assert!(
+        bob.summary.contains("an empty password is accepted"),
+        "{}",
+        bob.summary
+    );
     assert!(bob.summary.contains("nullok"), "{}", bob.summary);
     assert_eq!(subject(&f, "alice").status, Status::Pass);
 }
@@ -188,7 +208,11 @@ fn nullok_with_an_empty_shadow_field_fails_for_that_account_only() {
 #[test]
 fn faillock_only_in_auth_locks_nothing_and_without_a_delay_there_is_no_throttling() {
     let f = judge(&["faillock-auth-only"]);
-    expect(&f, Status::Fail, "no lockout or delay after failed attempts");
+    expect(
+        &f,
+        Status::Fail,
+        "no lockout or delay after failed attempts",
+    );
     assert!(
         f.evidence
             .iter()
@@ -223,7 +247,11 @@ fn expiry_is_judged_per_account_from_shadow_only_when_the_policy_asks() {
         ..default_rule()
     };
     let (_, f) = judge_with("ubuntu-2404-stock", &["hardened"], &rule);
-    expect(&f, Status::Fail, "passwords never expire (/etc/shadow maximum age field)");
+    expect(
+        &f,
+        Status::Fail,
+        "passwords never expire (/etc/shadow maximum age field)",
+    );
     let (_, f) = judge_with("ubuntu-2404-stock", &["hardened", "ageing-365"], &rule);
     assert_eq!(f.status, Status::Pass, "{f:#?}");
     assert!(says(&f, "passwords expire after 365 days"));

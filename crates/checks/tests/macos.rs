@@ -318,6 +318,8 @@ fn every_bundle_judges_without_unrecorded_evidence_and_fills_the_inventory() {
         // hold none of its reads; the credentials_* bundles hold them.
         let mut policy = policy.clone();
         policy.rules.credentials.enabled = name.starts_with("credentials_");
+        // Likewise the password_rules reads are in the password_* bundles only.
+        policy.rules.password_rules.enabled = name.starts_with("password_");
         let a = assess(&BUNDLES.host(&name), &policy);
         for f in &a.findings {
             let text = format!("{f:?}");
@@ -501,5 +503,58 @@ fn a_1password_7_personal_account_fails_with_the_extension_and_key_fixes() {
         f.remediation
             .iter()
             .any(|r| r.contains("Settings > Accounts"))
+    );
+}
+
+// Password rules (`pwpolicy -getaccountpolicies`, global and for the console user)
+
+#[test]
+fn a_mac_with_only_the_filevault_default_rule_has_a_minimum_of_4_and_no_lockout() {
+    let f = BUNDLES.password("password_fde_default_only");
+    expect(&f, Status::Fail, "minimum length 4");
+    assert!(says(&f, "com.apple.defaultpasswordpolicy.fde"), "{f:#?}");
+    assert!(
+        says(&f, "no lockout or delay after failed attempts"),
+        "{f:#?}"
+    );
+    assert!(f.remediation.iter().any(|r| r.contains("minLength 15")));
+}
+
+#[test]
+fn a_profiles_rules_pass_and_the_evidence_names_what_the_profile_installed() {
+    let f = BUNDLES.password("password_profile");
+    expect(&f, Status::Pass, "minimum length 15");
+    assert!(says(&f, "locks after 10 failed attempts"), "{f:#?}");
+    assert!(
+        f.evidence.iter().any(|e| e.value.contains(
+            "installed by a configuration profile: ProfilePayload:2E42CFB6-6A44-4B2C-9A8B-0F4C2D5E7A11:maxFailedAttempts"
+        )),
+        "{:#?}",
+        f.evidence
+    );
+}
+
+#[test]
+fn a_per_user_policy_counts_for_the_console_user() {
+    let f = BUNDLES.password("password_per_user_profile");
+    expect(&f, Status::Pass, "minimum length 15");
+    assert_eq!(f.subjects[0].name, "jdoe");
+    assert!(says(&f, "locks after 5 failed attempts"), "{f:#?}");
+    assert!(says(&f, "remembers 5 old passwords"), "{f:#?}");
+}
+
+#[test]
+fn a_rule_that_admits_the_empty_string_fails_the_password_requirement() {
+    let f = BUNDLES.password("password_empty_admitted");
+    expect(&f, Status::Fail, "an empty password is accepted");
+    assert!(says(&f, "^$|"), "{f:#?}");
+}
+
+#[test]
+fn a_mac_bundle_without_pwpolicy_is_unknown_for_password_rules() {
+    expect(
+        &BUNDLES.password("access_stock"),
+        Status::Unknown,
+        "not recorded",
     );
 }

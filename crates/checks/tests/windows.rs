@@ -308,6 +308,8 @@ fn every_bundle_judges_without_unrecorded_evidence_and_fills_the_inventory() {
         // hold none of its reads; the credentials_* bundles hold them.
         let mut policy = policy.clone();
         policy.rules.credentials.enabled = name.starts_with("credentials_");
+        // Likewise the password_rules reads are in the password_* bundles only.
+        policy.rules.password_rules.enabled = name.starts_with("password_");
         let a = assess(&BUNDLES.host(&name), &policy);
         for f in &a.findings {
             let text = format!("{f:?}");
@@ -441,5 +443,76 @@ fn a_database_held_by_1password_is_unknown_never_signed_out() {
         f.summary.contains("used by another process"),
         "{}",
         f.summary
+    );
+}
+
+// Password rules (secedit /export, Hello PIN, who governs each signed-in user)
+
+#[test]
+fn a_stock_windows_11_allows_an_empty_password_and_locks_after_10() {
+    let f = BUNDLES.password("password_stock_elevated");
+    expect(&f, Status::Fail, "an empty password is accepted");
+    assert!(says(&f, "MinimumPasswordLength = 0"), "{f:#?}");
+    assert!(says(&f, "minimum length 0"), "{f:#?}");
+    let pin = f
+        .subjects
+        .iter()
+        .find(|s| s.name == "Windows Hello PIN")
+        .unwrap();
+    assert_eq!(pin.status, Status::Pass, "{}", pin.summary);
+    assert!(
+        pin.summary.contains("Windows's default 6"),
+        "{}",
+        pin.summary
+    );
+    assert!(f.remediation.iter().any(|r| r.contains("secpol.msc")));
+}
+
+#[test]
+fn a_hardened_local_policy_passes() {
+    let f = BUNDLES.password("password_hardened_elevated");
+    expect(&f, Status::Pass, "minimum length 15");
+    assert!(says(&f, "locks after 5 failed attempts"), "{f:#?}");
+    assert!(says(&f, "PIN minimum length 8"), "{f:#?}");
+}
+
+#[test]
+fn an_unelevated_secedit_export_is_unknown_never_zeros() {
+    let f = BUNDLES.password("password_not_elevated");
+    expect(
+        &f,
+        Status::Unknown,
+        "it needs elevation, run posture as Administrator",
+    );
+    assert!(!says(&f, "minimum length 0"), "{f:#?}");
+}
+
+#[test]
+fn a_domain_user_is_unknown_because_the_domain_controller_holds_the_rules() {
+    let f = BUNDLES.password("password_domain_user");
+    assert_eq!(
+        f.status,
+        Status::Fail,
+        "the local policy still fails: {f:#?}"
+    );
+    let jdoe = f.subjects.iter().find(|s| s.name == "jdoe").unwrap();
+    assert_eq!(jdoe.status, Status::Unknown);
+    assert!(
+        jdoe.summary.contains("held on the domain controller"),
+        "{}",
+        jdoe.summary
+    );
+}
+
+#[test]
+fn a_microsoft_account_user_is_not_judged_by_local_rules() {
+    let f = BUNDLES.password("password_microsoft_account");
+    assert_eq!(f.status, Status::Pass, "{f:#?}");
+    let jdoe = f.subjects.iter().find(|s| s.name == "jdoe").unwrap();
+    assert_eq!(jdoe.status, Status::NotApplicable);
+    assert!(
+        jdoe.summary.contains("cloud identity provider"),
+        "{}",
+        jdoe.summary
     );
 }

@@ -2,7 +2,9 @@
 //! Windows bundle tests. Each test binary uses a different part of it.
 #![allow(dead_code)]
 
-use posture_checks::{device_access, disk_encryption, removable_media, screen_lock};
+use posture_checks::{
+    device_access, disk_encryption, password_rules, removable_media, screen_lock,
+};
 use posture_host::{EvidenceBundle, Platform, ReplayHost};
 use posture_policy::{Policy, RemoteAccessMode, RemovableMediaMode};
 use posture_schema::{Finding, Status};
@@ -60,6 +62,20 @@ impl Bundles {
         rule.remote_access = remote;
         device_access::evaluate(
             &device_access::gather(&self.host(name)),
+            &rule,
+            self.platform,
+        )
+    }
+}
+
+impl Bundles {
+    pub(crate) fn password(&self, name: &str) -> Finding {
+        let rule = Policy::embedded().rules.password_rules;
+        password_rules::evaluate(
+            &password_rules::gather(
+                &self.host(name),
+                &posture_checks::system::System::unknown(self.platform),
+            ),
             &rule,
             self.platform,
         )
