@@ -67,6 +67,7 @@ fn every_fixed_catalog_command_is_documented() {
         catalog::macos_sw_vers(),
         catalog::macos_mdm_enrollment(),
         catalog::macos_launchd_disabled(),
+        catalog::macos_pwpolicy_global(),
         catalog::windows_loaded_hives(),
         catalog::windows_reg_key(keys::SYSTEM_POLICIES),
         catalog::windows_reg_value(keys::WINLOGON, "ScreenSaverGracePeriod"),
@@ -99,6 +100,7 @@ fn every_powershell_script_is_printed_verbatim_on_the_catalog_page() {
         catalog::windows_usb_volumes(),
         catalog::windows_inventory(),
         catalog::windows_local_accounts(),
+        catalog::windows_password_policy(),
     ] {
         let script = spec.args.last().unwrap();
         assert!(docs.contains(script.as_str()), "not on the page: {script}");
@@ -110,6 +112,16 @@ fn the_credentials_profile_query_is_documented_as_the_catalog_runs_it() {
     let sid = catalog::Sid::new("S-1-5-21-1004336348-1177238915-682003330-1001").unwrap();
     let spec = catalog::windows_user_profile(&sid);
     let shown = as_documented(&spec).replace(sid.as_str(), "SID");
+    for name in ["docs/command-catalog.md", "README.md"] {
+        let row = format!("| `{shown}` |");
+        assert!(read(name).contains(&row), "{name} lacks {row}");
+    }
+}
+
+#[test]
+fn the_per_user_pwpolicy_query_is_documented_as_the_catalog_runs_it() {
+    let user = catalog::ConsoleUser::new("jdoe", 501).unwrap();
+    let shown = as_documented(&catalog::macos_pwpolicy_user(&user)).replace("jdoe", "USER");
     for name in ["docs/command-catalog.md", "README.md"] {
         let row = format!("| `{shown}` |");
         assert!(read(name).contains(&row), "{name} lacks {row}");
