@@ -43,7 +43,7 @@ fn judge_with(base: &str, overlays: &[&str], rule: &PasswordRulesRule) -> (Rules
     }
     let host = RootedHost::new(dir.path());
     let system = System::gather(&host);
-    let facts = password_rules::gather(&host, &system);
+    let facts = password_rules::gather(&host);
     let finding = password_rules::evaluate_on(&facts, rule, &system);
     (facts, finding)
 }
@@ -266,11 +266,7 @@ fn an_unreadable_shadow_file_is_unknown_for_the_accounts_never_a_pass() {
     fs_err::remove_file(dir.path().join("etc/shadow")).unwrap();
     let host = RootedHost::new(dir.path());
     let system = System::gather(&host);
-    let f = password_rules::evaluate_on(
-        &password_rules::gather(&host, &system),
-        &default_rule(),
-        &system,
-    );
+    let f = password_rules::evaluate_on(&password_rules::gather(&host), &default_rule(), &system);
     assert_eq!(f.status, Status::Unknown, "{f:#?}");
     assert_eq!(subject(&f, "alice").status, Status::Unknown);
 }

@@ -67,7 +67,11 @@ const SECOND_FACTORS: [&str; 5] = [
     "pam_duo.so",
 ];
 
-pub(super) fn gather(host: &dyn Host, system: &System) -> RulesFacts {
+pub(super) fn gather(host: &dyn Host) -> RulesFacts {
+    // pam_unix's default minimum depends on the distribution (the verdict, not only the fix
+    // steps, so it is read here rather than taken from the caller).
+    let system = System::gather(host);
+    let system = &system;
     let mut ev = Vec::new();
     let mut scopes = Vec::new();
     let mut rules = Rules::default();

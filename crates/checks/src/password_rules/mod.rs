@@ -38,9 +38,7 @@ pub const CHECK: crate::Check = crate::Check {
     id: ID,
     title: TITLE,
     rule: |rules| &rules.password_rules,
-    run: |host, rules, system| {
-        evaluate_on(&gather(host, system), &rules.password_rules, system)
-    },
+    run: |host, rules, system| evaluate_on(&gather(host), &rules.password_rules, system),
 };
 
 /// What the probe found.
@@ -154,9 +152,9 @@ pub struct Rules {
 }
 
 /// Reads the machine's password rules.
-pub fn gather(host: &dyn Host, system: &System) -> RulesFacts {
+pub fn gather(host: &dyn Host) -> RulesFacts {
     match host.platform() {
-        Platform::Linux => linux::gather(host, system),
+        Platform::Linux => linux::gather(host),
         Platform::Macos => macos::gather(host),
         Platform::Windows => windows::gather(host),
     }
@@ -204,6 +202,18 @@ pub fn evaluate_on(facts: &RulesFacts, rule: &PasswordRulesRule, system: &System
     };
     let summary = if subjects.is_empty() {
         "nothing was examined".to_owned()
+    } else if status == Status::Pass {
+        // The machine's own rules; each account's line is in the subjects.
+        let accounts = subjects.iter().filter(|s| s.kind == "account").count();
+        let mut parts: Vec<String> = subjects
+            .iter()
+            .filter(|s| s.kind != "account" && s.status == Status::Pass)
+            .map(|s| format!("{}: {}", s.name, s.summary))
+            .collect();
+        if accounts > 0 {
+            parts.push(format!("{accounts} account(s) meet the policy"));
+        }
+        parts.join("; ")
     } else {
         subjects
             .iter()

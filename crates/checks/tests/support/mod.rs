@@ -72,10 +72,7 @@ impl Bundles {
     pub(crate) fn password(&self, name: &str) -> Finding {
         let rule = Policy::embedded().rules.password_rules;
         password_rules::evaluate(
-            &password_rules::gather(
-                &self.host(name),
-                &posture_checks::system::System::unknown(self.platform),
-            ),
+            &password_rules::gather(&self.host(name)),
             &rule,
             self.platform,
         )
