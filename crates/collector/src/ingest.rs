@@ -570,12 +570,13 @@ mod tests {
         )
     }
 
-    const ALL_PASS: [(&str, &str); 5] = [
+    const ALL_PASS: [(&str, &str); 6] = [
         ("screen_lock", "pass"),
         ("disk_encryption", "pass"),
         ("removable_media", "not_applicable"),
         ("device_access", "pass"),
         ("credentials", "pass"),
+        ("password_rules", "pass"),
     ];
 
     #[test]
@@ -609,7 +610,7 @@ mod tests {
         let body = with_checks("compliant", &[]);
         let item = validate(body.as_bytes(), "d", &at(GENERATED)).unwrap();
         assert_eq!(item.posture, Posture::Unknown);
-        assert_eq!(item.findings.len(), 5, "one unknown per enabled check");
+        assert_eq!(item.findings.len(), 6, "one unknown per enabled check");
         assert!(item.findings.iter().all(|f| f.status == Status::Unknown));
     }
 

@@ -77,7 +77,7 @@ async fn a_device_report_is_stored_listed_and_explained(db: &TestDb) {
         .get_text("/api/v1/export/findings.csv", Some(&c.admin_token))
         .await;
     assert_eq!(status, 200);
-    assert_eq!(csv.lines().count(), 6, "a header and five checks: {csv}");
+    assert_eq!(csv.lines().count(), 7, "a header and six checks: {csv}");
 }
 on_both_databases!(a_device_report_is_stored_listed_and_explained);
 

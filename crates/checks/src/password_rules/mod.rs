@@ -208,7 +208,7 @@ pub fn evaluate_on(facts: &RulesFacts, rule: &PasswordRulesRule, system: &System
         let mut parts: Vec<String> = subjects
             .iter()
             .filter(|s| s.kind != "account" && s.status == Status::Pass)
-            .map(|s| format!("{}: {}", s.name, s.summary))
+            .map(|s| format!("{}: {}", s.name, without_sources(&s.summary)))
             .collect();
         if accounts > 0 {
             parts.push(format!("{accounts} account(s) meet the policy"));
@@ -237,6 +237,25 @@ pub fn evaluate_on(facts: &RulesFacts, rule: &PasswordRulesRule, system: &System
         evidence: facts.evidence.clone(),
         remediation,
     }
+}
+
+/// A subject's text without its parenthesized sources, for the one-line summary of a pass (the
+/// subjects keep them).
+fn without_sources(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut depth = 0usize;
+    for c in text.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' if depth > 0 => depth -= 1,
+            _ if depth == 0 => out.push(c),
+            _ => {}
+        }
+    }
+    out.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .replace(" ;", ";")
 }
 
 fn judge_scope(scope: &Scope, rule: &PasswordRulesRule, missed: &mut Missed) -> (Status, String) {
@@ -641,6 +660,14 @@ mod tests {
         let f = evaluate(&facts, &strict, Platform::Linux);
         assert_eq!(f.status, Status::Fail);
         assert!(f.summary.contains("forbids composition") && f.summary.contains("never expire"));
+    }
+
+    #[test]
+    fn a_passing_summary_leaves_the_sources_to_the_subjects() {
+        assert_eq!(
+            without_sources("minimum length 15 (pwquality (line 2)); locks after 5 (faillock.conf)"),
+            "minimum length 15; locks after 5"
+        );
     }
 
     #[test]

@@ -187,7 +187,22 @@ pub fn report(device_id: &str, hostname: &str, screen_lock: Status) -> Report {
         )],
         remediation: vec![],
     };
-    let checks = vec![screen, disk, media, access, credentials];
+    let password_rules = Finding {
+        id: "password_rules".into(),
+        title: "Password rules".into(),
+        clause: "Device Policy 1".into(),
+        status: Status::Pass,
+        summary: "local accounts: minimum length 15; locks after 5 failed attempts; 1 account(s) meet the policy".into(),
+        subjects: vec![Subject {
+            kind: "rules".into(),
+            name: "local accounts".into(),
+            status: Status::Pass,
+            summary: "minimum length 15 (pam_pwquality.so minlen 15); locks after 5 failed attempts (faillock.conf deny = 5)".into(),
+        }],
+        evidence: vec![evidence(EvidenceKind::File, "/etc/security/pwquality.conf", None, "minlen=15 (line 1)")],
+        remediation: vec![],
+    };
+    let checks = vec![screen, disk, media, access, credentials, password_rules];
     Report {
         schema_version: SCHEMA_VERSION,
         report_id: fresh_report_id(),
