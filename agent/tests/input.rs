@@ -280,7 +280,12 @@ fn a_site_policy_written_before_the_credentials_check_still_loads_and_says_so_on
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("site.toml");
     let full = posture_policy::DEFAULT_POLICY_TOML;
-    let old = &full[..full.find("[credentials]").unwrap()];
+    // The credentials section cut out, the sections after it kept.
+    let old = format!(
+        "{}{}",
+        &full[..full.find("[credentials]").unwrap()],
+        &full[full.find("[password_rules]").unwrap()..]
+    );
     fs_err::write(&file, old).unwrap();
     let root = concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -306,6 +311,49 @@ fn a_site_policy_written_before_the_credentials_check_still_loads_and_says_so_on
         .map(|c| c["id"].as_str().unwrap())
         .collect();
     assert!(ids.contains(&"credentials"), "{ids:?}");
+}
+
+#[test]
+fn a_site_policy_written_before_the_password_rules_check_still_loads_and_policy_show_prints_the_defaults()
+ {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("site.toml");
+    let full = posture_policy::DEFAULT_POLICY_TOML;
+    fs_err::write(&file, &full[..full.find("[password_rules]").unwrap()]).unwrap();
+    let root = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/fixtures/linux/machines/compliant-gnome"
+    );
+    let out = posture(dir.path())
+        .args(["--check", "--format", "json", "--root", root, "--policy"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(
+        stderr.matches("no [password_rules] section").count(),
+        1,
+        "{stderr}"
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rules = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "password_rules")
+        .unwrap();
+    assert_eq!(rules["status"], "pass", "{rules}");
+    let out = posture(dir.path())
+        .args(["policy", "show", "--policy"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("# min_length_single_factor = 15"),
+        "{stdout}"
+    );
 }
 
 #[test]
