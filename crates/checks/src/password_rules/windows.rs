@@ -366,4 +366,13 @@ mod tests {
             ]
         );
     }
+
+    proptest::proptest! {
+        #[test]
+        fn the_parsers_never_panic(text in "\\PC{0,300}") {
+            let _ = system_access(&text);
+            let _ = parse_policy_output(&text);
+            let _ = super::super::macos::parse_account_policies(&text);
+        }
+    }
 }
