@@ -423,6 +423,8 @@ fn subject(name: String, status: Status, summary: String) -> Subject {
         name,
         status,
         summary,
+        settings: Vec::new(),
+        enforced: None,
     }
 }
 

@@ -161,6 +161,8 @@ pub fn evaluate_on(facts: &AccessFacts, rule: &DeviceAccessRule, system: &System
                 name: door.name.clone(),
                 status,
                 summary,
+                settings: Vec::new(),
+                enforced: None,
             }
         })
         .collect();

@@ -164,6 +164,8 @@ pub fn evaluate_on(facts: &EncryptionFacts, rule: &DiskEncryptionRule, system: &
                 name: v.name.clone(),
                 status,
                 summary,
+                settings: Vec::new(),
+                enforced: None,
             }
         })
         .collect();

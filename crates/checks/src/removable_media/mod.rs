@@ -129,6 +129,8 @@ pub fn evaluate_on(facts: &RemovableFacts, rule: &RemovableMediaRule, system: &S
         name: format!("USB mass storage ({} mode)", mode.as_str()),
         status: control_status,
         summary: control_summary.clone(),
+        settings: Vec::new(),
+        enforced: None,
     });
     for v in &facts.mounted {
         let (status, summary) = match (v.writable, v.encrypted) {
@@ -154,6 +156,8 @@ pub fn evaluate_on(facts: &RemovableFacts, rule: &RemovableMediaRule, system: &S
             name: v.mount.clone(),
             status,
             summary,
+            settings: Vec::new(),
+            enforced: None,
         });
     }
     if let Some(reason) = &facts.mounts_unknown {
@@ -162,6 +166,8 @@ pub fn evaluate_on(facts: &RemovableFacts, rule: &RemovableMediaRule, system: &S
             name: "mounted volumes".to_owned(),
             status: Status::Unknown,
             summary: reason.clone(),
+            settings: Vec::new(),
+            enforced: None,
         });
     }
 

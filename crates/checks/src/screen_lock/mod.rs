@@ -125,6 +125,8 @@ pub fn evaluate_on(facts: &ScreenLockFacts, rule: &ScreenLockRule, system: &Syst
                 name: u.user.clone(),
                 status,
                 summary,
+                settings: Vec::new(),
+                enforced: None,
             }
         })
         .collect();
