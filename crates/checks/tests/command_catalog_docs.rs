@@ -66,6 +66,7 @@ fn every_fixed_catalog_command_is_documented() {
         catalog::macos_computer_name(),
         catalog::macos_sw_vers(),
         catalog::macos_mdm_enrollment(),
+        catalog::macos_installed_profiles(),
         catalog::macos_launchd_disabled(),
         catalog::windows_loaded_hives(),
         catalog::windows_reg_key(keys::SYSTEM_POLICIES),

@@ -374,13 +374,14 @@ impl<'de> Deserialize<'de> for Enforced {
         #[serde(untagged)]
         enum Wire {
             Bool(bool),
-            Word(String),
+            Other(serde::de::IgnoredAny),
         }
-        // A word other than "unknown" (from a newer agent) reads as unknown, never as enforced.
+        // Anything but a boolean ("unknown", or a word of a newer agent) reads as unknown,
+        // never as enforced.
         Ok(match Wire::deserialize(deserializer)? {
             Wire::Bool(true) => Self::Yes,
             Wire::Bool(false) => Self::No,
-            Wire::Word(_) => Self::Unknown,
+            Wire::Other(_) => Self::Unknown,
         })
     }
 }

@@ -203,7 +203,7 @@ pub fn evaluate_on(facts: &AccessFacts, rule: &DeviceAccessRule, system: &System
     } else {
         Vec::new()
     };
-    Finding {
+    let finding = Finding {
         id: ID.to_owned(),
         title: TITLE.to_owned(),
         clause: rule.clause.clone(),
@@ -212,7 +212,8 @@ pub fn evaluate_on(facts: &AccessFacts, rule: &DeviceAccessRule, system: &System
         subjects,
         evidence: facts.evidence.clone(),
         remediation,
-    }
+    };
+    crate::enforcement::require(finding, rule.require_enforced, system.platform)
 }
 
 fn judge(door: &Door, deny: bool) -> (Status, String) {

@@ -188,7 +188,7 @@ pub fn evaluate_on(facts: &RemovableFacts, rule: &RemovableMediaRule, system: &S
     } else {
         Vec::new()
     };
-    Finding {
+    let finding = Finding {
         id: ID.to_owned(),
         title: TITLE.to_owned(),
         clause: rule.clause.clone(),
@@ -197,7 +197,8 @@ pub fn evaluate_on(facts: &RemovableFacts, rule: &RemovableMediaRule, system: &S
         subjects,
         evidence: facts.evidence.clone(),
         remediation,
-    }
+    };
+    crate::enforcement::require(finding, rule.require_enforced, system.platform)
 }
 
 fn remediation(system: &System, facts: &RemovableFacts, mode: RemovableMediaMode) -> Vec<String> {
@@ -255,6 +256,7 @@ mod tests {
         RemovableMediaRule {
             enabled: true,
             clause: "Device Policy 6".into(),
+            require_enforced: false,
             mode,
         }
     }

@@ -16,7 +16,7 @@ use posture_host::Host;
 use posture_host::reg::RegValue;
 use posture_schema::Evidence;
 
-use super::{LockSetting, ScreenLockFacts, UserLock};
+use super::{LockEnforcement, LockSetting, ScreenLockFacts, UserLock};
 use crate::catalog::{self, WindowsUser, keys, power};
 use crate::evidence;
 
@@ -485,6 +485,8 @@ pub(super) fn gather(host: &dyn Host) -> ScreenLockFacts {
             user: u.name.clone(),
             desktop: "Windows".to_owned(),
             setting: judge(host, &machine, u, &mut ev),
+            settings: Vec::new(),
+            enforcement: LockEnforcement::AllSettings,
         })
         .collect();
     ScreenLockFacts {
