@@ -304,6 +304,14 @@ pub mod keys {
     pub const STORAGE_CSP: &str = r"HKLM\SOFTWARE\Microsoft\PolicyManager\current\device\Storage";
     /// Group policy overrides of power settings, one subkey per setting GUID.
     pub const POWER_POLICY: &str = r"HKLM\SOFTWARE\Policies\Microsoft\Power\PowerSettings";
+    /// MDM DeviceLock CSP (`MaxInactivityTimeDeviceLock`, minutes): a native CSP that never
+    /// writes under `\Policies\`.
+    pub const DEVICELOCK_CSP: &str =
+        r"HKLM\SOFTWARE\Microsoft\PolicyManager\current\device\DeviceLock";
+    /// MDM LocalPoliciesSecurityOptions CSP (`InteractiveLogon_MachineInactivityLimit`): an MDM
+    /// trace behind `InactivityTimeoutSecs`.
+    pub const SECURITY_OPTIONS_CSP: &str =
+        r"HKLM\SOFTWARE\Microsoft\PolicyManager\current\device\LocalPoliciesSecurityOptions";
 }
 
 /// `reg.exe query KEY [ARGS] /reg:64`: `/reg:64` makes a 32-bit build read the 64-bit view

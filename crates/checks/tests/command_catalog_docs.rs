@@ -78,6 +78,8 @@ fn every_fixed_catalog_command_is_documented() {
         catalog::windows_reg_value(keys::USBSTOR, "Start"),
         catalog::windows_reg_value(keys::UASPSTOR, "Start"),
         catalog::windows_reg_key(keys::STORAGE_CSP),
+        catalog::windows_reg_key(keys::DEVICELOCK_CSP),
+        catalog::windows_reg_key(keys::SECURITY_OPTIONS_CSP),
         catalog::windows_reg_key(keys::FVE_POLICY),
         catalog::windows_reg_key(keys::FVE_SYSTEM),
         catalog::windows_reg_tree(keys::REMOVABLE_STORAGE),
