@@ -183,6 +183,7 @@ mod tests {
             },
             mounted: vec![],
             mounts_unknown: None,
+            control_settings: Vec::new(),
             evidence: vec![],
         };
         let rule = RemovableMediaRule {

@@ -616,3 +616,16 @@ fn require_enforced_fails_a_user_set_pass_and_keeps_an_enforced_one() {
         Status::Pass
     );
 }
+
+#[test]
+fn mount_controls_from_an_mdm_profile_enforce_the_removable_media_block() {
+    use posture_schema::{Enforced, Enforcer};
+    let f = BUNDLES.removable("removable_deny", RemovableMediaMode::Block);
+    let control = &f.subjects[0];
+    assert_eq!(control.enforced, Some(Enforced::Yes), "{control:#?}");
+    let by = &control.settings[0].enforced_by[0];
+    assert_eq!(by.kind, Enforcer::MDM_PROFILE);
+    assert_eq!(by.id, "com.acme.mdm.restrictions");
+    let f = BUNDLES.removable("removable_none", RemovableMediaMode::Audit);
+    assert_eq!(f.subjects[0].enforced, Some(Enforced::No));
+}

@@ -511,3 +511,19 @@ fn a_policy_screen_saver_is_enforced_and_a_users_own_is_not() {
     assert_eq!(setting(&f, "ScreenSaveTimeOut").enforced, Enforced::No);
     assert_eq!(f.subjects[0].enforced, Some(Enforced::No));
 }
+
+#[test]
+fn a_removable_storage_policy_is_enforced_and_a_disabled_driver_is_a_system_setting() {
+    use posture_schema::{Enforced, Enforcer};
+    let f = BUNDLES.removable("removable_deny_all", RemovableMediaMode::Block);
+    let s = setting(&f, "removable storage control");
+    assert_eq!(s.enforced, Enforced::Yes);
+    assert_eq!(s.enforced_by[0].kind, Enforcer::POLICY_KEY);
+    let f = BUNDLES.removable("removable_usbstor_disabled", RemovableMediaMode::Block);
+    assert_eq!(
+        setting(&f, "removable storage control").enforced_by[0].kind,
+        Enforcer::SYSTEM_SETTING
+    );
+    let f = BUNDLES.removable("removable_nothing", RemovableMediaMode::ReadOnly);
+    assert_eq!(f.subjects[0].enforced, Some(Enforced::No));
+}

@@ -446,6 +446,11 @@ impl Enforcer {
     pub const MODPROBE_RULE: &'static str = "modprobe_rule";
     /// A udev rule in a system directory only root can write.
     pub const UDEV_RULE: &'static str = "udev_rule";
+    /// A USBGuard rule set (root-owned `/etc/usbguard`), applied by its daemon.
+    pub const USBGUARD_RULE: &'static str = "usbguard_rule";
+    /// A machine setting only an administrator can change and no policy carries (a driver's
+    /// start type, the kernel command line).
+    pub const SYSTEM_SETTING: &'static str = "system_setting";
     /// Every kind this version writes.
     pub const KINDS: &'static [&'static str] = &[
         Self::MDM_PROFILE,
@@ -461,6 +466,8 @@ impl Enforcer {
         Self::XFCONF_LOCK,
         Self::MODPROBE_RULE,
         Self::UDEV_RULE,
+        Self::USBGUARD_RULE,
+        Self::SYSTEM_SETTING,
     ];
 
     /// The user can remove it without administrator rights.

@@ -11,7 +11,7 @@ use posture_host::{Host, Platform};
 
 use crate::system::{Distro, System};
 use posture_policy::{RemovableMediaMode, RemovableMediaRule};
-use posture_schema::{Evidence, Finding, Status, Subject};
+use posture_schema::{Enforced, Evidence, Finding, Setting, Status, Subject};
 
 /// Check id in reports.
 pub const ID: &str = "removable_media";
@@ -35,6 +35,9 @@ pub struct RemovableFacts {
     pub mounted: Vec<RemovableVolume>,
     /// Set when the list of mounted volumes could not be read.
     pub mounts_unknown: Option<String>,
+    /// The controls read, each with whether management enforces it (they are the control
+    /// subject's settings: one enforced block suffices).
+    pub control_settings: Vec<Setting>,
     /// Everything read, with its source.
     pub evidence: Vec<Evidence>,
 }
@@ -129,8 +132,16 @@ pub fn evaluate_on(facts: &RemovableFacts, rule: &RemovableMediaRule, system: &S
         name: format!("USB mass storage ({} mode)", mode.as_str()),
         status: control_status,
         summary: control_summary.clone(),
-        settings: Vec::new(),
-        enforced: None,
+        settings: facts.control_settings.clone(),
+        enforced: if facts
+            .control_settings
+            .iter()
+            .any(|s| s.enforced == Enforced::Yes)
+        {
+            Some(Enforced::Yes)
+        } else {
+            crate::enforcement::all_of(&facts.control_settings)
+        },
     });
     for v in &facts.mounted {
         let (status, summary) = match (v.writable, v.encrypted) {
@@ -266,6 +277,7 @@ mod tests {
             control,
             mounted,
             mounts_unknown: None,
+            control_settings: Vec::new(),
             evidence: vec![],
         }
     }
