@@ -407,7 +407,9 @@ fn modprobe_layer(
         Loaded::No => "not loaded",
         Loaded::Unknown(_) => "whether it is loaded is unknown",
     };
-    let source = MODPROBE_DIRS.join(", ");
+    let source = rules
+        .first()
+        .map_or_else(|| "modprobe.d".to_owned(), |r| r.id.clone());
     settings.push(if blocking.is_empty() || !other_installs.is_empty() {
         enforcement::user_set(
             "usb-storage module",
