@@ -629,3 +629,20 @@ fn mount_controls_from_an_mdm_profile_enforce_the_removable_media_block() {
     let f = BUNDLES.removable("removable_none", RemovableMediaMode::Audit);
     assert_eq!(f.subjects[0].enforced, Some(Enforced::No));
 }
+
+#[test]
+fn a_profile_that_disables_the_guest_enforces_it_and_guest_enabled_is_the_admins_own() {
+    use posture_schema::{Enforced, Enforcer};
+    let f = BUNDLES.access("access_guest_managed_off", RemoteAccessMode::Report);
+    let guest = f.subjects.iter().find(|s| s.name == "guest user").unwrap();
+    assert_eq!(guest.enforced, Some(Enforced::Yes), "{guest:#?}");
+    assert_eq!(guest.settings[0].name, "DisableGuestAccount");
+    assert_eq!(guest.settings[0].enforced_by[0].kind, Enforcer::MDM_PROFILE);
+    assert_eq!(
+        guest.settings[0].enforced_by[0].id,
+        "com.acme.mdm.loginwindow"
+    );
+    let f = BUNDLES.access("access_guest_on", RemoteAccessMode::Report);
+    let guest = f.subjects.iter().find(|s| s.name == "guest user").unwrap();
+    assert_eq!(guest.enforced, Some(Enforced::No));
+}

@@ -527,3 +527,19 @@ fn a_removable_storage_policy_is_enforced_and_a_disabled_driver_is_a_system_sett
     let f = BUNDLES.removable("removable_nothing", RemovableMediaMode::ReadOnly);
     assert_eq!(f.subjects[0].enforced, Some(Enforced::No));
 }
+
+#[test]
+fn a_remote_desktop_policy_is_enforced_and_the_switch_alone_is_not() {
+    use posture_schema::{Enforced, Enforcer};
+    let rdp = |name: &str| {
+        let f = BUNDLES.access(name, RemoteAccessMode::Report);
+        f.subjects
+            .into_iter()
+            .find(|s| s.name == "Remote Desktop")
+            .unwrap()
+    };
+    let policy = rdp("access_remote_policy_denies");
+    assert_eq!(policy.enforced, Some(Enforced::Yes), "{policy:#?}");
+    assert_eq!(policy.settings[0].enforced_by[0].kind, Enforcer::POLICY_KEY);
+    assert_eq!(rdp("access_remote_on").enforced, Some(Enforced::No));
+}
