@@ -9,7 +9,7 @@ use std::io::Write as _;
 use anstream::eprintln;
 use anstyle::{AnsiColor, Style};
 use posture_policy::Policy;
-use posture_schema::{Finding, Posture, Report, Status};
+use posture_schema::{Enforced, Enforcer, Finding, Posture, Report, Setting, Status};
 
 const BOLD: Style = Style::new().bold();
 const DIM: Style = Style::new().dimmed();
@@ -110,17 +110,18 @@ fn render_human(out: &mut String, report: &Report, verbose: bool) {
         .max(6);
     let _ = writeln!(
         out,
-        "  {BOLD}{:<7}  {:<title_w$}  {:<clause_w$}  WHY{BOLD:#}",
-        "STATUS", "CHECK", "CLAUSE"
+        "  {BOLD}{:<7}  {:<title_w$}  {:<clause_w$}  {:<8}  WHY{BOLD:#}",
+        "STATUS", "CHECK", "CLAUSE", "ENFORCED"
     );
     for c in &report.checks {
         let style = status_style(c.status);
         let _ = writeln!(
             out,
-            "  {style}{:<7}{style:#}  {:<title_w$}  {DIM}{:<clause_w$}{DIM:#}  {}",
+            "  {style}{:<7}{style:#}  {:<title_w$}  {DIM}{:<clause_w$}{DIM:#}  {:<8}  {}",
             status_word(c.status),
             c.title,
             c.clause,
+            enforcement_word(c.enforcement()),
             c.summary
         );
     }
@@ -180,6 +181,14 @@ fn details(out: &mut String, c: &Finding, verbose: bool) {
             s.name,
             s.summary
         );
+        for setting in &s.settings {
+            let _ = writeln!(out, "          {DIM}-{DIM:#} {}", setting_line(setting));
+            if verbose {
+                for note in &setting.notes {
+                    let _ = writeln!(out, "            {DIM}note: {note}{DIM:#}");
+                }
+            }
+        }
     }
     if !c.remediation.is_empty() {
         let _ = writeln!(out, "  How to fix:");
@@ -206,6 +215,82 @@ fn details(out: &mut String, c: &Finding, verbose: bool) {
                 e.source, e.value
             );
         }
+    }
+}
+
+/// The table's ENFORCED column: whether management enforces what the check's verdict rests on
+/// (`-` when the check reports no settings).
+fn enforcement_word(e: Option<Enforced>) -> &'static str {
+    match e {
+        Some(Enforced::Yes) => "yes",
+        Some(Enforced::No) => "no",
+        Some(Enforced::Unknown) => "unknown",
+        None => "-",
+    }
+}
+
+/// One setting as people read it: `idle-delay = uint32 600 (/etc/dconf/db/local ...): enforced
+/// by dconf lock /etc/dconf/db/local (system database local; removable by the user)`.
+fn setting_line(s: &Setting) -> String {
+    let by: Vec<String> = s
+        .enforced_by
+        .iter()
+        .map(|e| {
+            let mut t = format!("{} {}", kind_label(&e.kind), e.id);
+            let mut extra = Vec::new();
+            if let Some(n) = &e.name {
+                extra.push(n.clone());
+            }
+            extra.push(format!(
+                "removable by {}",
+                match e.removable_by.as_str() {
+                    Enforcer::BY_USER => "the user",
+                    Enforcer::BY_LOCAL_ADMIN => "a local administrator",
+                    Enforcer::BY_MANAGEMENT => "its management only",
+                    other => other,
+                }
+            ));
+            if let Some(v) = &e.value {
+                extra.push(format!("asks for {v}"));
+            }
+            t.push_str(&format!(" ({})", extra.join("; ")));
+            t
+        })
+        .collect();
+    let state = match (s.enforced, by.is_empty()) {
+        (Enforced::Yes, false) => format!("enforced by {}", by.join(", ")),
+        (Enforced::Yes, true) => "enforced".to_owned(),
+        (Enforced::No, true) => "not enforced".to_owned(),
+        (Enforced::No, false) => format!("not enforced ({} not in effect)", by.join(", ")),
+        (Enforced::Unknown, _) => format!(
+            "enforcement unknown{}",
+            s.notes
+                .first()
+                .map(|n| format!(" ({n})"))
+                .unwrap_or_default()
+        ),
+    };
+    format!("{} = {} ({}): {state}", s.name, s.value, s.source)
+}
+
+fn kind_label(kind: &str) -> &str {
+    match kind {
+        Enforcer::MDM_PROFILE => "MDM profile",
+        Enforcer::MANUAL_PROFILE => "manual profile",
+        Enforcer::LOCAL_MCX => "local MCX",
+        Enforcer::MANAGED_PREFERENCE => "managed preference",
+        Enforcer::GPO => "Group Policy",
+        Enforcer::LOCAL_POLICY => "local Group Policy",
+        Enforcer::POLICY_KEY => "policy value",
+        Enforcer::MDM_CSP => "MDM policy",
+        Enforcer::DCONF_LOCK => "dconf lock",
+        Enforcer::KDE_IMMUTABLE => "KDE immutable",
+        Enforcer::XFCONF_LOCK => "xfconf lock",
+        Enforcer::MODPROBE_RULE => "modprobe rule",
+        Enforcer::UDEV_RULE => "udev rule",
+        Enforcer::USBGUARD_RULE => "USBGuard rules",
+        Enforcer::SYSTEM_SETTING => "system setting",
+        other => other,
     }
 }
 

@@ -92,6 +92,8 @@ mod tests {
                 name: "/".into(),
                 status,
                 summary: summary.into(),
+                settings: Vec::new(),
+                enforced: None,
             }],
             evidence: vec![Evidence {
                 kind: EvidenceKind::File,

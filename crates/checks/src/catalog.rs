@@ -163,6 +163,15 @@ pub fn macos_mdm_enrollment() -> CommandSpec {
     CommandSpec::new("/usr/bin/profiles", &["status", "-type", "enrollment"])
 }
 
+/// `/usr/bin/profiles -P -o stdout-xml`: the configuration profiles installed (device-wide under `_computerlevel`, per user under the user name),
+/// with their payloads and whether the user may remove them (needs root). Run only when a
+/// Managed Preferences file sets a value a check reads, to tell an MDM profile from a manual one
+/// or from local MCX. Enforcement.
+#[must_use]
+pub fn macos_installed_profiles() -> CommandSpec {
+    CommandSpec::new("/usr/bin/profiles", &["-P", "-o", "stdout-xml"]).with_timeout(SLOW)
+}
+
 /// `/usr/bin/fdesetup status`: FileVault on, off, encrypting, decrypting or deferred. Disk
 /// encryption.
 #[must_use]
@@ -295,6 +304,14 @@ pub mod keys {
     pub const STORAGE_CSP: &str = r"HKLM\SOFTWARE\Microsoft\PolicyManager\current\device\Storage";
     /// Group policy overrides of power settings, one subkey per setting GUID.
     pub const POWER_POLICY: &str = r"HKLM\SOFTWARE\Policies\Microsoft\Power\PowerSettings";
+    /// MDM DeviceLock CSP (`MaxInactivityTimeDeviceLock`, minutes): a native CSP that never
+    /// writes under `\Policies\`.
+    pub const DEVICELOCK_CSP: &str =
+        r"HKLM\SOFTWARE\Microsoft\PolicyManager\current\device\DeviceLock";
+    /// MDM LocalPoliciesSecurityOptions CSP (`InteractiveLogon_MachineInactivityLimit`): an MDM
+    /// trace behind `InactivityTimeoutSecs`.
+    pub const SECURITY_OPTIONS_CSP: &str =
+        r"HKLM\SOFTWARE\Microsoft\PolicyManager\current\device\LocalPoliciesSecurityOptions";
 }
 
 /// `reg.exe query KEY [ARGS] /reg:64`: `/reg:64` makes a 32-bit build read the 64-bit view
@@ -841,6 +858,7 @@ mod tests {
             macos_hardware_overview(),
             macos_computer_name(),
             macos_mdm_enrollment(),
+            macos_installed_profiles(),
             macos_filevault_status(),
             macos_power_settings(),
             macos_mounts(),

@@ -24,6 +24,7 @@
 pub mod accounts;
 pub mod catalog;
 pub mod deadline;
+pub mod enforcement;
 pub mod evidence;
 pub mod inventory;
 pub mod pam;

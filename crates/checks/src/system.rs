@@ -138,12 +138,15 @@ mod tests {
                 setting: LockSetting::NeverLocks {
                     reason: "Autolock is false".into(),
                 },
+                settings: Vec::new(),
+                enforcement: Default::default(),
             }],
             ..Default::default()
         };
         let rule = ScreenLockRule {
             enabled: true,
             clause: "3.1".into(),
+            require_enforced: false,
             max_idle_minutes: 15,
         };
         crate::screen_lock::evaluate_on(&facts, &rule, system)
@@ -180,11 +183,13 @@ mod tests {
             },
             mounted: vec![],
             mounts_unknown: None,
+            control_settings: Vec::new(),
             evidence: vec![],
         };
         let rule = RemovableMediaRule {
             enabled: true,
             clause: "6".into(),
+            require_enforced: false,
             mode: RemovableMediaMode::Block,
         };
         crate::removable_media::evaluate_on(&facts, &rule, system)
@@ -222,6 +227,7 @@ mod tests {
         let rule = DiskEncryptionRule {
             enabled: true,
             clause: "AUP".into(),
+            require_enforced: false,
             require_encrypted_swap: false,
         };
         crate::disk_encryption::evaluate_on(&facts, &rule, system)

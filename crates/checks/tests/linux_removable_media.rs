@@ -325,3 +325,52 @@ fn a_disk_on_a_hot_plug_capable_sata_port_is_not_removable_media() {
     let f = judge("sata-hotplug-bay-writable");
     assert_eq!(f.status, Status::Pass, "{}", f.summary);
 }
+
+// Enforcement: what keeps USB storage blocked
+
+fn control_setting<'f>(f: &'f Finding, name: &str) -> &'f posture_schema::Setting {
+    f.subjects[0]
+        .settings
+        .iter()
+        .find(|s| s.name == name)
+        .unwrap_or_else(|| panic!("no setting {name} in {:#?}", f.subjects[0]))
+}
+
+#[test]
+fn a_root_owned_install_rule_with_the_module_unloaded_enforces_the_block() {
+    use posture_schema::{Enforced, Enforcer};
+    let f = judge("install-false");
+    let module = control_setting(&f, "usb-storage module");
+    assert_eq!(module.enforced, Enforced::Yes, "{module:#?}");
+    let by = &module.enforced_by[0];
+    assert_eq!(by.kind, Enforcer::MODPROBE_RULE);
+    assert!(by.id.starts_with("/etc/modprobe.d/"), "{by:#?}");
+    assert!(by.name.as_deref().unwrap().contains("install"), "{by:#?}");
+    assert_eq!(by.removable_by, Enforcer::BY_LOCAL_ADMIN);
+    assert!(module.value.contains("not loaded"));
+    assert_eq!(f.subjects[0].enforced, Some(Enforced::Yes));
+}
+
+#[test]
+fn an_install_rule_does_not_enforce_while_the_module_is_loaded() {
+    use posture_schema::{Enforced, Enforcer};
+    let f = judge("blocked-but-loaded");
+    let module = control_setting(&f, "usb-storage module");
+    assert_eq!(module.enforced, Enforced::No);
+    assert_eq!(module.enforced_by[0].kind, Enforcer::MODPROBE_RULE);
+    assert!(
+        module.notes.iter().any(|n| n.contains("loaded now")),
+        "{module:#?}"
+    );
+}
+
+#[test]
+fn no_rule_at_all_is_not_enforced_and_usbguard_is_when_it_blocks() {
+    use posture_schema::{Enforced, Enforcer};
+    let f = judge("allowed");
+    assert_eq!(f.subjects[0].enforced, Some(Enforced::No));
+    let f = judge("usbguard-reject");
+    let guard = control_setting(&f, "USBGuard");
+    assert_eq!(guard.enforced_by[0].kind, Enforcer::USBGUARD_RULE);
+    assert_eq!(f.subjects[0].enforced, Some(Enforced::Yes));
+}

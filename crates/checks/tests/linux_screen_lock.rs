@@ -813,3 +813,166 @@ fn cosmic_lock_screen_with_an_empty_password_and_nullok_fails() {
         "cosmic-greeter stack"
     ));
 }
+
+// Enforcement: what pins each setting
+
+/// The setting of dconf key (or KDE / xfconf name) `name` of alice's lock.
+fn setting<'f>(f: &'f Finding, name: &str) -> &'f posture_schema::Setting {
+    f.subjects[0]
+        .settings
+        .iter()
+        .find(|s| s.name == name)
+        .unwrap_or_else(|| panic!("no setting {name} in {:#?}", f.subjects[0].settings))
+}
+
+const IDLE_DELAY: &str = "/org/gnome/desktop/session/idle-delay";
+
+#[test]
+fn a_compiled_dconf_lock_enforces_the_key_and_the_users_keys_stay_user_set() {
+    use posture_schema::{Enforced, Enforcer};
+    let (_, f) = judge("gnome-system-lock-wins");
+    let idle = setting(&f, IDLE_DELAY);
+    assert_eq!(idle.enforced, Enforced::Yes, "{idle:#?}");
+    assert_eq!(idle.value, "uint32 600");
+    let by = &idle.enforced_by[0];
+    assert_eq!(by.kind, Enforcer::DCONF_LOCK);
+    assert_eq!(by.id, "/etc/dconf/db/local");
+    // /etc/dconf/profile/user can be replaced by the user's DCONF_PROFILE.
+    assert_eq!(by.removable_by, Enforcer::BY_USER);
+    assert!(idle.notes.iter().any(|n| n.contains("DCONF_PROFILE")));
+    let delay = setting(&f, "/org/gnome/desktop/screensaver/lock-delay");
+    assert_eq!(delay.enforced, Enforced::No);
+    assert_eq!(f.subjects[0].enforced, Some(Enforced::No));
+}
+
+#[test]
+fn a_lock_in_the_mandatory_profile_is_removable_only_by_an_administrator() {
+    use posture_schema::{Enforced, Enforcer};
+    let (_, f) = judge("gnome-mandatory-profile");
+    let idle = setting(&f, IDLE_DELAY);
+    assert_eq!(idle.enforced, Enforced::Yes);
+    assert_eq!(idle.enforced_by[0].removable_by, Enforcer::BY_LOCAL_ADMIN);
+}
+
+#[test]
+fn a_lock_file_without_dconf_update_enforces_nothing_and_says_so() {
+    use posture_schema::{Enforced, Enforcer};
+    let (_, f) = judge("gnome-uncompiled-keyfiles");
+    let idle = setting(&f, IDLE_DELAY);
+    assert_eq!(idle.enforced, Enforced::No, "{idle:#?}");
+    assert_eq!(idle.enforced_by[0].kind, Enforcer::DCONF_LOCK);
+    assert_eq!(
+        idle.enforced_by[0].id,
+        "/etc/dconf/db/local.d/locks/00-screensaver"
+    );
+    assert!(
+        idle.notes.iter().any(|n| n.contains("dconf update")),
+        "{idle:#?}"
+    );
+}
+
+#[test]
+fn a_user_written_runtime_profile_defeats_the_administrators_lock() {
+    use posture_schema::{Enforced, Enforcer};
+    let (_, f) = judge("gnome-runtime-profile-override");
+    // alice's own idle-delay 0 is in effect: the lock in /etc/dconf/db/local is not.
+    assert_eq!(f.status, Status::Fail, "{}", f.summary);
+    let idle = setting(&f, IDLE_DELAY);
+    assert_eq!(idle.value, "uint32 0");
+    assert_eq!(idle.enforced, Enforced::No);
+    let by = &idle.enforced_by[0];
+    assert_eq!(
+        (by.kind.as_str(), by.id.as_str()),
+        (Enforcer::DCONF_LOCK, "/etc/dconf/db/local")
+    );
+    assert_eq!(by.value.as_deref(), Some("uint32 600"));
+    assert!(
+        idle.notes.iter().any(|n| n.contains("defeated")),
+        "{idle:#?}"
+    );
+}
+
+#[test]
+fn require_enforced_fails_a_lock_the_user_set_and_passes_a_locked_one() {
+    let mut rule = Policy::embedded().rules.screen_lock;
+    rule.require_enforced = true;
+    let judge_with = |case: &str| {
+        let facts = screen_lock::gather(&root(case));
+        screen_lock::evaluate(&facts, &rule, Platform::Linux)
+    };
+    let f = judge_with("gnome-defaults");
+    assert_eq!(f.status, Status::Fail, "{f:#?}");
+    assert!(f.remediation[0].contains("dconf update"));
+    // Only idle-delay is locked there: lock-delay and lock-enabled stay the user's.
+    let f = judge_with("gnome-mandatory-profile");
+    assert_eq!(f.status, Status::Fail);
+    assert!(
+        f.subjects[0].summary.contains("lock-delay"),
+        "{}",
+        f.subjects[0].summary
+    );
+}
+
+#[test]
+fn kde_group_immutability_enforces_every_key_of_the_group() {
+    use posture_schema::{Enforced, Enforcer};
+    let (_, f) = judge("kde-system-immutable");
+    assert_eq!(
+        f.subjects[0].enforced,
+        Some(Enforced::Yes),
+        "{:#?}",
+        f.subjects[0]
+    );
+    let timeout = setting(&f, "Timeout");
+    assert_eq!(timeout.value, "10");
+    let by = &timeout.enforced_by[0];
+    assert_eq!(by.kind, Enforcer::KDE_IMMUTABLE);
+    assert_eq!(by.id, "/etc/xdg/kscreenlockerrc");
+    assert!(by.name.as_deref().unwrap().contains("[Daemon][$i]"));
+    // Autolock has no value there, yet the group marker freezes its default too.
+    assert_eq!(setting(&f, "Autolock").enforced, Enforced::Yes);
+}
+
+#[test]
+fn kde_key_immutability_enforces_that_key_only() {
+    use posture_schema::Enforced;
+    let (facts, f) = judge("kde-key-immutable");
+    assert!(matches!(
+        only_setting(&facts),
+        LockSetting::LocksAfter { seconds: 660, .. }
+    ));
+    let timeout = setting(&f, "Timeout");
+    assert_eq!(timeout.enforced, Enforced::Yes);
+    assert!(
+        timeout.enforced_by[0]
+            .name
+            .as_deref()
+            .unwrap()
+            .contains("Timeout[$i]")
+    );
+    let grace = setting(&f, "LockGrace");
+    assert_eq!((grace.value.as_str(), grace.enforced), ("60", Enforced::No));
+    assert_eq!(setting(&f, "Autolock").enforced, Enforced::No);
+    assert_eq!(f.subjects[0].enforced, Some(Enforced::No));
+}
+
+#[test]
+fn xfconf_locked_properties_are_enforced_and_the_users_others_are_not() {
+    use posture_schema::{Enforced, Enforcer};
+    let (facts, f) = judge("xfce-system-locked");
+    // The system's locked 5 min wins over alice's 10; her lock delay of 1 min stays hers.
+    assert!(matches!(
+        only_setting(&facts),
+        LockSetting::LocksAfter { seconds: 360, .. }
+    ));
+    let idle = setting(&f, "/saver/idle-activation/delay");
+    assert_eq!(idle.enforced, Enforced::Yes, "{idle:#?}");
+    assert_eq!(idle.enforced_by[0].kind, Enforcer::XFCONF_LOCK);
+    assert_eq!(idle.enforced_by[0].name.as_deref(), Some("locked=\"*\""));
+    assert_eq!(
+        setting(&f, "/lock/saver-activation/delay").enforced,
+        Enforced::No
+    );
+    let (_, f) = judge("xfce-screensaver");
+    assert_eq!(f.subjects[0].enforced, Some(Enforced::No));
+}

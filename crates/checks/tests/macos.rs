@@ -558,3 +558,146 @@ fn a_mac_bundle_without_pwpolicy_is_unknown_for_password_rules() {
         "not recorded",
     );
 }
+
+// Enforcement: what stands behind each screen saver setting
+
+/// The setting `name` of the first subject of a finding.
+fn setting<'f>(f: &'f posture_schema::Finding, name: &str) -> &'f posture_schema::Setting {
+    f.subjects[0]
+        .settings
+        .iter()
+        .find(|s| s.name == name)
+        .unwrap_or_else(|| panic!("no setting {name} in {:#?}", f.subjects[0].settings))
+}
+
+#[test]
+fn a_non_removable_mdm_profile_enforces_the_screen_saver() {
+    use posture_schema::{Enforced, Enforcer};
+    let f = BUNDLES.screen_lock("screen_lock_managed_overrides_user");
+    assert_eq!(f.subjects[0].enforced, Some(Enforced::Yes), "{f:#?}");
+    let idle = setting(&f, "idleTime");
+    assert_eq!(idle.value, "600");
+    let by = &idle.enforced_by[0];
+    assert_eq!(by.kind, Enforcer::MDM_PROFILE);
+    assert_eq!(by.id, "com.acme.mdm.screensaver");
+    assert_eq!(by.name.as_deref(), Some("Screen Saver"));
+    assert_eq!(by.removable_by, Enforcer::BY_MANAGEMENT);
+    assert_eq!(setting(&f, "askForPassword").enforced, Enforced::Yes);
+}
+
+#[test]
+fn settings_the_user_chose_pass_but_are_not_enforced() {
+    use posture_schema::Enforced;
+    let f = BUNDLES.screen_lock("screen_lock_immediate_5min");
+    assert_eq!(f.status, Status::Pass);
+    assert_eq!(f.subjects[0].enforced, Some(Enforced::No));
+    for name in ["idleTime", "askForPassword", "askForPasswordDelay"] {
+        let s = setting(&f, name);
+        assert_eq!(s.enforced, Enforced::No, "{s:#?}");
+        assert!(s.enforced_by.is_empty());
+    }
+}
+
+#[test]
+fn a_manual_profile_enforces_but_any_administrator_can_remove_it() {
+    use posture_schema::{Enforced, Enforcer};
+    let f = BUNDLES.screen_lock("screen_lock_enforced_manual_profile");
+    let idle = setting(&f, "idleTime");
+    assert_eq!(idle.enforced, Enforced::Yes);
+    assert_eq!(idle.enforced_by[0].kind, Enforcer::MANUAL_PROFILE);
+    assert_eq!(idle.enforced_by[0].removable_by, Enforcer::BY_LOCAL_ADMIN);
+    assert!(idle.notes.iter().any(|n| n.contains("_manualProfile")));
+}
+
+#[test]
+fn a_hand_written_managed_plist_is_local_mcx_not_mdm() {
+    use posture_schema::Enforcer;
+    let f = BUNDLES.screen_lock("screen_lock_enforced_hand_written");
+    assert_eq!(f.status, Status::Pass);
+    let by = &setting(&f, "idleTime").enforced_by[0];
+    assert_eq!(by.kind, Enforcer::LOCAL_MCX);
+    assert_eq!(
+        by.id,
+        "/Library/Managed Preferences/com.apple.screensaver.plist"
+    );
+    assert_eq!(by.removable_by, Enforcer::BY_LOCAL_ADMIN);
+}
+
+#[test]
+fn a_managed_value_that_is_not_in_effect_is_reported_beside_the_effective_one() {
+    use posture_schema::{Enforced, Enforcer};
+    let f = BUNDLES.screen_lock("screen_lock_enforced_not_effective");
+    // The verdict is the machine's: no password is asked, whatever the profile says.
+    assert_eq!(f.status, Status::Fail);
+    let ask = setting(&f, "askForPassword");
+    assert_eq!(ask.value, "false");
+    assert_eq!(ask.enforced, Enforced::No);
+    assert_eq!(ask.enforced_by[0].kind, Enforcer::MDM_PROFILE);
+    assert_eq!(ask.enforced_by[0].value.as_deref(), Some("true"));
+    assert!(
+        ask.notes.iter().any(|n| n.contains("not in effect")),
+        "{ask:#?}"
+    );
+}
+
+#[test]
+fn a_profile_installed_for_the_user_enforces_from_the_users_folder() {
+    use posture_schema::{Enforced, Enforcer};
+    let f = BUNDLES.screen_lock("screen_lock_enforced_user_scope");
+    let idle = setting(&f, "idleTime");
+    assert_eq!(idle.enforced, Enforced::Yes, "{idle:#?}");
+    assert_eq!(
+        idle.source,
+        "/Library/Managed Preferences/jdoe/com.apple.screensaver.plist"
+    );
+    assert_eq!(idle.enforced_by[0].kind, Enforcer::MDM_PROFILE);
+}
+
+#[test]
+fn require_enforced_fails_a_user_set_pass_and_keeps_an_enforced_one() {
+    let mut rules = Policy::embedded().rules;
+    rules.screen_lock.require_enforced = true;
+    let judge = |name: &str| {
+        let host = BUNDLES.host(name);
+        let facts = posture_checks::screen_lock::gather(&host);
+        posture_checks::screen_lock::evaluate(&facts, &rules.screen_lock, Platform::Macos)
+    };
+    let f = judge("screen_lock_immediate_5min");
+    assert_eq!(f.status, Status::Fail, "{f:#?}");
+    assert!(f.summary.contains("require_enforced"), "{}", f.summary);
+    assert!(f.remediation[0].contains("configuration profile"));
+    assert_eq!(
+        judge("screen_lock_managed_overrides_user").status,
+        Status::Pass
+    );
+}
+
+#[test]
+fn mount_controls_from_an_mdm_profile_enforce_the_removable_media_block() {
+    use posture_schema::{Enforced, Enforcer};
+    let f = BUNDLES.removable("removable_deny", RemovableMediaMode::Block);
+    let control = &f.subjects[0];
+    assert_eq!(control.enforced, Some(Enforced::Yes), "{control:#?}");
+    let by = &control.settings[0].enforced_by[0];
+    assert_eq!(by.kind, Enforcer::MDM_PROFILE);
+    assert_eq!(by.id, "com.acme.mdm.restrictions");
+    let f = BUNDLES.removable("removable_none", RemovableMediaMode::Audit);
+    assert_eq!(f.subjects[0].enforced, Some(Enforced::No));
+}
+
+#[test]
+fn a_profile_that_disables_the_guest_enforces_it_and_guest_enabled_is_the_admins_own() {
+    use posture_schema::{Enforced, Enforcer};
+    let f = BUNDLES.access("access_guest_managed_off", RemoteAccessMode::Report);
+    let guest = f.subjects.iter().find(|s| s.name == "guest user").unwrap();
+    assert_eq!(guest.enforced, Some(Enforced::Yes), "{guest:#?}");
+    assert_eq!(guest.settings[0].name, "DisableGuestAccount");
+    assert_eq!(guest.settings[0].enforced_by[0].kind, Enforcer::MDM_PROFILE);
+    assert_eq!(
+        guest.settings[0].enforced_by[0].id,
+        "com.acme.mdm.loginwindow"
+    );
+    let f = BUNDLES.access("access_guest_on", RemoteAccessMode::Report);
+    let guest = f.subjects.iter().find(|s| s.name == "guest user").unwrap();
+    assert_eq!(guest.enforced, Some(Enforced::No));
+}

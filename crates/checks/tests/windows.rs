@@ -516,3 +516,103 @@ fn a_microsoft_account_user_is_not_judged_by_local_rules() {
         jdoe.summary
     );
 }
+
+// Enforcement: policy, MDM and the user's own values
+
+/// The setting `name` of the first subject of a finding.
+fn setting<'f>(f: &'f posture_schema::Finding, name: &str) -> &'f posture_schema::Setting {
+    f.subjects[0]
+        .settings
+        .iter()
+        .find(|s| s.name == name)
+        .unwrap_or_else(|| panic!("no setting {name} in {:#?}", f.subjects[0].settings))
+}
+
+#[test]
+fn a_policy_value_without_a_trace_is_enforced_but_its_origin_is_said_to_be_unknown() {
+    use posture_schema::{Enforced, Enforcer};
+    let f = BUNDLES.screen_lock("screen_lock_inactivity_900");
+    let limit = setting(&f, "InactivityTimeoutSecs");
+    assert_eq!(limit.enforced, Enforced::Yes);
+    let by = &limit.enforced_by[0];
+    assert_eq!(by.kind, Enforcer::POLICY_KEY);
+    assert_eq!(by.name.as_deref(), Some("origin not traced"));
+    assert_eq!(by.removable_by, Enforcer::BY_LOCAL_ADMIN);
+    // The inactivity limit alone guarantees the 15 minutes, whatever the power plan says.
+    assert_eq!(
+        f.subjects[0].enforced,
+        Some(Enforced::Yes),
+        "{:#?}",
+        f.subjects[0]
+    );
+    assert_eq!(setting(&f, "STANDBYIDLE (AC)").enforced, Enforced::No);
+}
+
+#[test]
+fn an_mdm_trace_in_policy_manager_names_the_mdm() {
+    use posture_schema::Enforcer;
+    let f = BUNDLES.screen_lock("screen_lock_enforced_inactivity_mdm");
+    let by = &setting(&f, "InactivityTimeoutSecs").enforced_by[0];
+    assert_eq!(by.kind, Enforcer::MDM_CSP);
+    assert!(
+        by.id
+            .ends_with(r"LocalPoliciesSecurityOptions\InteractiveLogon_MachineInactivityLimit")
+    );
+}
+
+#[test]
+fn a_native_devicelock_csp_outside_policies_is_found_and_the_verdict_stays() {
+    use posture_schema::{Enforced, Enforcer};
+    let f = BUNDLES.screen_lock("screen_lock_enforced_intune_devicelock");
+    assert_eq!(f.status, Status::Fail);
+    let csp = setting(&f, "MaxInactivityTimeDeviceLock");
+    assert_eq!(csp.value, "15 min");
+    assert_eq!(csp.enforced_by[0].kind, Enforcer::MDM_CSP);
+    assert!(csp.notes.iter().any(|n| n.contains("not counted")));
+    assert_eq!(csp.enforced, Enforced::Yes);
+}
+
+#[test]
+fn a_policy_screen_saver_is_enforced_and_a_users_own_is_not() {
+    use posture_schema::{Enforced, Enforcer};
+    let f = BUNDLES.screen_lock("screen_lock_policy_overrides_user");
+    let timeout = setting(&f, "ScreenSaveTimeOut");
+    assert_eq!(timeout.enforced, Enforced::Yes, "{timeout:#?}");
+    assert_eq!(timeout.enforced_by[0].kind, Enforcer::POLICY_KEY);
+    let f = BUNDLES.screen_lock("screen_lock_secure_saver_600");
+    assert_eq!(f.status, Status::Pass);
+    assert_eq!(setting(&f, "ScreenSaveTimeOut").enforced, Enforced::No);
+    assert_eq!(f.subjects[0].enforced, Some(Enforced::No));
+}
+
+#[test]
+fn a_removable_storage_policy_is_enforced_and_a_disabled_driver_is_a_system_setting() {
+    use posture_schema::{Enforced, Enforcer};
+    let f = BUNDLES.removable("removable_deny_all", RemovableMediaMode::Block);
+    let s = setting(&f, "removable storage control");
+    assert_eq!(s.enforced, Enforced::Yes);
+    assert_eq!(s.enforced_by[0].kind, Enforcer::POLICY_KEY);
+    let f = BUNDLES.removable("removable_usbstor_disabled", RemovableMediaMode::Block);
+    assert_eq!(
+        setting(&f, "removable storage control").enforced_by[0].kind,
+        Enforcer::SYSTEM_SETTING
+    );
+    let f = BUNDLES.removable("removable_nothing", RemovableMediaMode::ReadOnly);
+    assert_eq!(f.subjects[0].enforced, Some(Enforced::No));
+}
+
+#[test]
+fn a_remote_desktop_policy_is_enforced_and_the_switch_alone_is_not() {
+    use posture_schema::{Enforced, Enforcer};
+    let rdp = |name: &str| {
+        let f = BUNDLES.access(name, RemoteAccessMode::Report);
+        f.subjects
+            .into_iter()
+            .find(|s| s.name == "Remote Desktop")
+            .unwrap()
+    };
+    let policy = rdp("access_remote_policy_denies");
+    assert_eq!(policy.enforced, Some(Enforced::Yes), "{policy:#?}");
+    assert_eq!(policy.settings[0].enforced_by[0].kind, Enforcer::POLICY_KEY);
+    assert_eq!(rdp("access_remote_on").enforced, Some(Enforced::No));
+}

@@ -642,6 +642,50 @@ struct SubjectView {
     name: String,
     status: String,
     summary: String,
+    /// Whether management enforces this subject's verdict (`enforced`, `not enforced`,
+    /// `unknown`), empty when the report says nothing about it.
+    enforced: String,
+    settings: Vec<SettingView>,
+}
+
+/// One setting of a subject with what enforces it, as the device page shows it.
+struct SettingView {
+    name: String,
+    value: String,
+    source: String,
+    enforced: String,
+    /// What manages it: `dconf lock /etc/dconf/db/local (removable by user)`, one per entry.
+    by: Vec<String>,
+}
+
+/// The words of an enforcement state on the device page and in exports.
+fn enforcement_words(e: Option<posture_schema::Enforced>) -> String {
+    e.map(|e| e.as_str().to_owned()).unwrap_or_default()
+}
+
+fn setting_view(s: &posture_schema::Setting) -> SettingView {
+    SettingView {
+        name: s.name.clone(),
+        value: s.value.clone(),
+        source: s.source.clone(),
+        enforced: s.enforced.as_str().to_owned(),
+        by: s
+            .enforced_by
+            .iter()
+            .map(|e| {
+                let mut words = format!("{} {}", e.kind, e.id);
+                if let Some(n) = &e.name {
+                    words.push_str(&format!(" ({n})"));
+                }
+                words.push_str(&format!(", removable by {}", e.removable_by));
+                if let Some(v) = &e.value {
+                    words.push_str(&format!(", asks for {v}"));
+                }
+                words
+            })
+            .chain(s.notes.iter().map(|n| format!("note: {n}")))
+            .collect(),
+    }
 }
 
 struct EvidenceView {
@@ -658,6 +702,8 @@ struct FindingView {
     clause: String,
     status: String,
     summary: String,
+    /// Whether management enforces what the verdict rests on; empty when not reported.
+    enforced: String,
     /// When the status last changed, by the collector's clock, with its age.
     changed_at: String,
     /// Why the agent made the report that changed it, when it said.
@@ -777,6 +823,7 @@ async fn device_page(
                     clause: f.clause.clone(),
                     status: f.status.as_str().to_owned(),
                     summary: f.summary.clone(),
+                    enforced: enforcement_words(f.enforcement()),
                     changed_at: latest(&f.id)
                         .map(|l| changed_at(l, now))
                         .unwrap_or_default(),
@@ -791,6 +838,8 @@ async fn device_page(
                             name: s.name.clone(),
                             status: s.status.as_str().to_owned(),
                             summary: s.summary.clone(),
+                            enforced: enforcement_words(s.enforced),
+                            settings: s.settings.iter().map(setting_view).collect(),
                         })
                         .collect(),
                     evidence: f
@@ -828,6 +877,7 @@ async fn device_page(
                 clause: missing.finding.clause.clone(),
                 status: missing.finding.status.as_str().to_owned(),
                 summary: missing.finding.summary.clone(),
+                enforced: String::new(),
                 changed_at: changed_at(missing, now),
                 change: change_words(&missing.change),
                 subjects: Vec::new(),

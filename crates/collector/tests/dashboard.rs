@@ -407,3 +407,71 @@ async fn chromium_filters_to_noncompliant_devices_and_opens_one() {
     assert_eq!(use_link().await.unwrap().status(), 303);
     assert_eq!(use_link().await.unwrap().status(), 401);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_device_page_shows_what_enforces_each_setting() {
+    use posture_schema::{Enforced, Enforcer, Setting};
+    let db = TestDb::sqlite();
+    let c = Collector::start(&db);
+    let (id, token) = c.enroll("m-gnome", "carol-laptop").await;
+    let mut r = report(&id, "carol-laptop", Status::Pass);
+    let lock = r.checks.iter_mut().find(|f| f.id == "screen_lock").unwrap();
+    lock.subjects[0].enforced = Some(Enforced::No);
+    lock.subjects[0].settings = vec![
+        Setting {
+            name: "/org/gnome/desktop/session/idle-delay".into(),
+            value: "uint32 600".into(),
+            source: "/etc/dconf/db/local (system database local)".into(),
+            enforced: Enforced::Yes,
+            enforced_by: vec![posture_schema::Enforcer {
+                kind: Enforcer::DCONF_LOCK.into(),
+                id: "/etc/dconf/db/local".into(),
+                name: Some("system database local".into()),
+                removable_by: Enforcer::BY_USER.into(),
+                value: None,
+            }],
+            notes: vec![],
+        },
+        Setting {
+            name: "/org/gnome/desktop/screensaver/lock-delay".into(),
+            value: "uint32 0".into(),
+            source: "<user db>".into(),
+            enforced: Enforced::No,
+            enforced_by: vec![],
+            notes: vec![],
+        },
+    ];
+    assert_eq!(c.post_report(&token, &r).await.0, 200);
+
+    let http = no_redirects();
+    let response = http
+        .post(c.url("/login"))
+        .form_pairs(&[("token", c.admin_token.as_str()), ("next", "/")])
+        .send()
+        .await
+        .unwrap();
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let page = http
+        .get(c.url(&format!("/devices/{id}")))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(r#"id="enforced-screen_lock">not enforced</span>"#),
+        "{page}"
+    );
+    assert!(
+        page.contains("dconf_lock /etc/dconf/db/local (system database local), removable by user")
+    );
+    assert!(page.contains("&lt;user db&gt;") || page.contains("&#60;user db&#62;"));
+}

@@ -194,6 +194,10 @@ pub struct ScreenLockRule {
     pub enabled: bool,
     /// The clause it enforces.
     pub clause: String,
+    /// Whether a pass that management does not enforce fails (`require_enforced`, default
+    /// false: the finding only reports what enforces each setting).
+    #[serde(default)]
+    pub require_enforced: bool,
     /// Longest allowed idle time until a password is required, grace delays included.
     pub max_idle_minutes: u32,
 }
@@ -206,6 +210,10 @@ pub struct DiskEncryptionRule {
     pub enabled: bool,
     /// The clause it enforces.
     pub clause: String,
+    /// Whether a pass that management does not enforce fails (`require_enforced`, default
+    /// false: the finding only reports what enforces each setting).
+    #[serde(default)]
+    pub require_enforced: bool,
     /// Whether an unencrypted disk swap fails the check (it is always reported).
     #[serde(default)]
     pub require_encrypted_swap: bool,
@@ -219,6 +227,10 @@ pub struct RemovableMediaRule {
     pub enabled: bool,
     /// The clause it enforces.
     pub clause: String,
+    /// Whether a pass that management does not enforce fails (`require_enforced`, default
+    /// false: the finding only reports what enforces each setting).
+    #[serde(default)]
+    pub require_enforced: bool,
     /// What the device must enforce.
     pub mode: RemovableMediaMode,
 }
@@ -258,6 +270,10 @@ pub struct DeviceAccessRule {
     pub enabled: bool,
     /// The clause it enforces.
     pub clause: String,
+    /// Whether a pass that management does not enforce fails (`require_enforced`, default
+    /// false: the finding only reports what enforces each setting).
+    #[serde(default)]
+    pub require_enforced: bool,
     /// What an enabled remote-access service (SSH, Remote Desktop, VNC, Screen Sharing) means.
     #[serde(default)]
     pub remote_access: RemoteAccessMode,
@@ -269,6 +285,7 @@ impl Default for DeviceAccessRule {
         Self {
             enabled: true,
             clause: "Device Policy 2".to_owned(),
+            require_enforced: false,
             remote_access: RemoteAccessMode::Report,
         }
     }
@@ -308,6 +325,10 @@ pub struct CredentialsRule {
     pub enabled: bool,
     /// The clause it enforces.
     pub clause: String,
+    /// Whether a pass that management does not enforce fails (`require_enforced`, default
+    /// false: the finding only reports what enforces each setting).
+    #[serde(default)]
+    pub require_enforced: bool,
     /// Host of the company's 1Password sign-in address (`example.1password.com`); unset: any
     /// business account passes, and the finding names it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -676,6 +697,26 @@ fn find_key(text: &str, section: &str, key: &str) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn require_enforced_defaults_to_false_and_is_read_per_check() {
+        let rules = Policy::embedded().rules;
+        assert!(!rules.screen_lock.require_enforced);
+        assert!(!rules.removable_media.require_enforced);
+        let text = DEFAULT_POLICY_TOML.replace(
+            "max_idle_minutes = 15",
+            "max_idle_minutes = 15\nrequire_enforced = true",
+        );
+        let rules = Policy::from_toml("site.toml", &text).unwrap().rules;
+        assert!(rules.screen_lock.require_enforced);
+        assert!(!rules.disk_encryption.require_enforced);
+        let text = DEFAULT_POLICY_TOML.replace(
+            "max_idle_minutes = 15",
+            "max_idle_minutes = 15\nrequire_enforced = \"yes\"",
+        );
+        let err = Policy::from_toml("site.toml", &text).unwrap_err();
+        assert_eq!(err.field, "screen_lock.require_enforced", "{err}");
+    }
 
     #[test]
     fn enabled_checks_follow_the_rules_enabled_flags() {

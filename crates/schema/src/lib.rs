@@ -246,6 +246,15 @@ pub struct Finding {
     pub remediation: Vec<String>,
 }
 
+impl Finding {
+    /// Whether management enforces what this finding's verdict rests on: every subject that
+    /// says enforced, any one not enforced, or unknown. `None` when no subject says.
+    #[must_use]
+    pub fn enforcement(&self) -> Option<Enforced> {
+        Enforced::combine(self.subjects.iter().filter_map(|s| s.enforced))
+    }
+}
+
 /// The verdict for one thing a check looked at (a user, a volume, a device).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Subject {
@@ -257,6 +266,225 @@ pub struct Subject {
     pub status: Status,
     /// One line saying why.
     pub summary: String,
+    /// The settings the verdict rests on, each with its effective value, where that came from,
+    /// and whether management enforces it. Empty when the check reports none (and in reports
+    /// of agents that predate it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub settings: Vec<Setting>,
+    /// Whether management enforces this subject's verdict: usually every one of its settings
+    /// enforced, but where any of several timers locks the screen, one enforced timer within the
+    /// limit suffices. Absent when the check reports no settings for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enforced: Option<Enforced>,
+}
+
+impl Subject {
+    /// A subject with no per-setting results.
+    #[must_use]
+    pub fn new(kind: &str, name: &str, status: Status, summary: String) -> Self {
+        Self {
+            kind: kind.to_owned(),
+            name: name.to_owned(),
+            status,
+            summary,
+            settings: Vec::new(),
+            enforced: None,
+        }
+    }
+}
+
+/// One setting a verdict rests on: its effective value and where that came from, plus whether
+/// management enforces it (so a pass that holds today can be told from one a click undoes).
+/// Enforcement never changes a verdict by itself; a policy that requires it
+/// (`require_enforced`) does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Setting {
+    /// The setting as its platform names it: `idle-delay`, `askForPassword`,
+    /// `ScreenSaveTimeOut`, `usb-storage module`.
+    pub name: String,
+    /// The effective value, as text.
+    pub value: String,
+    /// Where the effective value came from: a file (and key), a registry key, a command.
+    pub source: String,
+    /// Whether something outside the user's own settings pins the effective value.
+    #[serde(default)]
+    pub enforced: Enforced,
+    /// What manages the setting, including management whose value is not in effect (then
+    /// its `value` says what it asks for).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub enforced_by: Vec<Enforcer>,
+    /// Why `enforced` is what it is when that is not plain from `enforced_by` (a lock that was
+    /// never compiled, a managed value that is not in effect, an origin that could not be told).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+/// Whether management enforces a setting: `true`, `false` or `"unknown"` in JSON.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum Enforced {
+    /// Management pins the effective value.
+    Yes,
+    /// Nothing pins it: the user (or whoever set it) can change it.
+    No,
+    /// The machine did not say; the setting's notes say why.
+    #[default]
+    Unknown,
+}
+
+impl Enforced {
+    /// The word used in human output and in CSV: `enforced`, `not enforced`, `unknown`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Yes => "enforced",
+            Self::No => "not enforced",
+            Self::Unknown => "unknown",
+        }
+    }
+
+    /// Combines the enforcement of several settings: every one enforced is enforced; any one
+    /// not enforced is not; otherwise unknown. `None` for no settings at all.
+    #[must_use]
+    pub fn combine(all: impl IntoIterator<Item = Enforced>) -> Option<Enforced> {
+        let mut seen = None;
+        for e in all {
+            seen = Some(match (seen, e) {
+                (_, Self::No) | (Some(Self::No), _) => Self::No,
+                (_, Self::Unknown) | (Some(Self::Unknown), _) => Self::Unknown,
+                _ => Self::Yes,
+            });
+        }
+        seen
+    }
+}
+
+impl Serialize for Enforced {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Yes => serializer.serialize_bool(true),
+            Self::No => serializer.serialize_bool(false),
+            Self::Unknown => serializer.serialize_str("unknown"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Enforced {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Wire {
+            Bool(bool),
+            Other(serde::de::IgnoredAny),
+        }
+        // Anything but a boolean ("unknown", or a word of a newer agent) reads as unknown,
+        // never as enforced.
+        Ok(match Wire::deserialize(deserializer)? {
+            Wire::Bool(true) => Self::Yes,
+            Wire::Bool(false) => Self::No,
+            Wire::Other(_) => Self::Unknown,
+        })
+    }
+}
+
+impl JsonSchema for Enforced {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Enforced".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "Whether management enforces the setting: true, false, or \"unknown\" when the machine did not say.",
+            "anyOf": [{ "type": "boolean" }, { "type": "string", "const": "unknown" }]
+        })
+    }
+}
+
+/// One thing that manages a setting: an MDM or manually installed profile, a Group Policy, a
+/// dconf lock, a root-owned modprobe rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Enforcer {
+    /// What kind of management, one of [`Enforcer::KINDS`]; readers keep kinds they do not
+    /// know as they are.
+    pub kind: String,
+    /// Its identifier: a profile identifier, a registry key, a database or file path.
+    pub id: String,
+    /// Its name for people, when it has one (a profile's display name, a GPO's name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Who can remove it from this device: one of [`Enforcer::REMOVABLE_BY`].
+    pub removable_by: String,
+    /// The value it asks for, when that differs from the effective value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+}
+
+impl Enforcer {
+    /// A configuration profile installed by an MDM (macOS).
+    pub const MDM_PROFILE: &'static str = "mdm_profile";
+    /// A configuration profile installed by hand (`_manualProfile`, macOS).
+    pub const MANUAL_PROFILE: &'static str = "manual_profile";
+    /// A managed preference no installed profile carries: local MCX or a hand-written file.
+    pub const LOCAL_MCX: &'static str = "local_mcx";
+    /// A managed preference whose origin could not be told (the profiles were not listable).
+    pub const MANAGED_PREFERENCE: &'static str = "managed_preference";
+    /// A Group Policy (domain or local) traced as such.
+    pub const GPO: &'static str = "gpo";
+    /// A local Group Policy (`Registry.pol` under `%SystemRoot%\System32\GroupPolicy`).
+    pub const LOCAL_POLICY: &'static str = "local_policy";
+    /// A value under a `\Policies\` registry key whose origin was not traced: a Group Policy,
+    /// an MDM's ADMX-backed policy, or an administrator or script writing it directly.
+    pub const POLICY_KEY: &'static str = "policy_key";
+    /// An MDM policy (Windows Policy CSP, `PolicyManager`).
+    pub const MDM_CSP: &'static str = "mdm_csp";
+    /// A lock in a compiled dconf system database of the user's profile.
+    pub const DCONF_LOCK: &'static str = "dconf_lock";
+    /// A KDE key, group or file marked immutable (`[$i]`).
+    pub const KDE_IMMUTABLE: &'static str = "kde_immutable";
+    /// An xfconf kiosk lock (`locked=`).
+    pub const XFCONF_LOCK: &'static str = "xfconf_lock";
+    /// A modprobe rule in a system directory only root can write.
+    pub const MODPROBE_RULE: &'static str = "modprobe_rule";
+    /// A udev rule in a system directory only root can write.
+    pub const UDEV_RULE: &'static str = "udev_rule";
+    /// A USBGuard rule set (root-owned `/etc/usbguard`), applied by its daemon.
+    pub const USBGUARD_RULE: &'static str = "usbguard_rule";
+    /// A machine setting only an administrator can change and no policy carries (a driver's
+    /// start type, the kernel command line).
+    pub const SYSTEM_SETTING: &'static str = "system_setting";
+    /// Every kind this version writes.
+    pub const KINDS: &'static [&'static str] = &[
+        Self::MDM_PROFILE,
+        Self::MANUAL_PROFILE,
+        Self::LOCAL_MCX,
+        Self::MANAGED_PREFERENCE,
+        Self::GPO,
+        Self::LOCAL_POLICY,
+        Self::POLICY_KEY,
+        Self::MDM_CSP,
+        Self::DCONF_LOCK,
+        Self::KDE_IMMUTABLE,
+        Self::XFCONF_LOCK,
+        Self::MODPROBE_RULE,
+        Self::UDEV_RULE,
+        Self::USBGUARD_RULE,
+        Self::SYSTEM_SETTING,
+    ];
+
+    /// The user can remove it without administrator rights.
+    pub const BY_USER: &'static str = "user";
+    /// Any local administrator (on most laptops, the user) can remove it; nothing re-applies it.
+    pub const BY_LOCAL_ADMIN: &'static str = "local_admin";
+    /// Only the management that installed it can remove it (a non-removable MDM profile).
+    pub const BY_MANAGEMENT: &'static str = "management";
+    /// The machine did not say.
+    pub const BY_UNKNOWN: &'static str = "unknown";
+    /// Every `removable_by` word this version writes.
+    pub const REMOVABLE_BY: &'static [&'static str] = &[
+        Self::BY_USER,
+        Self::BY_LOCAL_ADMIN,
+        Self::BY_MANAGEMENT,
+        Self::BY_UNKNOWN,
+    ];
 }
 
 /// One fact read from the machine, with where it came from.
@@ -446,6 +674,46 @@ mod tests {
             assert_eq!(Status::parse(s.as_str()), Some(s));
         }
         assert_eq!(Status::parse("passed"), None);
+    }
+
+    #[test]
+    fn enforcement_reads_as_true_false_or_unknown_and_a_new_word_is_never_enforced() {
+        for (e, json) in [
+            (Enforced::Yes, "true"),
+            (Enforced::No, "false"),
+            (Enforced::Unknown, "\"unknown\""),
+        ] {
+            assert_eq!(serde_json::to_string(&e).unwrap(), json);
+            assert_eq!(serde_json::from_str::<Enforced>(json).unwrap(), e);
+        }
+        assert_eq!(
+            serde_json::from_str::<Enforced>("\"partly\"").unwrap(),
+            Enforced::Unknown
+        );
+    }
+
+    #[test]
+    fn a_subject_from_an_agent_without_settings_still_reads() {
+        let old = r#"{"kind":"user","name":"a","status":"pass","summary":"ok"}"#;
+        let s: Subject = serde_json::from_str(old).unwrap();
+        assert!(s.settings.is_empty());
+        assert_eq!(s.enforced, None);
+        let mut f = finding(Status::Pass);
+        f.subjects.push(s.clone());
+        assert_eq!(f.enforcement(), None);
+        let mut pinned = s;
+        pinned.enforced = Some(Enforced::Yes);
+        f.subjects.push(pinned);
+        assert_eq!(f.enforcement(), Some(Enforced::Yes));
+    }
+
+    #[test]
+    fn one_setting_not_enforced_makes_the_finding_not_enforced() {
+        use Enforced::{No, Unknown, Yes};
+        assert_eq!(Enforced::combine([Yes, Yes]), Some(Yes));
+        assert_eq!(Enforced::combine([Yes, Unknown]), Some(Unknown));
+        assert_eq!(Enforced::combine([Unknown, No, Yes]), Some(No));
+        assert_eq!(Enforced::combine([]), None);
     }
 
     #[test]

@@ -405,7 +405,7 @@ pub fn evaluate_on(facts: &CredentialsFacts, rule: &CredentialsRule, system: &Sy
     } else {
         Vec::new()
     };
-    Finding {
+    let finding = Finding {
         id: ID.to_owned(),
         title: TITLE.to_owned(),
         clause: rule.clause.clone(),
@@ -414,7 +414,8 @@ pub fn evaluate_on(facts: &CredentialsFacts, rule: &CredentialsRule, system: &Sy
         subjects,
         evidence: facts.evidence.clone(),
         remediation,
-    }
+    };
+    crate::enforcement::require(finding, rule.require_enforced, system.platform)
 }
 
 fn subject(name: String, status: Status, summary: String) -> Subject {
@@ -423,6 +424,8 @@ fn subject(name: String, status: Status, summary: String) -> Subject {
         name,
         status,
         summary,
+        settings: Vec::new(),
+        enforced: None,
     }
 }
 

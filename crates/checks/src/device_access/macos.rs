@@ -14,11 +14,12 @@
 
 use posture_host::plist::{self, PlistValue};
 use posture_host::{Host, ReadError};
-use posture_schema::Evidence;
+use posture_schema::{Evidence, Setting};
 
 use super::macos_password::{self, Password, USERS_DIR};
 use super::{AccessFacts, Door, DoorKind, DoorState, closed, open, unknown};
 use crate::catalog::{self, MACOS_KCPASSWORD_DIR, MACOS_LOGINWINDOW_PLIST};
+use crate::enforcement::{self, macos::Profiles};
 use crate::evidence;
 
 /// Launchd labels of the remote-access services.
@@ -129,10 +130,23 @@ fn auto_login(
     }
 }
 
+/// The guest user's state, and the setting that decides it: a profile's key (classified like
+/// every managed preference) or the administrator's own `GuestEnabled`, which nothing pins.
 fn guest(
     host: &dyn Host,
     prefs: &Result<Option<PlistValue>, String>,
     ev: &mut Vec<Evidence>,
+) -> (DoorState, Vec<Setting>) {
+    let mut settings = Vec::new();
+    let state = guest_state(host, prefs, ev, &mut settings);
+    (state, settings)
+}
+
+fn guest_state(
+    host: &dyn Host,
+    prefs: &Result<Option<PlistValue>, String>,
+    ev: &mut Vec<Evidence>,
+    settings: &mut Vec<Setting>,
 ) -> DoorState {
     let managed_path = catalog::macos_managed_preferences("com.apple.MCX", None);
     let managed = match host.read(&managed_path) {
@@ -155,6 +169,11 @@ fn guest(
         for (key, disables) in [("DisableGuestAccount", true), ("EnableGuestAccount", false)] {
             if let Some(v) = m.get(key) {
                 ev.push(evidence::file(&managed_path, Some(key), v.describe()));
+                let (by, note) =
+                    Profiles::new(host).enforcer(&managed_path, m, "com.apple.MCX", key, ev);
+                let mut s = enforcement::enforced(key, v.describe(), managed_path.clone(), vec![by]);
+                s.notes.extend(note);
+                settings.push(s);
                 return match v.as_bool() {
                     Some(b) if b == disables => {
                         closed(format!("{key} is {b} in a configuration profile"))
@@ -175,6 +194,11 @@ fn guest(
         Ok(Some(p)) => match p.get("GuestEnabled") {
             None => {
                 ev.push(evidence::file(MACOS_LOGINWINDOW_PLIST, Some("GuestEnabled"), "absent"));
+                settings.push(enforcement::user_set(
+                    "GuestEnabled",
+                    "not set",
+                    MACOS_LOGINWINDOW_PLIST,
+                ));
                 closed("GuestEnabled is not set (macOS's default: off)")
             }
             Some(v) => {
@@ -182,6 +206,11 @@ fn guest(
                     MACOS_LOGINWINDOW_PLIST,
                     Some("GuestEnabled"),
                     v.describe(),
+                ));
+                settings.push(enforcement::user_set(
+                    "GuestEnabled",
+                    v.describe(),
+                    MACOS_LOGINWINDOW_PLIST,
                 ));
                 match v.as_bool() {
                     Some(true) => open(format!(
@@ -333,7 +362,8 @@ pub(crate) fn gather(host: &dyn Host) -> AccessFacts {
         "automatic login",
         auto_login(host, &prefs, &mut ev),
     ));
-    doors.push(Door::new(DoorKind::Guest, "guest user", guest(host, &prefs, &mut ev)));
+    let (state, settings) = guest(host, &prefs, &mut ev);
+    doors.push(Door::new(DoorKind::Guest, "guest user", state).with_settings(settings));
     empty_passwords(host, &mut doors, &mut ev);
     remote(host, &mut doors, &mut ev);
     AccessFacts {

@@ -17,7 +17,7 @@ pub(crate) mod windows;
 
 use posture_host::{Host, Platform};
 use posture_policy::{DeviceAccessRule, RemoteAccessMode};
-use posture_schema::{Evidence, Finding, Status, Subject};
+use posture_schema::{Evidence, Finding, Status, Subject, Setting};
 
 use crate::system::System;
 
@@ -52,6 +52,9 @@ pub struct Door {
     pub name: String,
     /// Whether it lets someone in.
     pub state: DoorState,
+    /// The settings that decide it, with whether management enforces them (empty where
+    /// posture does not read that).
+    pub settings: Vec<Setting>,
 }
 
 /// Kinds of ways in; they say how the verdict treats an open one.
@@ -111,7 +114,15 @@ impl Door {
             kind,
             name: name.into(),
             state,
+            settings: Vec::new(),
         }
+    }
+
+    /// The same door with the settings that decide it.
+    #[must_use]
+    pub fn with_settings(mut self, settings: Vec<Setting>) -> Self {
+        self.settings = settings;
+        self
     }
 }
 
@@ -161,6 +172,8 @@ pub fn evaluate_on(facts: &AccessFacts, rule: &DeviceAccessRule, system: &System
                 name: door.name.clone(),
                 status,
                 summary,
+                settings: door.settings.clone(),
+                enforced: crate::enforcement::all_of(&door.settings),
             }
         })
         .collect();
@@ -201,7 +214,7 @@ pub fn evaluate_on(facts: &AccessFacts, rule: &DeviceAccessRule, system: &System
     } else {
         Vec::new()
     };
-    Finding {
+    let finding = Finding {
         id: ID.to_owned(),
         title: TITLE.to_owned(),
         clause: rule.clause.clone(),
@@ -210,7 +223,8 @@ pub fn evaluate_on(facts: &AccessFacts, rule: &DeviceAccessRule, system: &System
         subjects,
         evidence: facts.evidence.clone(),
         remediation,
-    }
+    };
+    crate::enforcement::require(finding, rule.require_enforced, system.platform)
 }
 
 fn judge(door: &Door, deny: bool) -> (Status, String) {

@@ -16,10 +16,11 @@
 use posture_host::Host;
 use posture_host::powershell;
 use posture_host::reg::RegValue;
-use posture_schema::Evidence;
+use posture_schema::{Enforcer, Evidence, Setting};
 
 use super::{AccessFacts, Door, DoorKind, DoorState, closed, open, unknown};
 use crate::catalog::{self, access_keys, keys};
+use crate::enforcement;
 use crate::evidence;
 
 /// One local account as the catalog's PowerShell prints it.
@@ -125,7 +126,20 @@ fn auto_logon(host: &dyn Host, ev: &mut Vec<Evidence>) -> DoorState {
     }
 }
 
-fn remote_desktop(host: &dyn Host, ev: &mut Vec<Evidence>) -> DoorState {
+/// Remote Desktop's state, and the setting that decides it: the Terminal Services policy value
+/// (enforced; its origin, Group Policy, an MDM's ADMX policy or an administrator, is not traced)
+/// or the administrator's own switch, which nothing pins.
+fn remote_desktop(host: &dyn Host, ev: &mut Vec<Evidence>) -> (DoorState, Vec<Setting>) {
+    let mut settings = Vec::new();
+    let state = remote_desktop_state(host, ev, &mut settings);
+    (state, settings)
+}
+
+fn remote_desktop_state(
+    host: &dyn Host,
+    ev: &mut Vec<Evidence>,
+    settings: &mut Vec<Setting>,
+) -> DoorState {
     let mut read = |key: &'static str| {
         catalog::reg_values(
             host,
@@ -150,6 +164,28 @@ fn remote_desktop(host: &dyn Host, ev: &mut Vec<Evidence>) -> DoorState {
             }
         },
     };
+    settings.push(if source == "group policy" {
+        enforcement::noted(
+            enforcement::enforced(
+                "fDenyTSConnections",
+                value.describe(),
+                access_keys::TERMINAL_SERVICES_POLICY,
+                vec![enforcement::by(
+                    Enforcer::POLICY_KEY,
+                    access_keys::TERMINAL_SERVICES_POLICY,
+                    Some("origin not traced".to_owned()),
+                    Enforcer::BY_LOCAL_ADMIN,
+                )],
+            ),
+            "a policy value: whether Group Policy, an MDM's ADMX policy or an administrator wrote it is not traced",
+        )
+    } else {
+        enforcement::user_set(
+            "fDenyTSConnections",
+            value.describe(),
+            access_keys::TERMINAL_SERVER,
+        )
+    });
     match value.as_number() {
         Some(0) => open(format!(
             "fDenyTSConnections is 0 ({source}): Remote Desktop accepts connections"
@@ -232,11 +268,10 @@ pub(crate) fn gather(host: &dyn Host) -> AccessFacts {
             }
         }
     }
-    doors.push(Door::new(
-        DoorKind::RemoteService,
-        "Remote Desktop",
-        remote_desktop(host, &mut ev),
-    ));
+    let (state, settings) = remote_desktop(host, &mut ev);
+    doors.push(
+        Door::new(DoorKind::RemoteService, "Remote Desktop", state).with_settings(settings),
+    );
     let ssh = match &accounts {
         Err(why) => unknown(why.clone()),
         Ok(a) => match &a.sshd {

@@ -164,6 +164,8 @@ pub fn evaluate_on(facts: &EncryptionFacts, rule: &DiskEncryptionRule, system: &
                 name: v.name.clone(),
                 status,
                 summary,
+                settings: Vec::new(),
+                enforced: None,
             }
         })
         .collect();
@@ -207,7 +209,7 @@ pub fn evaluate_on(facts: &EncryptionFacts, rule: &DiskEncryptionRule, system: &
     } else {
         Vec::new()
     };
-    Finding {
+    let finding = Finding {
         id: ID.to_owned(),
         title: TITLE.to_owned(),
         clause: rule.clause.clone(),
@@ -216,7 +218,8 @@ pub fn evaluate_on(facts: &EncryptionFacts, rule: &DiskEncryptionRule, system: &
         subjects,
         evidence: facts.evidence.clone(),
         remediation,
-    }
+    };
+    crate::enforcement::require(finding, rule.require_enforced, system.platform)
 }
 
 fn remediation(system: &System, facts: &EncryptionFacts) -> Vec<String> {
@@ -264,6 +267,7 @@ mod tests {
         DiskEncryptionRule {
             enabled: true,
             clause: "Acceptable Use Policy".into(),
+            require_enforced: false,
             require_encrypted_swap: swap,
         }
     }

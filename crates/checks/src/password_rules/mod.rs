@@ -187,12 +187,7 @@ pub fn evaluate_on(facts: &RulesFacts, rule: &PasswordRulesRule, system: &System
         .iter()
         .map(|scope| {
             let (status, summary) = judge_scope(scope, rule, &mut missed);
-            Subject {
-                kind: scope.kind.subject_kind().to_owned(),
-                name: scope.name.clone(),
-                status,
-                summary,
-            }
+            Subject::new(scope.kind.subject_kind(), &scope.name, status, summary)
         })
         .collect();
     let status = if subjects.is_empty() {

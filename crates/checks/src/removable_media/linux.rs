@@ -18,9 +18,10 @@ use posture_host::Host;
 use posture_host::blockdev::{self, BlockKind, BlockNode, StackEncryption};
 use posture_host::mountinfo::{self, FsClass};
 use posture_host::udev;
-use posture_schema::Evidence;
+use posture_schema::{Enforcer, Evidence};
 
 use super::{RemovableFacts, RemovableVolume, StorageControl};
+use crate::enforcement;
 use crate::evidence::{about, derived, file};
 
 /// What one layer of control says about USB mass storage.
@@ -36,8 +37,23 @@ pub(super) enum Layer {
 
 pub(super) fn gather(host: &dyn Host) -> RemovableFacts {
     let mut evidence = Vec::new();
-    let mut layers = kmod::layers(host, &mut evidence);
-    layers.push(usbguard::layer(host, &mut evidence));
+    let mut control_settings = Vec::new();
+    let mut layers = kmod::layers(host, &mut evidence, &mut control_settings);
+    let guard = usbguard::layer(host, &mut evidence);
+    if let Layer::Blocks(how) = &guard {
+        control_settings.push(enforcement::enforced(
+            "USBGuard",
+            how.clone(),
+            "/etc/usbguard",
+            vec![enforcement::by(
+                Enforcer::USBGUARD_RULE,
+                "/etc/usbguard",
+                None,
+                Enforcer::BY_LOCAL_ADMIN,
+            )],
+        ));
+    }
+    layers.push(guard);
     let control = combine(&layers);
     evidence.push(derived(
         "USB mass storage control",
@@ -88,6 +104,7 @@ pub(super) fn gather(host: &dyn Host) -> RemovableFacts {
         control,
         mounted,
         mounts_unknown,
+        control_settings,
         evidence,
     }
 }

@@ -11,10 +11,11 @@
 
 use posture_host::Host;
 use posture_host::plist::{self, PlistValue};
-use posture_schema::Evidence;
+use posture_schema::{Evidence, Setting};
 
 use super::{RemovableFacts, RemovableVolume, StorageControl};
 use crate::catalog::{self, Console, DiskDevice};
+use crate::enforcement::{self, macos::Profiles};
 use crate::evidence;
 
 /// One line of `mount` output.
@@ -89,7 +90,8 @@ pub(crate) fn control_from_actions(actions: &[String], source: &str) -> StorageC
 
 pub(super) fn gather(host: &dyn Host) -> RemovableFacts {
     let mut ev = Vec::new();
-    let control = read_control(host, &mut ev);
+    let mut control_settings = Vec::new();
+    let control = read_control(host, &mut ev, &mut control_settings);
     let (mounted, mounts_unknown) = match mounted_external(host, &mut ev) {
         Ok(v) => (v, None),
         Err(reason) => (Vec::new(), Some(reason)),
@@ -98,11 +100,17 @@ pub(super) fn gather(host: &dyn Host) -> RemovableFacts {
         control,
         mounted,
         mounts_unknown,
+        control_settings,
         evidence: ev,
     }
 }
 
-fn read_control(host: &dyn Host, ev: &mut Vec<Evidence>) -> StorageControl {
+fn read_control(
+    host: &dyn Host,
+    ev: &mut Vec<Evidence>,
+    settings: &mut Vec<Setting>,
+) -> StorageControl {
+    let profiles = Profiles::new(host);
     let console = match catalog::macos_console(host, ev) {
         Ok(Console::User(u)) => Some(u),
         Ok(Console::LoginWindow(_)) => None,
@@ -143,6 +151,16 @@ fn read_control(host: &dyn Host, ev: &mut Vec<Evidence>) -> StorageControl {
                     Some("mount-controls/harddisk-external"),
                     format!("[{}]", words.join(", ")),
                 ));
+                let (by, note) =
+                    profiles.enforcer(&path, &p, "com.apple.systemuiserver", "mount-controls", ev);
+                let mut setting = enforcement::enforced(
+                    "mount-controls harddisk-external",
+                    format!("[{}]", words.join(", ")),
+                    path.clone(),
+                    vec![by],
+                );
+                setting.notes.extend(note);
+                settings.push(setting);
                 actions.extend(words);
                 sources.push(path);
             }
@@ -151,6 +169,11 @@ fn read_control(host: &dyn Host, ev: &mut Vec<Evidence>) -> StorageControl {
         }
     }
     if sources.is_empty() {
+        settings.push(enforcement::user_set(
+            "mount-controls harddisk-external",
+            "not set",
+            catalog::MACOS_MANAGED_PREFERENCES,
+        ));
         return StorageControl::Allowed {
             why: "no configuration profile sets mount-controls for external disks (com.apple.systemuiserver); a Disk Management declaration, if any, is not visible on the Mac".to_owned(),
         };

@@ -11,7 +11,7 @@ use posture_host::{Host, Platform};
 
 use crate::system::{Distro, System};
 use posture_policy::{RemovableMediaMode, RemovableMediaRule};
-use posture_schema::{Evidence, Finding, Status, Subject};
+use posture_schema::{Enforced, Evidence, Finding, Setting, Status, Subject};
 
 /// Check id in reports.
 pub const ID: &str = "removable_media";
@@ -35,6 +35,9 @@ pub struct RemovableFacts {
     pub mounted: Vec<RemovableVolume>,
     /// Set when the list of mounted volumes could not be read.
     pub mounts_unknown: Option<String>,
+    /// The controls read, each with whether management enforces it (they are the control
+    /// subject's settings: one enforced block suffices).
+    pub control_settings: Vec<Setting>,
     /// Everything read, with its source.
     pub evidence: Vec<Evidence>,
 }
@@ -129,6 +132,16 @@ pub fn evaluate_on(facts: &RemovableFacts, rule: &RemovableMediaRule, system: &S
         name: format!("USB mass storage ({} mode)", mode.as_str()),
         status: control_status,
         summary: control_summary.clone(),
+        settings: facts.control_settings.clone(),
+        enforced: if facts
+            .control_settings
+            .iter()
+            .any(|s| s.enforced == Enforced::Yes)
+        {
+            Some(Enforced::Yes)
+        } else {
+            crate::enforcement::all_of(&facts.control_settings)
+        },
     });
     for v in &facts.mounted {
         let (status, summary) = match (v.writable, v.encrypted) {
@@ -154,6 +167,8 @@ pub fn evaluate_on(facts: &RemovableFacts, rule: &RemovableMediaRule, system: &S
             name: v.mount.clone(),
             status,
             summary,
+            settings: Vec::new(),
+            enforced: None,
         });
     }
     if let Some(reason) = &facts.mounts_unknown {
@@ -162,6 +177,8 @@ pub fn evaluate_on(facts: &RemovableFacts, rule: &RemovableMediaRule, system: &S
             name: "mounted volumes".to_owned(),
             status: Status::Unknown,
             summary: reason.clone(),
+            settings: Vec::new(),
+            enforced: None,
         });
     }
 
@@ -182,7 +199,7 @@ pub fn evaluate_on(facts: &RemovableFacts, rule: &RemovableMediaRule, system: &S
     } else {
         Vec::new()
     };
-    Finding {
+    let finding = Finding {
         id: ID.to_owned(),
         title: TITLE.to_owned(),
         clause: rule.clause.clone(),
@@ -191,7 +208,8 @@ pub fn evaluate_on(facts: &RemovableFacts, rule: &RemovableMediaRule, system: &S
         subjects,
         evidence: facts.evidence.clone(),
         remediation,
-    }
+    };
+    crate::enforcement::require(finding, rule.require_enforced, system.platform)
 }
 
 fn remediation(system: &System, facts: &RemovableFacts, mode: RemovableMediaMode) -> Vec<String> {
@@ -249,6 +267,7 @@ mod tests {
         RemovableMediaRule {
             enabled: true,
             clause: "Device Policy 6".into(),
+            require_enforced: false,
             mode,
         }
     }
@@ -258,6 +277,7 @@ mod tests {
             control,
             mounted,
             mounts_unknown: None,
+            control_settings: Vec::new(),
             evidence: vec![],
         }
     }

@@ -17,11 +17,12 @@
 use posture_host::Host;
 use posture_host::powershell;
 use posture_host::reg::{self, RegValue};
-use posture_schema::Evidence;
+use posture_schema::{Enforcer, Evidence, Setting};
 use serde_json::Value;
 
 use super::{RemovableFacts, RemovableVolume, StorageControl};
 use crate::catalog::{self, keys};
+use crate::enforcement;
 use crate::evidence;
 
 /// A partition of a USB disk, as the catalog script reports it.
@@ -438,11 +439,13 @@ pub(super) fn gather(host: &dyn Host) -> RemovableFacts {
                 },
                 mounted: Vec::new(),
                 mounts_unknown: None,
+                control_settings: Vec::new(),
                 evidence: ev,
             };
         }
     };
     let control = read_control(host, &users, &mut ev);
+    let control_settings = vec![control_setting(&control)];
     let (mounted, mounts_unknown) = match mounted(host, &mut ev) {
         Ok(v) => (v, None),
         Err(reason) => (Vec::new(), Some(reason)),
@@ -451,7 +454,49 @@ pub(super) fn gather(host: &dyn Host) -> RemovableFacts {
         control,
         mounted,
         mounts_unknown,
+        control_settings,
         evidence: ev,
+    }
+}
+
+/// The control in force as a setting: a value under a `\\Policies\\` key is enforced (origin
+/// not traced), the MDM's PolicyManager names the MDM, the drivers' start type is a machine
+/// setting only an administrator changes; nothing in force is not enforced.
+fn control_setting(control: &StorageControl) -> Setting {
+    const NAME: &str = "removable storage control";
+    match control {
+        StorageControl::Blocked { how } | StorageControl::ReadOnly { how } => {
+            let key = how.split_whitespace().next().unwrap_or(how).to_owned();
+            let (kind, name, removable) = if how.contains("PolicyManager") {
+                (
+                    Enforcer::MDM_CSP,
+                    "MDM policy (PolicyManager)",
+                    Enforcer::BY_MANAGEMENT,
+                )
+            } else if how.contains(r"\Policies\") {
+                (
+                    Enforcer::POLICY_KEY,
+                    "origin not traced",
+                    Enforcer::BY_LOCAL_ADMIN,
+                )
+            } else {
+                (
+                    Enforcer::SYSTEM_SETTING,
+                    "driver start type (no policy)",
+                    Enforcer::BY_LOCAL_ADMIN,
+                )
+            };
+            enforcement::enforced(
+                NAME,
+                how.clone(),
+                key.clone(),
+                vec![enforcement::by(kind, key, Some(name.to_owned()), removable)],
+            )
+        }
+        StorageControl::Allowed { why } => enforcement::user_set(NAME, why.clone(), "registry"),
+        StorageControl::Unknown { reason } => {
+            enforcement::unknown(NAME, "unknown", "registry", reason.clone())
+        }
     }
 }
 

@@ -33,9 +33,9 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use posture_host::{Host, ReadError};
-use posture_schema::Evidence;
+use posture_schema::{Evidence, Setting};
 
-use super::{LockSetting, ScreenLockFacts, UserLock};
+use super::{LockEnforcement, LockSetting, ScreenLockFacts, UserLock};
 use crate::accounts::{self, Account};
 use crate::evidence;
 use sessions::{Desktop, Family};
@@ -77,6 +77,7 @@ pub(super) fn gather(host: &dyn Host) -> ScreenLockFacts {
                     format!("{}: {} ({how})", account.name, desktop.label()),
                 ),
             );
+            cx.settings.clear();
             let mut setting = judge(&mut cx, account, &desktop);
             // A lock that never engages fails whatever the password; otherwise the password
             // decides whether the lock protects anything.
@@ -94,6 +95,8 @@ pub(super) fn gather(host: &dyn Host) -> ScreenLockFacts {
                 user: account.name.clone(),
                 desktop: desktop.family.label().to_owned(),
                 setting,
+                settings: std::mem::take(&mut cx.settings),
+                enforcement: LockEnforcement::AllSettings,
             };
             // A user without a session is judged on every installed desktop; several session
             // files of one desktop (gnome, gnome-xorg, ubuntu) usually agree, so say it once.
@@ -144,6 +147,9 @@ struct Context<'h> {
     evidence: Vec<Evidence>,
     /// Facts about the whole machine recorded once, however many users need them.
     noted: Vec<&'static str>,
+    /// The settings the desktop being judged read for the current user, with their
+    /// enforcement; taken into that user's result.
+    settings: Vec<Setting>,
 }
 
 impl<'h> Context<'h> {
@@ -153,6 +159,7 @@ impl<'h> Context<'h> {
             cache: RefCell::new(HashMap::new()),
             evidence: Vec::new(),
             noted: Vec::new(),
+            settings: Vec::new(),
         }
     }
 

@@ -12,9 +12,10 @@
 
 use posture_host::Host;
 use posture_host::plist::PlistValue;
-use posture_schema::Evidence;
+use posture_schema::{Enforced, Evidence, Setting};
 
-use super::{LockSetting, ScreenLockFacts, UserLock};
+use super::{LockEnforcement, LockSetting, ScreenLockFacts, UserLock};
+use crate::enforcement::{self, macos::Profiles};
 use crate::catalog::{self, Console, ConsoleUser};
 use crate::evidence;
 
@@ -97,12 +98,54 @@ pub(crate) fn parse_pmset_custom(text: &str) -> Option<Vec<PowerSource>> {
     (!sources.is_empty()).then_some(sources)
 }
 
-/// The screen saver settings a configuration profile forces.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// The screen saver settings a configuration profile forces, each with the file it is in.
+#[derive(Debug, Clone, Default, PartialEq)]
 struct Managed {
     idle_time: Option<(u64, String)>,
     ask_for_password: Option<(bool, String)>,
     ask_delay: Option<(u64, String)>,
+    /// The Managed Preferences files read, by path.
+    files: Vec<(String, PlistValue)>,
+}
+
+const DOMAIN: &str = "com.apple.screensaver";
+
+impl Managed {
+    /// A setting forced by the file at `path`: enforced when `effective` is the managed value
+    /// (or is not known apart from it), otherwise listed with what the profile asks for.
+    #[allow(clippy::too_many_arguments)]
+    fn setting(
+        &self,
+        profiles: &Profiles<'_>,
+        key: &str,
+        path: &str,
+        managed: &str,
+        effective: Option<(&str, &str)>,
+        ev: &mut Vec<Evidence>,
+    ) -> Setting {
+        let plist = self
+            .files
+            .iter()
+            .find(|(p, _)| p == path)
+            .map(|(_, v)| v.clone())
+            .unwrap_or(PlistValue::Dict(Default::default()));
+        let (mut by, note) = profiles.enforcer(path, &plist, DOMAIN, key, ev);
+        let mut setting = match effective {
+            Some((value, source)) if value != managed => {
+                by.value = Some(managed.to_owned());
+                let mut s = enforcement::user_set(key, value, source);
+                s.enforced_by.push(by);
+                s.notes.push(format!(
+                    "the managed value {managed} ({path}) is not in effect: {value} is (macOS keeps a choice the user made before the profile arrived)"
+                ));
+                s
+            }
+            Some((value, source)) => enforcement::enforced(key, value, source, vec![by]),
+            None => enforcement::enforced(key, managed, path, vec![by]),
+        };
+        setting.notes.extend(note);
+        setting
+    }
 }
 
 pub(super) fn gather(host: &dyn Host) -> ScreenLockFacts {
@@ -126,26 +169,40 @@ pub(super) fn gather(host: &dyn Host) -> ScreenLockFacts {
             };
         }
     };
-    let setting = judge_user(host, &user, &mut ev);
+    let mut settings = Vec::new();
+    let setting = judge_user(host, &user, &mut ev, &mut settings);
     ScreenLockFacts {
         users: vec![UserLock {
             user: user.name().to_owned(),
             desktop: "macOS".to_owned(),
             setting,
+            settings,
+            enforcement: LockEnforcement::AllSettings,
         }],
         evidence: ev,
         ..ScreenLockFacts::default()
     }
 }
 
-fn judge_user(host: &dyn Host, user: &ConsoleUser, ev: &mut Vec<Evidence>) -> LockSetting {
+/// The user's lock, and into `settings` the screen saver settings it rests on with their
+/// enforcement. Display and system sleep (`pmset`) are not among them: they can only make the
+/// lock come sooner, so whether a pass holds rests on the screen saver start and the password
+/// requirement alone.
+fn judge_user(
+    host: &dyn Host,
+    user: &ConsoleUser,
+    ev: &mut Vec<Evidence>,
+    settings: &mut Vec<Setting>,
+) -> LockSetting {
     let subject = user.name();
+    let profiles = Profiles::new(host);
     // Profiles: the user's scope wins over the device's, both over the user's own values.
     let mut managed = Managed::default();
     for scope in [None, Some(user)] {
         let path = catalog::macos_managed_preferences("com.apple.screensaver", scope);
         match catalog::read_managed_preferences(host, &path, ev, subject) {
             Ok(Some(p)) => {
+                managed.files.push((path.clone(), p.clone()));
                 if let Some(v) = p.get("idleTime").and_then(PlistValue::as_integer) {
                     let v = u64::try_from(v).unwrap_or(0);
                     ev.push(evidence::about(
@@ -191,6 +248,8 @@ fn judge_user(host: &dyn Host, user: &ConsoleUser, ev: &mut Vec<Evidence>) -> Lo
                         evidence::command(&spec, None, "screenLock is off"),
                         subject,
                     ));
+                    let source = evidence::command_name(&spec);
+                    password_settings(&managed, &profiles, &source, false, None, settings, ev);
                     return LockSetting::NeverLocks {
                         reason: "no password is required after the screen saver starts or the display sleeps (sysadminctl: screenLock is off)".to_owned(),
                     };
@@ -204,18 +263,32 @@ fn judge_user(host: &dyn Host, user: &ConsoleUser, ev: &mut Vec<Evidence>) -> Lo
                         ),
                         subject,
                     ));
+                    let source = evidence::command_name(&spec);
+                    password_settings(&managed, &profiles, &source, true, Some(d), settings, ev);
                     (d, format!("password after {}", evidence::duration(d)))
                 }
                 None => {
                     let reason = evidence::unrecognised(&spec, &text, ev, Some(subject));
                     match (&managed.ask_for_password, &managed.ask_delay) {
-                        (Some((true, path)), Some((d, _))) => (
+                        (Some((true, path)), Some((d, delay_path))) => {
+                            for (key, at, value) in [
+                                ("askForPassword", path, "true".to_owned()),
+                                ("askForPasswordDelay", delay_path, d.to_string()),
+                            ] {
+                                let s = managed.setting(&profiles, key, at, &value, None, ev);
+                                settings.push(enforcement::noted(
+                                    s,
+                                    "the user's session did not confirm it (sysadminctl's answer was unrecognised)",
+                                ));
+                            }
+                            (
                             *d,
                             format!(
                                 "password after {} as the profile {path} requires (not confirmed by the user's session)",
                                 evidence::duration(*d)
                             ),
-                        ),
+                        )
+                        }
                         _ => return LockSetting::Unknown { reason },
                     }
                 }
@@ -226,6 +299,16 @@ fn judge_user(host: &dyn Host, user: &ConsoleUser, ev: &mut Vec<Evidence>) -> Lo
 
     // Screen saver start.
     let saver = if let Some((v, path)) = &managed.idle_time {
+        let mut s = managed.setting(&profiles, "idleTime", path, &v.to_string(), None, ev);
+        if *v == 0 {
+            // The profile turns the screen saver off: the lock then rests on display sleep,
+            // which the user controls.
+            s.enforced = Enforced::No;
+            s.notes.push(
+                "the profile turns the screen saver off (0), so the lock rests on display sleep, which the user controls".to_owned(),
+            );
+        }
+        settings.push(s);
         Some((*v, format!("screen saver {} (profile {path})", idle(*v))))
     } else {
         let spec = catalog::macos_screensaver_idle_time(user);
@@ -235,6 +318,11 @@ fn judge_user(host: &dyn Host, user: &ConsoleUser, ev: &mut Vec<Evidence>) -> Lo
                     ev.push(evidence::about(
                         evidence::command(&spec, Some("idleTime"), seconds(v)),
                         subject,
+                    ));
+                    settings.push(enforcement::user_set(
+                        "idleTime",
+                        v.to_string(),
+                        evidence::command_name(&spec),
                     ));
                     Some((v, format!("screen saver {}", idle(v))))
                 }
@@ -253,6 +341,11 @@ fn judge_user(host: &dyn Host, user: &ConsoleUser, ev: &mut Vec<Evidence>) -> Lo
                         "not set (the macOS default applies; not counted)",
                     ),
                     subject,
+                ));
+                settings.push(enforcement::user_set(
+                    "idleTime",
+                    "not set",
+                    evidence::command_name(&spec),
                 ));
                 None
             }
@@ -336,6 +429,45 @@ fn judge_user(host: &dyn Host, user: &ConsoleUser, ev: &mut Vec<Evidence>) -> Lo
         None => LockSetting::Unknown {
             reason: format!("{} lists no power source", evidence::command_name(&spec)),
         },
+    }
+}
+
+/// `askForPassword` and `askForPasswordDelay` as the user's session answers them (`ask`, and
+/// the delay when a password is asked), each enforced when a profile forces that same value.
+fn password_settings(
+    managed: &Managed,
+    profiles: &Profiles<'_>,
+    source: &str,
+    ask: bool,
+    delay: Option<u64>,
+    settings: &mut Vec<Setting>,
+    ev: &mut Vec<Evidence>,
+) {
+    let ask_value = ask.to_string();
+    settings.push(match &managed.ask_for_password {
+        Some((m, path)) => managed.setting(
+            profiles,
+            "askForPassword",
+            path,
+            &m.to_string(),
+            Some((&ask_value, source)),
+            ev,
+        ),
+        None => enforcement::user_set("askForPassword", ask_value.clone(), source),
+    });
+    if let Some(d) = delay {
+        let value = d.to_string();
+        settings.push(match &managed.ask_delay {
+            Some((m, path)) => managed.setting(
+                profiles,
+                "askForPasswordDelay",
+                path,
+                &m.to_string(),
+                Some((&value, source)),
+                ev,
+            ),
+            None => enforcement::user_set("askForPasswordDelay", value, source),
+        });
     }
 }
 

@@ -10,7 +10,7 @@ use posture_host::{Host, Platform};
 
 use crate::system::System;
 use posture_policy::ScreenLockRule;
-use posture_schema::{Evidence, Finding, Status, Subject};
+use posture_schema::{Enforced, Evidence, Finding, Setting, Status, Subject};
 
 use crate::evidence::duration;
 
@@ -50,6 +50,23 @@ pub struct UserLock {
     pub desktop: String,
     /// What the settings add up to.
     pub setting: LockSetting,
+    /// The settings read, each with whether management enforces it.
+    pub settings: Vec<Setting>,
+    /// Whether management enforces the lock: usually every setting enforced; where any of
+    /// several timers locks (Windows), the enforced timers alone must lock within the limit,
+    /// so the probe gives the lock time they guarantee and evaluation compares it.
+    pub enforcement: LockEnforcement,
+}
+
+/// Whether management enforces a user's lock.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum LockEnforcement {
+    /// Every setting in [`UserLock::settings`] must be enforced (GNOME, KDE, Xfce, macOS).
+    #[default]
+    AllSettings,
+    /// Management alone guarantees a password lock after this many seconds (`None`: it
+    /// guarantees none), whatever the user changes (Windows: the first of several timers locks).
+    Guarantees(Option<u64>),
 }
 
 /// What a user's settings add up to.
@@ -120,11 +137,23 @@ pub fn evaluate_on(facts: &ScreenLockFacts, rule: &ScreenLockRule, system: &Syst
                     (Status::Unknown, format!("{}: {reason}", u.desktop))
                 }
             };
+            let enforced = match u.enforcement {
+                _ if u.settings.is_empty() => None,
+                LockEnforcement::AllSettings => crate::enforcement::all_of(&u.settings),
+                LockEnforcement::Guarantees(Some(s)) if s <= limit => Some(Enforced::Yes),
+                LockEnforcement::Guarantees(_) => Some(
+                    crate::enforcement::all_of(&u.settings)
+                        .filter(|e| *e == Enforced::Unknown)
+                        .unwrap_or(Enforced::No),
+                ),
+            };
             Subject {
                 kind: "user".to_owned(),
                 name: u.user.clone(),
                 status,
                 summary,
+                settings: u.settings.clone(),
+                enforced,
             }
         })
         .collect();
@@ -194,7 +223,7 @@ pub fn evaluate_on(facts: &ScreenLockFacts, rule: &ScreenLockRule, system: &Syst
         Vec::new()
     };
 
-    Finding {
+    let finding = Finding {
         id: ID.to_owned(),
         title: TITLE.to_owned(),
         clause: rule.clause.clone(),
@@ -203,7 +232,8 @@ pub fn evaluate_on(facts: &ScreenLockFacts, rule: &ScreenLockRule, system: &Syst
         subjects,
         evidence: facts.evidence.clone(),
         remediation,
-    }
+    };
+    crate::enforcement::require(finding, rule.require_enforced, system.platform)
 }
 
 /// How to fix a failing lock on this platform and desktop.
@@ -313,6 +343,7 @@ mod tests {
         ScreenLockRule {
             enabled: true,
             clause: "Device Policy 3.1".into(),
+            require_enforced: false,
             max_idle_minutes: 15,
         }
     }
@@ -322,6 +353,8 @@ mod tests {
             user: name.into(),
             desktop: "GNOME".into(),
             setting,
+            settings: Vec::new(),
+            enforcement: LockEnforcement::AllSettings,
         }
     }
 

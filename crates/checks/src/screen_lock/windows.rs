@@ -14,10 +14,11 @@
 
 use posture_host::Host;
 use posture_host::reg::RegValue;
-use posture_schema::Evidence;
+use posture_schema::{Enforcer, Evidence, Setting};
 
-use super::{LockSetting, ScreenLockFacts, UserLock};
+use super::{LockEnforcement, LockSetting, ScreenLockFacts, UserLock};
 use crate::catalog::{self, WindowsUser, keys, power};
+use crate::enforcement;
 use crate::evidence;
 
 /// `DelayLockInterval` meaning "Never" require sign-in after the display turns off.
@@ -87,9 +88,125 @@ struct Machine {
     standby: [u64; 2],
     /// Why Modern Standby could not be established, when it could not.
     standby_unknown: Option<String>,
+    /// The machine-wide settings with their enforcement, for every user's result.
+    settings: Vec<Setting>,
+    /// Per power source (AC, DC): the lock time that policy alone guarantees (the inactivity
+    /// limit; sleep with sign-in on wake when both come from policy), `None` for none.
+    pinned: [Option<u64>; 2],
+}
+
+/// A value under a `\Policies\` key. Group Policy, an MDM's ADMX-backed policy and an
+/// administrator writing the registry all land there alike; only a trace elsewhere (the MDM's
+/// `PolicyManager`) tells them apart, so without one the origin is said to be unknown.
+fn policy_value(
+    name: &str,
+    value: String,
+    key: &str,
+    mdm_trace: Option<&str>,
+) -> Setting {
+    match mdm_trace {
+        Some(csp) => enforcement::enforced(
+            name,
+            value,
+            key,
+            vec![enforcement::by(
+                Enforcer::MDM_CSP,
+                csp,
+                Some("MDM policy (PolicyManager)".to_owned()),
+                Enforcer::BY_MANAGEMENT,
+            )],
+        ),
+        None => enforcement::noted(
+            enforcement::enforced(
+                name,
+                value,
+                key,
+                vec![enforcement::by(
+                    Enforcer::POLICY_KEY,
+                    key,
+                    Some("origin not traced".to_owned()),
+                    Enforcer::BY_LOCAL_ADMIN,
+                )],
+            ),
+            "a policy value: users cannot change it, but whether Group Policy, an MDM's ADMX policy or an administrator wrote it is not traced (gpresult /r tells), and nothing may re-apply it once removed",
+        ),
+    }
+}
+
+/// The machine inactivity limit as a setting, with an MDM trace when the MDM's
+/// LocalPoliciesSecurityOptions policy sets it.
+fn inactivity_setting(host: &dyn Host, n: u64, ev: &mut Vec<Evidence>) -> Setting {
+    const NAME: &str = "InteractiveLogon_MachineInactivityLimit";
+    let trace = catalog::reg_values(
+        host,
+        &catalog::windows_reg_key(keys::SECURITY_OPTIONS_CSP),
+        keys::SECURITY_OPTIONS_CSP,
+        &[NAME],
+        ev,
+        None,
+    );
+    let setting = match &trace {
+        Ok(v) if named(v, NAME).is_some() => policy_value(
+            "InactivityTimeoutSecs",
+            n.to_string(),
+            keys::SYSTEM_POLICIES,
+            Some(&format!(r"{}\{NAME}", keys::SECURITY_OPTIONS_CSP)),
+        ),
+        _ => policy_value(
+            "InactivityTimeoutSecs",
+            n.to_string(),
+            keys::SYSTEM_POLICIES,
+            None,
+        ),
+    };
+    match trace {
+        Err(why) => enforcement::noted(setting, format!("the MDM trace could not be read: {why}")),
+        Ok(_) => setting,
+    }
+}
+
+/// The DeviceLock CSP's inactivity lock, which an MDM sets without any `\Policies\` value.
+/// Reported, not counted: how Windows desktops apply it beside the other timers is not
+/// established here.
+fn device_lock_csp(host: &dyn Host, ev: &mut Vec<Evidence>) -> Option<Setting> {
+    const NAME: &str = "MaxInactivityTimeDeviceLock";
+    let values = match catalog::reg_values(
+        host,
+        &catalog::windows_reg_key(keys::DEVICELOCK_CSP),
+        keys::DEVICELOCK_CSP,
+        &[NAME],
+        ev,
+        None,
+    ) {
+        Ok(v) => v,
+        Err(why) => {
+            return Some(enforcement::unknown(
+                NAME,
+                "unreadable",
+                keys::DEVICELOCK_CSP,
+                why,
+            ));
+        }
+    };
+    let v = named(&values, NAME)?;
+    Some(enforcement::noted(
+        enforcement::enforced(
+            NAME,
+            v.as_number().map_or_else(|| v.describe(), |m| format!("{m} min")),
+            keys::DEVICELOCK_CSP,
+            vec![enforcement::by(
+                Enforcer::MDM_CSP,
+                format!(r"{}\{NAME}", keys::DEVICELOCK_CSP),
+                Some("MDM DeviceLock policy (PolicyManager)".to_owned()),
+                Enforcer::BY_MANAGEMENT,
+            )],
+        ),
+        "an MDM's DeviceLock policy (a native CSP, never under \\Policies\\); reported, not counted in the verdict",
+    ))
 }
 
 fn machine(host: &dyn Host, ev: &mut Vec<Evidence>) -> Result<Machine, String> {
+    let mut settings = Vec::new();
     let v = catalog::reg_values(
         host,
         &catalog::windows_reg_key(keys::SYSTEM_POLICIES),
@@ -128,14 +245,25 @@ fn machine(host: &dyn Host, ev: &mut Vec<Evidence>) -> Result<Machine, String> {
             )
         })?,
     };
-    let standby = power_setting(
+    if let Some(n) = inactivity {
+        settings.push(inactivity_setting(host, n, ev));
+    }
+    let (standby, standby_policy) = power_setting(
         host,
         power::SUB_SLEEP,
         power::STANDBYIDLE,
         "STANDBYIDLE",
         ev,
+        &mut settings,
     )?;
-    let console_lock = power_setting(host, power::SUB_NONE, power::CONSOLELOCK, "CONSOLELOCK", ev)?;
+    let (console_lock, console_policy) = power_setting(
+        host,
+        power::SUB_NONE,
+        power::CONSOLELOCK,
+        "CONSOLELOCK",
+        ev,
+        &mut settings,
+    )?;
     let pick = |i: usize| match (console_lock[i], standby[i]) {
         (1, s) if s > 0 => Some(s),
         _ => None,
@@ -149,8 +277,14 @@ fn machine(host: &dyn Host, ev: &mut Vec<Evidence>) -> Result<Machine, String> {
                     None,
                     "Modern Standby (S0 Low Power Idle) is available: the session locks when the display turns off",
                 ));
-                let video =
-                    power_setting(host, power::SUB_VIDEO, power::VIDEOIDLE, "VIDEOIDLE", ev)?;
+                let (video, _) = power_setting(
+                    host,
+                    power::SUB_VIDEO,
+                    power::VIDEOIDLE,
+                    "VIDEOIDLE",
+                    ev,
+                    &mut settings,
+                )?;
                 (Some(video), None)
             }
             Some(false) => {
@@ -168,7 +302,21 @@ fn machine(host: &dyn Host, ev: &mut Vec<Evidence>) -> Result<Machine, String> {
         },
         Err(why) => (None, Some(why)),
     };
+    settings.extend(device_lock_csp(host, ev));
+    // What policy alone guarantees on each power source: the inactivity limit, and (off Modern
+    // Standby) sleep with sign-in on wake when both values come from policy.
+    let pinned = [0, 1].map(|i| {
+        let sleep = (display_off.is_none()
+            && console_policy[i]
+            && standby_policy[i]
+            && console_lock[i] == 1
+            && standby[i] > 0)
+            .then_some(standby[i]);
+        [inactivity, sleep].into_iter().flatten().min()
+    });
     Ok(Machine {
+        settings,
+        pinned,
         inactivity,
         grace,
         display_off,
@@ -200,7 +348,8 @@ fn power_setting(
     setting: &'static str,
     alias: &str,
     ev: &mut Vec<Evidence>,
-) -> Result<[u64; 2], String> {
+    settings: &mut Vec<Setting>,
+) -> Result<([u64; 2], [bool; 2]), String> {
     let key = format!(r"{}\{setting}", keys::POWER_POLICY);
     let policy = catalog::reg_values(
         host,
@@ -233,10 +382,25 @@ fn power_setting(
             None => Ok(plan),
         }
     };
-    Ok([
+    let values = [
         overridden("ACSettingIndex", ac)?,
         overridden("DCSettingIndex", dc)?,
-    ])
+    ];
+    let mut from_policy = [false; 2];
+    for (i, (index, power)) in [("ACSettingIndex", "AC"), ("DCSettingIndex", "DC")]
+        .into_iter()
+        .enumerate()
+    {
+        let name = format!("{alias} ({power})");
+        let shown = setting_value(alias, values[i]);
+        from_policy[i] = named(&policy, index).is_some();
+        settings.push(if from_policy[i] {
+            policy_value(&name, shown, &format!(r"{key}\{index}"), None)
+        } else {
+            enforcement::user_set(&name, shown, "active power plan (powercfg /qh)")
+        });
+    }
+    Ok((values, from_policy))
 }
 
 const SAVER_NAMES: &[&str] = &[
@@ -247,8 +411,13 @@ const SAVER_NAMES: &[&str] = &[
 ];
 
 /// What the user's desktop settings say: the secure screen saver (or why none locks), and the
-/// `DelayLockInterval` for Modern Standby.
-type UserDesktop = (Result<(u64, String), String>, Option<u64>);
+/// `DelayLockInterval` for Modern Standby; and the settings read, with the screen saver
+/// timeout when policy alone sets every value that makes it lock.
+type UserDesktop = (
+    Result<(u64, String), String>,
+    Option<u64>,
+    (Vec<Setting>, Option<u64>),
+);
 
 /// The user's secure screen saver timeout, if one locks the session, and how that was found;
 /// and their `DelayLockInterval`.
@@ -286,6 +455,32 @@ fn screen_saver(
                 .ok_or_else(|| format!("DelayLockInterval is not a number: {}", v.describe()))?,
         ),
     };
+    // Each value as a setting: policy's enforced, the user's own not.
+    let mut read = Vec::new();
+    for name in SAVER_NAMES {
+        if let Some(v) = named(&policy, name) {
+            read.push(policy_value(name, v.describe(), &policy_key, None));
+        } else if let Some(v) = named(&own, name) {
+            read.push(enforcement::user_set(name, v.describe(), user_key.clone()));
+        }
+    }
+    if let Some(v) = named(&own, "DelayLockInterval") {
+        read.push(enforcement::user_set(
+            "DelayLockInterval",
+            v.describe(),
+            user_key.clone(),
+        ));
+    }
+    let policy_flag = |name: &str| {
+        named(&policy, name).is_some_and(|v| v.as_number() == Some(1) || v.data.trim() == "1")
+    };
+    let pinned = (policy_flag("ScreenSaveActive")
+        && policy_flag("ScreenSaverIsSecure")
+        && named(&policy, "SCRNSAVE.EXE").is_some_and(|v| !v.data.trim().is_empty()))
+    .then(|| named(&policy, "ScreenSaveTimeOut").and_then(RegValue::as_number))
+    .flatten()
+    .filter(|t| *t > 0);
+    let extra = (read, pinned);
     // Policy wins key by key.
     let eff = |name: &str| -> Option<(&RegValue, &'static str)> {
         named(&policy, name)
@@ -296,7 +491,7 @@ fn screen_saver(
         eff(name).map(|(v, from)| (v.as_number() == Some(1) || v.data.trim() == "1", from))
     };
     let Some((true, active_from)) = flag("ScreenSaveActive") else {
-        return Ok((Err("the screen saver is turned off".to_owned()), delay_lock));
+        return Ok((Err("the screen saver is turned off".to_owned()), delay_lock, extra));
     };
     let Some((program, program_from)) =
         eff("SCRNSAVE.EXE").filter(|(v, _)| !v.data.trim().is_empty())
@@ -304,6 +499,7 @@ fn screen_saver(
         return Ok((
             Err("no screen saver program is chosen, so none runs".to_owned()),
             delay_lock,
+            extra,
         ));
     };
     let Some((true, secure_from)) = flag("ScreenSaverIsSecure") else {
@@ -313,10 +509,11 @@ fn screen_saver(
                     .to_owned(),
             ),
             delay_lock,
+            extra,
         ));
     };
     let Some((timeout, timeout_from)) = eff("ScreenSaveTimeOut") else {
-        return Ok((Err("no screen saver timeout is set".to_owned()), delay_lock));
+        return Ok((Err("no screen saver timeout is set".to_owned()), delay_lock, extra));
     };
     let Some(seconds) = timeout.as_number() else {
         return Err(format!(
@@ -325,7 +522,7 @@ fn screen_saver(
         ));
     };
     if seconds == 0 {
-        return Ok((Err("the screen saver timeout is 0".to_owned()), delay_lock));
+        return Ok((Err("the screen saver timeout is 0".to_owned()), delay_lock, extra));
     }
     let froms = [active_from, program_from, secure_from, timeout_from];
     let source = if froms.iter().all(|f| *f == "policy") {
@@ -345,14 +542,44 @@ fn screen_saver(
             ),
         )),
         delay_lock,
+        extra,
     ))
 }
 
-fn judge(host: &dyn Host, m: &Machine, user: &WindowsUser, ev: &mut Vec<Evidence>) -> LockSetting {
-    let (saver, delay_lock) = match screen_saver(host, user, ev) {
+/// One user's lock, the settings it rests on, and the lock time policy alone guarantees on
+/// every power source (the worst source's).
+fn judge(
+    host: &dyn Host,
+    m: &Machine,
+    user: &WindowsUser,
+    ev: &mut Vec<Evidence>,
+) -> (LockSetting, Vec<Setting>, Option<u64>) {
+    let (saver, delay_lock, (read, saver_pinned)) = match screen_saver(host, user, ev) {
         Ok(s) => s,
-        Err(reason) => return LockSetting::Unknown { reason },
+        Err(reason) => {
+            return (
+                LockSetting::Unknown { reason },
+                m.settings.clone(),
+                None,
+            );
+        }
     };
+    let mut settings = read;
+    settings.extend(m.settings.iter().cloned());
+    let saver_pinned = saver_pinned.map(|t| t.saturating_add(m.grace));
+    let guaranteed = m
+        .pinned
+        .iter()
+        .map(|p| [*p, saver_pinned].into_iter().flatten().min())
+        .try_fold(0, |worst: u64, p| p.map(|p| worst.max(p)));
+    (judge_lock(m, saver, delay_lock), settings, guaranteed)
+}
+
+fn judge_lock(
+    m: &Machine,
+    saver: Result<(u64, String), String>,
+    delay_lock: Option<u64>,
+) -> LockSetting {
     let mut common: Vec<(u64, String)> = Vec::new();
     if let Some(n) = m.inactivity {
         common.push((
@@ -481,10 +708,15 @@ pub(super) fn gather(host: &dyn Host) -> ScreenLockFacts {
     };
     let judged = users
         .iter()
-        .map(|u| UserLock {
-            user: u.name.clone(),
-            desktop: "Windows".to_owned(),
-            setting: judge(host, &machine, u, &mut ev),
+        .map(|u| {
+            let (setting, settings, guaranteed) = judge(host, &machine, u, &mut ev);
+            UserLock {
+                user: u.name.clone(),
+                desktop: "Windows".to_owned(),
+                setting,
+                settings,
+                enforcement: LockEnforcement::Guarantees(guaranteed),
+            }
         })
         .collect();
     ScreenLockFacts {

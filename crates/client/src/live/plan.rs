@@ -274,6 +274,8 @@ mod tests {
             name: name.to_owned(),
             status: Status::Fail,
             summary: String::new(),
+            settings: Vec::new(),
+            enforced: None,
         };
         one.checks[0].subjects = vec![subject("/dev/sdb")];
         two.checks[0].subjects = vec![subject("/dev/sdb"), subject("/dev/sdc")];

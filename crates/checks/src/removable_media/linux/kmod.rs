@@ -4,9 +4,10 @@ use posture_host::modprobe::{
     self, MODPROBE_DIRS, ModprobeDirective, cmdline_module_list, effective_conf_files,
 };
 use posture_host::{Host, ReadError};
-use posture_schema::Evidence;
+use posture_schema::{Enforcer, Evidence, Setting};
 
 use super::Layer;
+use crate::enforcement;
 use crate::evidence::{derived, directory, file};
 
 /// Commands that make `modprobe usb-storage` do nothing instead of loading the module.
@@ -26,20 +27,55 @@ enum Loaded {
 }
 
 /// The layers of kernel-module control, each with its reason.
-pub(super) fn layers(host: &dyn Host, evidence: &mut Vec<Evidence>) -> Vec<Layer> {
+/// The layers of kernel-module control, and into `settings` each that blocks (or the modprobe
+/// rules, blocking or not) with its enforcement. Everything here lives where only root writes
+/// (`/proc`, the kernel's module tree, the modprobe.d directories); file ownership itself is not
+/// read, since the Host reads contents only.
+pub(super) fn layers(
+    host: &dyn Host,
+    evidence: &mut Vec<Evidence>,
+    settings: &mut Vec<Setting>,
+) -> Vec<Layer> {
     let loaded = loaded(host, evidence);
     let mut layers = Vec::new();
     if let Some(l) = cmdline_layer(host, &loaded, evidence) {
+        if let Layer::Blocks(how) = &l {
+            settings.push(system_block(how, "/proc/cmdline"));
+        }
         layers.push(l);
     }
     if let Some(l) = modules_disabled_layer(host, &loaded, evidence) {
+        if let Layer::Blocks(how) = &l {
+            settings.push(system_block(how, "/proc/sys/kernel/modules_disabled"));
+        }
         layers.push(l);
     }
+    let before = layers.len();
     let builtin = driver_layer(host, &loaded, evidence, &mut layers);
+    for l in &layers[before..] {
+        if let Layer::Blocks(how) = l {
+            settings.push(system_block(how, "kernel modules"));
+        }
+    }
     if !builtin {
-        layers.push(modprobe_layer(host, &loaded, evidence));
+        layers.push(modprobe_layer(host, &loaded, evidence, settings));
     }
     layers
+}
+
+/// A block the kernel itself keeps (command line, `modules_disabled`, no driver).
+fn system_block(how: &str, source: &str) -> Setting {
+    enforcement::enforced(
+        "usb-storage driver",
+        how,
+        source,
+        vec![enforcement::by(
+            Enforcer::SYSTEM_SETTING,
+            source,
+            None,
+            Enforcer::BY_LOCAL_ADMIN,
+        )],
+    )
 }
 
 fn loaded(host: &dyn Host, evidence: &mut Vec<Evidence>) -> Loaded {
@@ -284,7 +320,12 @@ fn lists_usb_storage(text: &str) -> bool {
 }
 
 /// The modprobe.d rules for usb-storage.
-fn modprobe_layer(host: &dyn Host, loaded: &Loaded, evidence: &mut Vec<Evidence>) -> Layer {
+fn modprobe_layer(
+    host: &dyn Host,
+    loaded: &Loaded,
+    evidence: &mut Vec<Evidence>,
+    settings: &mut Vec<Setting>,
+) -> Layer {
     let mut listings = Vec::new();
     let mut unreadable = Vec::new();
     for dir in MODPROBE_DIRS {
@@ -301,6 +342,7 @@ fn modprobe_layer(host: &dyn Host, loaded: &Loaded, evidence: &mut Vec<Evidence>
         }
     }
     let mut blocking = Vec::new();
+    let mut rules = Vec::new();
     let mut other_installs = Vec::new();
     let mut blacklists = Vec::new();
     for path in effective_conf_files(&listings) {
@@ -323,6 +365,12 @@ fn modprobe_layer(host: &dyn Host, loaded: &Loaded, evidence: &mut Vec<Evidence>
                     ));
                     if BLOCKING_COMMANDS.contains(&command.as_str()) {
                         blocking.push(format!("install usb-storage {command} in {at}"));
+                        rules.push(enforcement::by(
+                            Enforcer::MODPROBE_RULE,
+                            path.clone(),
+                            Some(format!("line {}: install {module} {command}", line.line)),
+                            Enforcer::BY_LOCAL_ADMIN,
+                        ));
                     } else {
                         other_installs.push(format!("install usb-storage {command} in {at}"));
                     }
@@ -354,6 +402,42 @@ fn modprobe_layer(host: &dyn Host, loaded: &Loaded, evidence: &mut Vec<Evidence>
             other_installs.join(", ")
         ));
     }
+    let loaded_word = match loaded {
+        Loaded::Yes => "loaded now",
+        Loaded::No => "not loaded",
+        Loaded::Unknown(_) => "whether it is loaded is unknown",
+    };
+    let source = rules
+        .first()
+        .map_or_else(|| "modprobe.d".to_owned(), |r| r.id.clone());
+    settings.push(if blocking.is_empty() || !other_installs.is_empty() {
+        enforcement::user_set(
+            "usb-storage module",
+            format!("loadable ({loaded_word})"),
+            source,
+        )
+    } else {
+        let value = format!("install rule in place; usb_storage {loaded_word}");
+        match loaded {
+            Loaded::No => enforcement::noted(
+                enforcement::enforced("usb-storage module", value, source, rules),
+                "the rule's file lies in a modprobe.d directory only root writes",
+            ),
+            Loaded::Yes => {
+                let mut s = enforcement::user_set("usb-storage module", value, source);
+                s.enforced_by = rules;
+                s.notes.push(format!(
+                    "usb_storage is loaded now: the rule acts only at its next load ({UNLOAD})"
+                ));
+                s
+            }
+            Loaded::Unknown(why) => {
+                let mut s = enforcement::unknown("usb-storage module", value, source, why.clone());
+                s.enforced_by = rules;
+                s
+            }
+        }
+    });
     if !blocking.is_empty() {
         let rule = blocking.join(", ");
         return match loaded {

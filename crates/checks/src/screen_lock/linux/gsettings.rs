@@ -12,9 +12,12 @@ use std::rc::Rc;
 use posture_host::ReadError;
 use posture_host::gvdb::{Gvdb, GvdbError, Table, Value, Variant};
 
+use posture_schema::{Enforcer, Setting};
+
 use super::Context;
 use super::sessions::{Desktop, Family};
 use crate::accounts::Account;
+use crate::enforcement;
 use crate::evidence;
 use crate::screen_lock::LockSetting;
 
@@ -265,6 +268,32 @@ struct Source {
     writable: bool,
     /// The file's bytes; `None` when it does not exist (dconf then reads it as empty).
     bytes: Option<Rc<[u8]>>,
+    /// For a system database `NAME`: the lock files under `/etc/dconf/db/NAME.d/locks` and the
+    /// keys each names. They act only once `dconf update` compiles them into the database.
+    lock_files: Vec<(String, Vec<String>)>,
+}
+
+/// The user's dconf profile: where it was read and its databases.
+struct Profile {
+    /// The profile file in effect; `None` when there is none (the user database only).
+    path: Option<String>,
+    sources: Vec<Source>,
+    /// System databases of `/etc/dconf/profile/user` that a user-writable profile in effect
+    /// (`$XDG_RUNTIME_DIR/dconf/profile`) leaves out: their locks do not apply.
+    shadowed: Vec<Source>,
+}
+
+impl Profile {
+    /// Whether the profile in effect is the mandatory one (`/run/dconf/user/UID`), which only
+    /// root writes and which no environment variable can replace.
+    fn mandatory(&self, account: &Account) -> bool {
+        self.path.as_deref() == Some(format!("/run/dconf/user/{}", account.uid).as_str())
+    }
+
+    /// Whether the user can write the profile in effect (the runtime profile).
+    fn user_writable(&self, account: &Account) -> bool {
+        self.path.as_deref() == Some(format!("/run/user/{}/dconf/profile", account.uid).as_str())
+    }
 }
 
 impl Source {
@@ -297,14 +326,14 @@ enum Resolved {
 }
 
 pub(super) fn judge(cx: &mut Context<'_>, account: &Account, desktop: &Desktop) -> LockSetting {
-    let sources = match profile_sources(cx, account) {
+    let profile = match profile_sources(cx, account) {
         Ok(s) => s,
         Err(reason) => return LockSetting::Unknown { reason },
     };
     note_uncompiled_keyfiles(cx);
     let schemas = schema_files(cx, account);
     let keys = keys_of(&desktop.family);
-    let mut read = |k: &Key| resolve(cx, account, &sources, &schemas, desktop, k);
+    let mut read = |k: &Key| resolve(cx, account, &profile, &schemas, desktop, k);
 
     let idle = read(&keys.idle);
     let enabled = read(&keys.lock_enabled);
@@ -464,7 +493,7 @@ fn gdm_missing(cx: &mut Context<'_>, account: &Account, desktop: &Desktop) -> Op
 }
 
 /// The databases of the user's dconf profile, opened.
-fn profile_sources(cx: &mut Context<'_>, account: &Account) -> Result<Vec<Source>, String> {
+fn profile_sources(cx: &mut Context<'_>, account: &Account) -> Result<Profile, String> {
     // dconf's order: the mandatory profile, `$DCONF_PROFILE` (session environment, which
     // files do not show, so not consulted), the runtime profile, then the profile named "user".
     let candidates = [
@@ -494,8 +523,8 @@ fn profile_sources(cx: &mut Context<'_>, account: &Account) -> Result<Vec<Source
             }
         }
     }
-    let lines = match lines {
-        Some((_, l)) => l,
+    let (path, lines) = match lines {
+        Some((p, l)) => (Some(p), l),
         None => {
             cx.about(
                 account,
@@ -504,10 +533,38 @@ fn profile_sources(cx: &mut Context<'_>, account: &Account) -> Result<Vec<Source
                     "no profile file (/etc/dconf/profile/user absent): the user database only; system databases in /etc/dconf/db are not consulted",
                 ),
             );
-            vec!["user-db:user".to_owned()]
+            (None, vec!["user-db:user".to_owned()])
         }
     };
+    let sources = open_sources(cx, account, &lines)?;
+    let mut profile = Profile {
+        path,
+        sources,
+        shadowed: Vec::new(),
+    };
+    if profile.user_writable(account) {
+        // The user's runtime profile replaces the administrator's: what that one locks does
+        // not apply, and is listed as defeated.
+        if let Ok(text) = cx.text(ADMIN_PROFILE) {
+            let admin: Vec<String> = parse_profile(&text)
+                .into_iter()
+                .filter(|l| l.starts_with("system-db:") && !lines.contains(l))
+                .collect();
+            profile.shadowed = open_sources(cx, account, &admin).unwrap_or_default();
+        }
+    }
+    Ok(profile)
+}
 
+/// The administrator's profile, which `$DCONF_PROFILE` or a runtime profile can replace.
+const ADMIN_PROFILE: &str = "/etc/dconf/profile/user";
+
+/// Opens the databases of profile lines.
+fn open_sources(
+    cx: &mut Context<'_>,
+    account: &Account,
+    lines: &[String],
+) -> Result<Vec<Source>, String> {
     let mut sources = Vec::new();
     for line in lines {
         let Some((kind, name)) = line.split_once(':') else {
@@ -555,14 +612,45 @@ fn profile_sources(cx: &mut Context<'_>, account: &Account) -> Result<Vec<Source
                 return Err(why);
             }
         };
+        let lock_files = if kind == "system-db" {
+            lock_files(cx, name)
+        } else {
+            Vec::new()
+        };
         sources.push(Source {
             label,
             path,
             writable,
             bytes,
+            lock_files,
         });
     }
     Ok(sources)
+}
+
+/// The lock files of system database `name` (`/etc/dconf/db/NAME.d/locks/*`) and the keys each
+/// names, one per line (comments and blanks skipped). Unreadable ones are left out: they can
+/// only add a note, never an enforcement.
+fn lock_files(cx: &mut Context<'_>, name: &str) -> Vec<(String, Vec<String>)> {
+    let dir = format!("/etc/dconf/db/{name}.d/locks");
+    let Ok(mut names) = cx.list_dir(&dir) else {
+        return Vec::new();
+    };
+    names.sort();
+    names
+        .into_iter()
+        .filter_map(|n| {
+            let path = format!("{dir}/{n}");
+            let text = cx.text(&path).ok()?;
+            let keys = text
+                .lines()
+                .map(str::trim)
+                .filter(|l| l.starts_with('/'))
+                .map(str::to_owned)
+                .collect();
+            Some((path, keys))
+        })
+        .collect()
 }
 
 /// Profile lines without comments and blanks.
@@ -606,11 +694,12 @@ fn note_uncompiled_keyfiles(cx: &mut Context<'_>) {
 fn resolve(
     cx: &mut Context<'_>,
     account: &Account,
-    sources: &[Source],
+    profile: &Profile,
     schemas: &[SchemaFile],
     desktop: &Desktop,
     key: &Key,
 ) -> Resolved {
+    let sources = profile.sources.as_slice();
     let (schema_path, schema) = lookup_schema(schemas, key.schema);
     // The dconf path comes from the compiled schema's `.path` (MATE's schema ids and paths
     // differ); the built-in directory is used only when the schema cannot say.
@@ -713,6 +802,16 @@ fn resolve(
                     format!("{} ({}; {lock_note})", v.value, s.label),
                 ),
             );
+            let setting = enforcement_of(
+                account,
+                profile,
+                lock_level,
+                &path,
+                v.value.to_string(),
+                format!("{} ({})", s.path, s.label),
+                !s.writable,
+            );
+            cx.settings.push(setting);
             return Resolved::Value(v.value);
         }
         Some((s, v)) => {
@@ -826,7 +925,110 @@ fn resolve(
             format!("{default} ({default_note}; {why_default}; {lock_note})"),
         ),
     );
+    let setting = enforcement_of(
+        account,
+        profile,
+        lock_level,
+        &path,
+        default.to_string(),
+        format!("{schema_path} ({default_note})"),
+        false,
+    );
+    cx.settings.push(setting);
     Resolved::Value(default)
+}
+
+/// The setting of dconf key `path` with its enforcement: a lock in a system database of the
+/// profile in effect enforces it (removable by the user unless the profile is the mandatory
+/// one, since `$DCONF_PROFILE` can replace the administrator's); a lock file never compiled
+/// into its database, or a lock of a database the user's own runtime profile leaves out,
+/// enforces nothing and is listed as such.
+fn enforcement_of(
+    account: &Account,
+    profile: &Profile,
+    lock_level: usize,
+    path: &str,
+    value: String,
+    source: String,
+    from_system_db: bool,
+) -> Setting {
+    if let Some(db) = profile.sources.get(lock_level).filter(|_| lock_level > 0) {
+        let (removable, note) = if profile.mandatory(account) {
+            (Enforcer::BY_LOCAL_ADMIN, None)
+        } else if profile.user_writable(account) {
+            (
+                Enforcer::BY_USER,
+                Some(format!(
+                    "the profile in effect, /run/user/{}/dconf/profile, is the user's own: they can drop {} from it",
+                    account.uid, db.label
+                )),
+            )
+        } else {
+            (
+                Enforcer::BY_USER,
+                Some(format!(
+                    "the profile is {}; a DCONF_PROFILE or runtime profile the user sets replaces it (only /run/dconf/user/{} is mandatory)",
+                    profile.path.as_deref().unwrap_or(ADMIN_PROFILE),
+                    account.uid
+                )),
+            )
+        };
+        let by = enforcement::by(
+            Enforcer::DCONF_LOCK,
+            db.path.clone(),
+            Some(db.label.clone()),
+            removable,
+        );
+        let mut setting = enforcement::enforced(path, value, source, vec![by]);
+        setting.notes.extend(note);
+        return setting;
+    }
+    let mut setting = enforcement::user_set(path, value, source);
+    // Locks that name the key but do not act: never compiled, or in a database the profile in
+    // effect leaves out.
+    for db in profile.sources.iter().skip(1) {
+        for (file, keys) in &db.lock_files {
+            if keys.iter().any(|k| k == path) {
+                let mut by = enforcement::by(
+                    Enforcer::DCONF_LOCK,
+                    file.clone(),
+                    Some(db.label.clone()),
+                    Enforcer::BY_LOCAL_ADMIN,
+                );
+                by.value = Some("locked (not compiled)".to_owned());
+                setting.enforced_by.push(by);
+                setting.notes.push(format!(
+                    "{file} locks this key, but {} was not compiled with it (`dconf update` was not run after): nothing enforces it",
+                    db.path
+                ));
+            }
+        }
+    }
+    for db in &profile.shadowed {
+        let locked = db.locks(path).unwrap_or(false);
+        if locked {
+            let mut by = enforcement::by(
+                Enforcer::DCONF_LOCK,
+                db.path.clone(),
+                Some(db.label.clone()),
+                Enforcer::BY_USER,
+            );
+            if let Ok(Some(v)) = db.value(path) {
+                by.value = Some(v.value.to_string());
+            }
+            setting.enforced_by.push(by);
+            setting.notes.push(format!(
+                "{} locks this key, but the profile in effect is the user's own /run/user/{}/dconf/profile, which leaves that database out: the lock is defeated",
+                db.path, account.uid
+            ));
+        }
+    }
+    if from_system_db && setting.enforced_by.is_empty() {
+        setting.notes.push(
+            "set by a system database without a lock: a default the user can change".to_owned(),
+        );
+    }
+    setting
 }
 
 /// The `('d', a{sv})` extra of a schema key: per-desktop defaults.

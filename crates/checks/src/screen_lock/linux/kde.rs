@@ -10,8 +10,11 @@
 use posture_host::ReadError;
 use posture_host::keyfile::KeyFile;
 
+use posture_schema::{Enforcer, Setting};
+
 use super::Context;
 use crate::accounts::Account;
+use crate::enforcement;
 use crate::evidence;
 use crate::screen_lock::LockSetting;
 
@@ -37,6 +40,7 @@ pub(super) fn judge(cx: &mut Context<'_>, account: &Account) -> LockSetting {
         }
     }
 
+    let mut settings: Vec<Setting> = Vec::new();
     let mut value = |key: &str, default: &str| -> String {
         let mut chosen: Option<(&str, &str, bool)> = None;
         for (path, file) in &layers {
@@ -44,6 +48,14 @@ pub(super) fn judge(cx: &mut Context<'_>, account: &Account) -> LockSetting {
                 chosen = Some((path, v, false));
             }
             if file.locks(GROUP, key) {
+                settings.push(immutable_setting(
+                    account,
+                    key,
+                    chosen.map_or(default, |c| c.1),
+                    chosen.map_or(path, |c| c.0),
+                    path,
+                    file,
+                ));
                 if let Some(c) = chosen.as_mut() {
                     c.2 = true;
                 }
@@ -61,6 +73,13 @@ pub(super) fn judge(cx: &mut Context<'_>, account: &Account) -> LockSetting {
                 }
                 break;
             }
+        }
+        if !chosen.is_some_and(|c| c.2) {
+            settings.push(enforcement::user_set(
+                key,
+                chosen.map_or(default, |c| c.1),
+                chosen.map_or_else(|| "kscreenlockerrc default".to_owned(), |c| c.0.to_owned()),
+            ));
         }
         match chosen {
             Some((path, v, immutable)) => {
@@ -95,6 +114,7 @@ pub(super) fn judge(cx: &mut Context<'_>, account: &Account) -> LockSetting {
     let lock = value("Lock", "true");
     let grace = value("LockGrace", "5");
     let require = value("RequirePassword", "true");
+    cx.settings.extend(settings);
 
     let bools = [
         ("Autolock", &autolock),
@@ -145,6 +165,49 @@ pub(super) fn judge(cx: &mut Context<'_>, account: &Account) -> LockSetting {
     LockSetting::LocksAfter {
         seconds: timeout_secs.saturating_add(u64::from(grace_secs)),
         how: format!("Timeout {timeout} min + LockGrace {grace_secs} s"),
+    }
+}
+
+/// A key an `[$i]` marker in `marker_path` freezes: enforced when that file is the system's
+/// (`/etc/xdg`, which only root writes); a marker in the user's own files freezes nothing
+/// against the user. Says whether the file, the `[Daemon]` group or the key carries the marker.
+fn immutable_setting(
+    account: &Account,
+    key: &str,
+    value: &str,
+    value_path: &str,
+    marker_path: &str,
+    file: &KeyFile,
+) -> Setting {
+    let marker = if file.immutable {
+        "the whole file ([$i] before the first group)".to_owned()
+    } else if file.group_immutable(GROUP) {
+        format!("the [{GROUP}] group ([{GROUP}][$i])")
+    } else {
+        format!("the key ({key}[$i])")
+    };
+    let by = enforcement::by(
+        Enforcer::KDE_IMMUTABLE,
+        marker_path,
+        Some(marker),
+        if marker_path.starts_with(&format!("{}/", account.home.trim_end_matches('/'))) {
+            Enforcer::BY_USER
+        } else {
+            Enforcer::BY_LOCAL_ADMIN
+        },
+    );
+    if marker_path.starts_with(&format!("{}/", account.home.trim_end_matches('/'))) {
+        let mut s = enforcement::user_set(key, value, value_path);
+        s.enforced_by.push(by);
+        s.notes.push(format!(
+            "{marker_path} is the user's own file: its [$i] marker stops only files read after it"
+        ));
+        s
+    } else {
+        enforcement::noted(
+            enforcement::enforced(key, value, value_path, vec![by]),
+            "KDE honours [$i] per application; kscreenlocker reads its settings through KConfig, which does",
+        )
     }
 }
 

@@ -12,8 +12,11 @@ use std::collections::HashMap;
 use posture_host::ReadError;
 use posture_host::keyfile::KeyFile;
 
+use posture_schema::Enforcer;
+
 use super::Context;
 use crate::accounts::Account;
+use crate::enforcement;
 use crate::evidence;
 use crate::screen_lock::LockSetting;
 
@@ -129,6 +132,21 @@ pub(super) fn judge(cx: &mut Context<'_>, account: &Account) -> LockSetting {
             Some((p, path, locked)) => {
                 let lock_note = if *locked { " (locked)" } else { "" };
                 let shown = p.value.clone().unwrap_or_default();
+                cx.settings.push(if *locked {
+                    enforcement::enforced(
+                        name,
+                        shown.clone(),
+                        path.clone(),
+                        vec![enforcement::by(
+                            Enforcer::XFCONF_LOCK,
+                            path.clone(),
+                            Some(format!("locked=\"{}\"", p.locked.as_deref().unwrap_or("(channel)"))),
+                            Enforcer::BY_LOCAL_ADMIN,
+                        )],
+                    )
+                } else {
+                    enforcement::user_set(name, shown.clone(), path.clone())
+                });
                 cx.about(
                     account,
                     evidence::file(path, Some(name), format!("{shown} ({}){lock_note}", p.ty)),
@@ -143,6 +161,11 @@ pub(super) fn judge(cx: &mut Context<'_>, account: &Account) -> LockSetting {
                 }
             }
             None => {
+                cx.settings.push(enforcement::user_set(
+                    name,
+                    default,
+                    "xfce4-screensaver default",
+                ));
                 cx.about(
                     account,
                     evidence::derived("xfce4-screensaver", format!("{name} = {default} (default)")),
