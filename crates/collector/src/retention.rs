@@ -62,7 +62,7 @@ pub const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 /// Spawns the database upkeep task: on SQLite, a passive WAL checkpoint every
 /// [`UPKEEP_INTERVAL`], truncating the log when it has grown past `--wal-max-bytes`
 /// (SQLite's own checkpoints never reset a log that readers keep using, which is how it grew
-/// without bound under constant ingest). `posture_sqlite_wal_bytes` shows the log's size.
+/// without bound under constant ingest). `posture_sqlite_wal_pages` shows the log's size.
 pub fn spawn_upkeep(store: Arc<dyn Store>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(UPKEEP_INTERVAL);
