@@ -8,7 +8,11 @@
 -- rows in different orders and deadlocking.
 
 ALTER TABLE devices ADD COLUMN policy_digest TEXT;
-UPDATE devices SET policy_digest = r.body::json -> 'policy' ->> 'digest'
+-- Read with a pattern, not as json: PostgreSQL's JSON functions refuse a whole document that has
+-- a \u0000 escape anywhere, which a stored report body may have. A digest never holds a quote
+-- or a backslash; a body where it is not found leaves NULL (a policy mismatch until the device
+-- reports again).
+UPDATE devices SET policy_digest = substring(r.body from '"policy"\s*:\s*\{.*?"digest"\s*:\s*"([^"\\]*)"')
 FROM reports r WHERE r.report_id = devices.latest_report_id;
 
 UPDATE devices SET last_seen_at = enrolled_at WHERE last_seen_at IS NULL;

@@ -1415,7 +1415,9 @@ where
         }
     }
     if let Some(days) = f.stale_days {
-        q.push(" AND COALESCE(d.last_seen_at, d.enrolled_at) < ");
+        // Enrollment sets last_seen_at and migration 0015 filled it where it was missing, so the
+        // (last_seen_at, id) index serves this range.
+        q.push(" AND d.last_seen_at < ");
         q.push_bind(now - i64::from(days) * DAY_MS);
     }
     if let Some(days) = f.seen_within_days {
