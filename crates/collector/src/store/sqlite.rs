@@ -20,9 +20,7 @@
 use std::str::FromStr;
 
 use sqlx::Row;
-use sqlx::sqlite::{
-    SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 use super::BATCH_STATEMENT_CACHE;
 use super::sql::{impl_store, impl_values_ingest};
@@ -53,8 +51,9 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(options.busy_timeout)
             .foreign_keys(true)
-            // Takes effect on a new database; an older one is converted below.
-            .auto_vacuum(SqliteAutoVacuum::Incremental)
+            // Not `auto_vacuum` here: setting it opens a write transaction on every new
+            // connection, which then waits for the ingest writer. A database that is not in
+            // incremental mode yet, a new one included, is converted once below.
             .pragma("journal_size_limit", options.wal_max_bytes.to_string())
             .pragma("wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES.to_string());
         let pool = SqlitePoolOptions::new()
