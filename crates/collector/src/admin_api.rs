@@ -16,7 +16,7 @@ use crate::agent_api::body_rejection;
 use crate::app::{ApiError, AppState, authenticate_admin, now_ms, require_json};
 use crate::credentials::{generate_secret, hash_secret, rotate};
 use crate::display::{day_before, rfc3339};
-use crate::export::{devices_csv, findings_csv};
+use crate::export::{devices_csv_body, findings_csv_body};
 use crate::store::{AssetUpdate, DeviceFilter, setting};
 
 /// How long a one-time dashboard login link stays valid.
@@ -140,9 +140,17 @@ async fn list_devices(
     Query(mut filter): Query<DeviceFilter>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     authenticate_admin(&state, &headers).await?;
-    filter.limit = Some(filter.limit.unwrap_or(1000).min(10_000));
+    let limit = filter.limit.unwrap_or(1000).min(10_000);
+    filter.limit = Some(limit);
     let devices = state.store.list_devices(&filter, now_ms()).await?;
-    Ok(Json(serde_json::json!({ "devices": devices })))
+    // A full page may have a next one: its cursor continues the list where this page ends.
+    let next_cursor = devices
+        .last()
+        .filter(|_| limit > 0 && devices.len() == limit as usize)
+        .map(crate::store::DeviceSummary::cursor);
+    Ok(Json(
+        serde_json::json!({ "devices": devices, "next_cursor": next_cursor }),
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -377,7 +385,7 @@ async fn summary(
     ))
 }
 
-pub(crate) fn csv_response(name: &str, body: String) -> Response {
+pub(crate) fn csv_response(name: &str, body: axum::body::Body) -> Response {
     (
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
@@ -391,21 +399,15 @@ pub(crate) fn csv_response(name: &str, body: String) -> Response {
         .into_response()
 }
 
-pub(crate) fn all_devices() -> DeviceFilter {
-    DeviceFilter {
-        state: Some("all".into()),
-        limit: Some(u32::MAX),
-        ..DeviceFilter::default()
-    }
-}
-
 async fn export_devices(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     authenticate_admin(&state, &headers).await?;
-    let devices = state.store.list_devices(&all_devices(), now_ms()).await?;
-    Ok(csv_response("devices.csv", devices_csv(&devices)))
+    Ok(csv_response(
+        "devices.csv",
+        devices_csv_body(std::sync::Arc::clone(&state.store)),
+    ))
 }
 
 async fn export_findings(
@@ -413,11 +415,9 @@ async fn export_findings(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     authenticate_admin(&state, &headers).await?;
-    let devices = state.store.list_devices(&all_devices(), now_ms()).await?;
-    let findings = state.store.all_latest_findings().await?;
     Ok(csv_response(
         "findings.csv",
-        findings_csv(&findings, &devices),
+        findings_csv_body(std::sync::Arc::clone(&state.store)),
     ))
 }
 

@@ -14,11 +14,11 @@ use axum::routing::{get, post};
 use posture_schema::{Posture, Report, Status};
 use serde::Deserialize;
 
-use crate::admin_api::{all_devices, csv_response, is_local_path};
+use crate::admin_api::{csv_response, is_local_path};
 use crate::app::{ApiError, AppState, admin_token_matches, csrf_matches, now_ms};
 use crate::credentials::{generate_secret, hash_secret};
 use crate::display::{age, day_before, rfc3339, skew};
-use crate::export::{devices_csv, findings_csv};
+use crate::export::{devices_csv_body, findings_csv_body};
 use crate::store::{
     AssetState, AssetUpdate, DeviceFilter, DeviceSummary, LatestFinding, ReportTrigger, Session,
     StatusChange,
@@ -1001,8 +1001,10 @@ async fn export_devices(
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
     require_session(&state, &headers, "/").await?;
-    let devices = state.store.list_devices(&all_devices(), now_ms()).await?;
-    Ok(csv_response("devices.csv", devices_csv(&devices)))
+    Ok(csv_response(
+        "devices.csv",
+        devices_csv_body(std::sync::Arc::clone(&state.store)),
+    ))
 }
 
 async fn export_findings(
@@ -1010,11 +1012,9 @@ async fn export_findings(
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
     require_session(&state, &headers, "/").await?;
-    let devices = state.store.list_devices(&all_devices(), now_ms()).await?;
-    let findings = state.store.all_latest_findings().await?;
     Ok(csv_response(
         "findings.csv",
-        findings_csv(&findings, &devices),
+        findings_csv_body(std::sync::Arc::clone(&state.store)),
     ))
 }
 

@@ -103,7 +103,7 @@ pub async fn set(
 ) -> Result<StoredPolicy, Result<String, crate::store::StoreError>> {
     let policy = validate(source, text).map_err(Ok)?;
     let version = store
-        .set_policy(&policy.digest, text, now)
+        .set_policy(&FleetPolicy::of(&policy), text, now)
         .await
         .map_err(Err)?;
     Ok(StoredPolicy {

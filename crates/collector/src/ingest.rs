@@ -228,8 +228,7 @@ pub fn validate(
                 title: id.clone(),
                 clause: String::new(),
                 status: Status::Unknown,
-                summary: "the report has no result for this check, which the fleet policy enables"
-                    .into(),
+                summary: crate::store::MISSING_CHECK_SUMMARY.into(),
             });
         }
     }

@@ -55,6 +55,10 @@ struct DatabaseArgs {
     /// Longest wait for a database connection or lock, in milliseconds, before answering 503.
     #[arg(long, default_value_t = 5000)]
     busy_timeout_ms: u64,
+    /// SQLite: the write-ahead log's bound in bytes; a checkpoint every few seconds truncates
+    /// it when it has grown past this (also its `journal_size_limit`).
+    #[arg(long, default_value_t = store::DEFAULT_WAL_MAX_BYTES)]
+    wal_max_bytes: u64,
 }
 
 // Parsed once at start; the size of the `serve` variant does not matter.
@@ -276,6 +280,7 @@ fn open_options(db: &DatabaseArgs, max_connections: u32) -> OpenOptions {
     OpenOptions {
         busy_timeout: Duration::from_millis(db.busy_timeout_ms),
         max_connections,
+        wal_max_bytes: db.wal_max_bytes,
     }
 }
 

@@ -27,11 +27,60 @@ impl Default for Retention {
     }
 }
 
-/// Runs one prune pass now.
+/// Runs one prune pass now, then gives the freed space back (SQLite incremental vacuum).
 pub async fn prune_once(store: &dyn Store, days: u32) -> StoreResult<PruneStats> {
     let now = now_ms();
     let cutoff = now - i64::from(days) * 86_400_000;
-    store.prune(cutoff, &day_before(now, days), now).await
+    let stats = store.prune(cutoff, &day_before(now, days), now).await?;
+    if stats.reports > 0 {
+        reclaim(store).await?;
+    }
+    Ok(stats)
+}
+
+/// Pages one incremental-vacuum step gives back (4 MiB of 4 KiB pages): each step is a short
+/// write transaction, so ingest waits for none long.
+const RECLAIM_PAGES_PER_STEP: u32 = 1024;
+
+/// Gives free pages back to the file system, a step at a time, until none is left; returns
+/// how many.
+pub async fn reclaim(store: &dyn Store) -> StoreResult<u64> {
+    let mut total = 0;
+    loop {
+        let pages = store.reclaim_space(RECLAIM_PAGES_PER_STEP).await?;
+        total += pages;
+        if pages == 0 {
+            return Ok(total);
+        }
+        tokio::task::yield_now().await;
+    }
+}
+
+/// Time between database upkeep passes (SQLite WAL checkpoints).
+pub const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Spawns the database upkeep task: on SQLite, a passive WAL checkpoint every
+/// [`UPKEEP_INTERVAL`], truncating the log when it has grown past `--wal-max-bytes`
+/// (SQLite's own checkpoints never reset a log that readers keep using, which is how it grew
+/// without bound under constant ingest). `posture_sqlite_wal_pages` shows the log's size.
+pub fn spawn_upkeep(store: Arc<dyn Store>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(UPKEEP_INTERVAL);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            match store.upkeep(false).await {
+                Ok(upkeep) if upkeep.wal_pages >= 0 => {
+                    metrics::gauge!("posture_sqlite_wal_pages").set(upkeep.wal_pages as f64);
+                    if upkeep.busy {
+                        tracing::debug!(?upkeep, "WAL checkpoint left pages for a reader");
+                    }
+                }
+                Ok(_) => return,
+                Err(err) => tracing::warn!(error = %err, "WAL checkpoint failed"),
+            }
+        }
+    })
 }
 
 /// Spawns the periodic prune task (first pass right away).

@@ -237,6 +237,7 @@ impl Prepared {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServeError> {
         let prune = retention::spawn(Arc::clone(&self.state.store), self.retention);
+        let upkeep = retention::spawn_upkeep(Arc::clone(&self.state.store));
         let handle = axum_server::Handle::new();
         let on_signal = handle.clone();
         tokio::spawn(async move {
@@ -316,6 +317,7 @@ impl Prepared {
         }
         reload.abort();
         prune.abort();
+        upkeep.abort();
         result
     }
 }

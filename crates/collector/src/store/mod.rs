@@ -8,6 +8,7 @@ mod batch;
 mod postgres;
 mod sql;
 mod sqlite;
+mod state;
 
 use std::time::Duration;
 
@@ -16,6 +17,7 @@ use posture_schema::{Posture, Status};
 
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
+pub use state::MISSING_CHECK_SUMMARY;
 
 /// How far an agent's clock may lag the collector's and still have its report count as the
 /// answer to a check-now request (milliseconds).
@@ -364,8 +366,73 @@ pub struct DeviceFilter {
     pub hostname: Option<String>,
     /// At most this many devices (default 1000, at most 10000).
     pub limit: Option<u32>,
-    /// Skip this many devices.
+    /// Skip this many devices (cost grows with the offset; prefer `cursor`).
     pub offset: Option<u32>,
+    /// Start after this device: the `next_cursor` of the previous page (keyset pagination, as
+    /// cheap deep in the list as on its first page).
+    pub cursor: Option<String>,
+}
+
+impl DeviceSummary {
+    /// The cursor that continues a device list after this device (its order is last seen,
+    /// newest first, then id).
+    #[must_use]
+    pub fn cursor(&self) -> String {
+        format!("{}:{}", self.last_seen_at.unwrap_or(0), self.id)
+    }
+}
+
+/// Reads a device-list cursor: `LAST_SEEN_MS:DEVICE_ID`.
+///
+/// # Errors
+/// [`StoreError::InvalidInput`] naming the problem.
+pub fn parse_cursor(cursor: &str) -> StoreResult<(i64, String)> {
+    let bad = || StoreError::InvalidInput(format!("cursor {cursor:?} is not a device-list cursor"));
+    let (seen, id) = cursor.split_once(':').ok_or_else(bad)?;
+    let seen = seen.parse::<i64>().map_err(|_| bad())?;
+    if id.is_empty() {
+        return Err(bad());
+    }
+    Ok((seen, id.to_owned()))
+}
+
+/// One row of the findings export: a device's latest finding with the device's host name and
+/// owner.
+#[derive(Debug, Clone)]
+pub struct ExportFinding {
+    /// The finding.
+    pub finding: LatestFinding,
+    /// The device's host name.
+    pub hostname: String,
+    /// The device's owner.
+    pub owner: Option<String>,
+}
+
+/// A maintained counter that disagrees with a count of the state rows (see
+/// [`Store::check_state`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateMismatch {
+    /// `posture` or `check`.
+    pub kind: String,
+    /// The posture word, or the check id.
+    pub key: String,
+    /// The status word for a check, empty for a posture.
+    pub status: String,
+    /// What the counter says.
+    pub maintained: i64,
+    /// What a count of the rows says.
+    pub recounted: i64,
+}
+
+/// What one database upkeep pass did (SQLite; PostgreSQL does its own).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Upkeep {
+    /// Pages in the write-ahead log when the checkpoint ran (`-1` when not SQLite).
+    pub wal_pages: i64,
+    /// Of those, pages copied into the database.
+    pub checkpointed_pages: i64,
+    /// Whether the checkpoint had to leave pages behind for a reader.
+    pub busy: bool,
 }
 
 /// One device with its latest posture.
@@ -630,11 +697,40 @@ pub trait Store: Send + Sync + 'static {
     async fn report(&self, device_id: &str, report_id: &str) -> StoreResult<Option<String>>;
     /// Latest findings of every device that is not retired (CSV export).
     async fn all_latest_findings(&self) -> StoreResult<Vec<LatestFinding>>;
+    /// Every device, retired ones included, ordered by id, from after `after_id`: one page of a
+    /// streamed export.
+    async fn devices_page(
+        &self,
+        after_id: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<DeviceSummary>>;
+    /// Latest findings of devices that are not retired, ordered by device id and check id, from
+    /// after `after` (`(device_id, check_id)`): one page of a streamed export.
+    async fn findings_page(
+        &self,
+        after: Option<(&str, &str)>,
+        limit: u32,
+    ) -> StoreResult<Vec<ExportFinding>>;
+    /// Compares the maintained counters with a full recount of the state rows; empty when they
+    /// agree (tests and diagnostics: this one reads every device).
+    async fn check_state(&self) -> StoreResult<Vec<StateMismatch>>;
+    /// Database upkeep: on SQLite a passive WAL checkpoint, and a truncating one when `truncate`
+    /// (it waits for readers, up to the busy timeout); nothing on PostgreSQL.
+    async fn upkeep(&self, truncate: bool) -> StoreResult<Upkeep>;
+    /// Gives free pages back to the file system after a prune (SQLite incremental vacuum, at
+    /// most `max_pages`); nothing on PostgreSQL, whose autovacuum does it.
+    async fn reclaim_space(&self, max_pages: u32) -> StoreResult<u64>;
     /// Fleet counts; `since_day` (`YYYY-MM-DD`) bounds the per-day history.
     async fn fleet_summary(&self, since_day: &str) -> StoreResult<FleetSummary>;
 
-    /// Stores a new version of the fleet policy (already validated); returns its version.
-    async fn set_policy(&self, digest: &str, text: &str, now: i64) -> StoreResult<i64>;
+    /// Stores a new version of the fleet policy (already validated) and judges every device's
+    /// latest findings with it in the same transaction; returns its version.
+    async fn set_policy(
+        &self,
+        policy: &crate::ingest::FleetPolicy,
+        text: &str,
+        now: i64,
+    ) -> StoreResult<i64>;
     /// The fleet policy in force: the newest version, if an administrator set one.
     async fn current_policy(&self) -> StoreResult<Option<StoredPolicy>>;
     /// Every version of the fleet policy, newest first.
@@ -706,13 +802,20 @@ pub struct OpenOptions {
     pub busy_timeout: Duration,
     /// Most connections in the pool.
     pub max_connections: u32,
+    /// SQLite: bound of the write-ahead log in bytes (`journal_size_limit`, and the size past
+    /// which upkeep truncates it).
+    pub wal_max_bytes: u64,
 }
+
+/// Default bound of the SQLite write-ahead log: 64 MiB.
+pub const DEFAULT_WAL_MAX_BYTES: u64 = 64 * 1024 * 1024;
 
 impl Default for OpenOptions {
     fn default() -> Self {
         Self {
             busy_timeout: Duration::from_secs(5),
             max_connections: 8,
+            wal_max_bytes: DEFAULT_WAL_MAX_BYTES,
         }
     }
 }

@@ -6,6 +6,7 @@ use sqlx::Row;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use super::sql::impl_store;
+use super::state::impl_state;
 use super::{
     AssetUpdate, CheckCount, Count, DayCount, DeviceDetail, DeviceFilter, DeviceSummary,
     Enrollment, FindingSummary, FleetSummary, IngestItem, IngestOutcome, Inventory, LatestFinding,
@@ -46,6 +47,29 @@ impl PgStore {
 }
 
 impl_store!(PgStore, sqlx::Postgres, "BEGIN");
+// A policy change rewrites devices that ingest batches lock in id order: it locks them all in
+// the same order first, before a trigger takes the counters' lock (see migration 0015).
+impl_state!(
+    sqlx::Postgres,
+    Some("SELECT COUNT(*) FROM (SELECT id FROM devices ORDER BY id FOR UPDATE) AS locked")
+);
+
+impl PgStore {
+    /// PostgreSQL checkpoints and vacuums by itself.
+    #[allow(clippy::unused_async)]
+    pub(crate) async fn upkeep_impl(&self, _truncate: bool) -> StoreResult<super::Upkeep> {
+        Ok(super::Upkeep {
+            wal_pages: -1,
+            ..super::Upkeep::default()
+        })
+    }
+
+    /// Autovacuum gives space back to PostgreSQL's free space map.
+    #[allow(clippy::unused_async)]
+    pub(crate) async fn reclaim_space_impl(&self, _max_pages: u32) -> StoreResult<u64> {
+        Ok(0)
+    }
+}
 
 /// Stores a batch with a fixed number of statements, like the SQLite store, but each statement
 /// takes one array per column (`UNNEST`), so its text never depends on the batch size: the

@@ -266,6 +266,9 @@ macro_rules! impl_store {
                 let outcomes = ingest_batch(&mut tx, items)
                     .await
                     .map_err(StoreError::from_sqlx)?;
+                state_after_ingest(&mut tx, items)
+                    .await
+                    .map_err(StoreError::from_sqlx)?;
                 tx.commit().await.map_err(StoreError::from_sqlx)?;
                 Ok(outcomes)
             }
@@ -293,7 +296,17 @@ macro_rules! impl_store {
                     $crate::store::sql::SUMMARY_COLUMNS
                 ));
                 $crate::store::sql::push_filter(&mut q, filter, now);
-                q.push(" ORDER BY d.last_seen_at DESC, d.id LIMIT ");
+                if let Some(cursor) = filter.cursor.as_deref().filter(|c| !c.is_empty()) {
+                    let (seen, id) = $crate::store::parse_cursor(cursor)?;
+                    q.push(" AND (d.last_seen_at, d.id) < (");
+                    q.push_bind(seen);
+                    q.push(", ");
+                    q.push_bind(id);
+                    q.push(")");
+                }
+                // The order of the (…, last_seen_at, id) indexes, read backwards: a page reads
+                // its own rows, however deep it is.
+                q.push(" ORDER BY d.last_seen_at DESC, d.id DESC LIMIT ");
                 q.push_bind(i64::from(filter.limit.unwrap_or(1000)));
                 q.push(" OFFSET ");
                 q.push_bind(i64::from(filter.offset.unwrap_or(0)));
@@ -307,25 +320,102 @@ macro_rules! impl_store {
                     .map(summary_from_row)
                     .collect::<Result<Vec<_>, sqlx::Error>>()
                     .map_err(StoreError::from_sqlx)?;
-                let failing = sqlx::query(
-                    "SELECT device_id, check_id FROM latest_findings WHERE status = 'fail' \
-                     ORDER BY device_id, check_id",
-                )
-                .fetch_all(&self.pool)
-                .await
-                .map_err(StoreError::from_sqlx)?;
-                let mut by_device = std::collections::HashMap::<String, Vec<String>>::new();
-                for row in &failing {
-                    let device: String = row.try_get("device_id").map_err(StoreError::from_sqlx)?;
-                    let check: String = row.try_get("check_id").map_err(StoreError::from_sqlx)?;
-                    by_device.entry(device).or_default().push(check);
-                }
-                for d in &mut devices {
-                    if let Some(checks) = by_device.remove(&d.id) {
-                        d.failing_checks = checks;
-                    }
-                }
+                self.add_failing_checks(&mut devices).await?;
                 Ok(devices)
+            }
+
+            async fn devices_page(
+                &self,
+                after_id: Option<&str>,
+                limit: u32,
+            ) -> StoreResult<Vec<DeviceSummary>> {
+                let mut q = sqlx::QueryBuilder::<$db>::new(format!(
+                    "SELECT {} FROM devices d WHERE 1 = 1",
+                    $crate::store::sql::SUMMARY_COLUMNS
+                ));
+                if let Some(after) = after_id {
+                    q.push(" AND d.id > ");
+                    q.push_bind(after.to_owned());
+                }
+                q.push(" ORDER BY d.id LIMIT ");
+                q.push_bind(i64::from(limit));
+                let rows = q
+                    .build()
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(StoreError::from_sqlx)?;
+                let mut devices = rows
+                    .iter()
+                    .map(summary_from_row)
+                    .collect::<Result<Vec<_>, sqlx::Error>>()
+                    .map_err(StoreError::from_sqlx)?;
+                self.add_failing_checks(&mut devices).await?;
+                Ok(devices)
+            }
+
+            async fn findings_page(
+                &self,
+                after: Option<(&str, &str)>,
+                limit: u32,
+            ) -> StoreResult<Vec<$crate::store::ExportFinding>> {
+                let mut q = sqlx::QueryBuilder::<$db>::new(
+                    "SELECT f.device_id, f.check_id, f.title, f.clause, f.status, f.summary, \
+                         f.status_since, f.changed_by_report, f.change_trigger, f.change_cause, \
+                         f.change_detected_at_agent_clock, \
+                         COALESCE(d.hostname, d.enrolled_hostname) AS device_hostname, \
+                         d.owner AS device_owner \
+                     FROM latest_findings f JOIN devices d ON d.id = f.device_id \
+                     WHERE d.asset_state <> 'retired'",
+                );
+                if let Some((device, check)) = after {
+                    q.push(" AND (f.device_id, f.check_id) > (");
+                    q.push_bind(device.to_owned());
+                    q.push(", ");
+                    q.push_bind(check.to_owned());
+                    q.push(")");
+                }
+                q.push(" ORDER BY f.device_id, f.check_id LIMIT ");
+                q.push_bind(i64::from(limit));
+                let rows = q
+                    .build()
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(StoreError::from_sqlx)?;
+                rows.iter()
+                    .map(|r| {
+                        Ok($crate::store::ExportFinding {
+                            finding: finding_from_row(r)?,
+                            hostname: r.try_get("device_hostname")?,
+                            owner: r.try_get("device_owner")?,
+                        })
+                    })
+                    .collect::<Result<_, sqlx::Error>>()
+                    .map_err(StoreError::from_sqlx)
+            }
+
+            async fn check_state(&self) -> StoreResult<Vec<$crate::store::StateMismatch>> {
+                Ok(state_recount(&self.pool)
+                    .await
+                    .map_err(StoreError::from_sqlx)?
+                    .into_iter()
+                    .map(|(kind, key, status, maintained, recounted)| {
+                        $crate::store::StateMismatch {
+                            kind,
+                            key,
+                            status,
+                            maintained,
+                            recounted,
+                        }
+                    })
+                    .collect())
+            }
+
+            async fn upkeep(&self, truncate: bool) -> StoreResult<$crate::store::Upkeep> {
+                self.upkeep_impl(truncate).await
+            }
+
+            async fn reclaim_space(&self, max_pages: u32) -> StoreResult<u64> {
+                self.reclaim_space_impl(max_pages).await
             }
 
             async fn device(&self, device_id: &str) -> StoreResult<Option<DeviceDetail>> {
@@ -483,9 +573,10 @@ macro_rules! impl_store {
 
             async fn fleet_summary(&self, since_day: &str) -> StoreResult<FleetSummary> {
                 let mut summary = FleetSummary::default();
+                // Maintained counters (migration 0015), not a count of the devices.
                 let rows = sqlx::query(
-                    "SELECT COALESCE(posture, 'never') AS key, COUNT(*) AS n FROM devices \
-                     WHERE asset_state <> 'retired' GROUP BY COALESCE(posture, 'never') ORDER BY 1",
+                    "SELECT k1 AS key, n FROM fleet_counts \
+                     WHERE kind = 'posture' AND n <> 0 ORDER BY k1",
                 )
                 .fetch_all(&self.pool)
                 .await
@@ -496,11 +587,14 @@ macro_rules! impl_store {
                         count: r.try_get("n").map_err(StoreError::from_sqlx)?,
                     });
                 }
+                // The title from the (check_id, status, title) index: one seek per counter.
                 let rows = sqlx::query(
-                    "SELECT f.check_id, MIN(f.title) AS title, f.status, COUNT(*) AS n \
-                     FROM latest_findings f JOIN devices d ON d.id = f.device_id \
-                     WHERE d.asset_state <> 'retired' \
-                     GROUP BY f.check_id, f.status ORDER BY f.check_id, f.status",
+                    "SELECT c.k1 AS check_id, c.k2 AS status, c.n AS n, \
+                         COALESCE((SELECT f.title FROM latest_findings f \
+                             WHERE f.check_id = c.k1 AND f.status = c.k2 \
+                             ORDER BY f.title LIMIT 1), c.k1) AS title \
+                     FROM fleet_counts c WHERE c.kind = 'check' AND c.n <> 0 \
+                     ORDER BY c.k1, c.k2",
                 )
                 .fetch_all(&self.pool)
                 .await
@@ -533,17 +627,32 @@ macro_rules! impl_store {
                 Ok(summary)
             }
 
-            async fn set_policy(&self, digest: &str, text: &str, now: i64) -> StoreResult<i64> {
+            async fn set_policy(
+                &self,
+                policy: &$crate::ingest::FleetPolicy,
+                text: &str,
+                now: i64,
+            ) -> StoreResult<i64> {
+                let mut tx = self
+                    .pool
+                    .begin_with($begin)
+                    .await
+                    .map_err(StoreError::from_sqlx)?;
                 let row = sqlx::query(
                     "INSERT INTO policies (digest, text, set_at) VALUES ($1, $2, $3) RETURNING version",
                 )
-                .bind(digest)
+                .bind(&policy.digest)
                 .bind(text)
                 .bind(now)
-                .fetch_one(&self.pool)
+                .fetch_one(&mut *tx)
                 .await
                 .map_err(StoreError::from_sqlx)?;
-                row.try_get("version").map_err(StoreError::from_sqlx)
+                let version = row.try_get("version").map_err(StoreError::from_sqlx)?;
+                state_policy_changed(&mut tx, policy, now)
+                    .await
+                    .map_err(StoreError::from_sqlx)?;
+                tx.commit().await.map_err(StoreError::from_sqlx)?;
+                Ok(version)
             }
 
             async fn current_policy(&self) -> StoreResult<Option<$crate::store::StoredPolicy>> {
@@ -753,6 +862,45 @@ macro_rules! impl_store {
                         .map_err(StoreError::from_sqlx)?
                         .rows_affected();
                 Ok(stats)
+            }
+        }
+
+        impl $store {
+            /// Fills in the failing checks of the listed devices only.
+            async fn add_failing_checks(&self, devices: &mut [DeviceSummary]) -> StoreResult<()> {
+                for chunk in devices.chunks_mut(500) {
+                    if chunk.is_empty() {
+                        continue;
+                    }
+                    let mut q = sqlx::QueryBuilder::<$db>::new(
+                        "SELECT device_id, check_id FROM latest_findings \
+                         WHERE status = 'fail' AND device_id IN (",
+                    );
+                    let mut list = q.separated(", ");
+                    for d in chunk.iter() {
+                        list.push_bind(d.id.clone());
+                    }
+                    q.push(") ORDER BY device_id, check_id");
+                    let rows = q
+                        .build()
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(StoreError::from_sqlx)?;
+                    let mut by_device = std::collections::HashMap::<String, Vec<String>>::new();
+                    for row in &rows {
+                        let device: String =
+                            row.try_get("device_id").map_err(StoreError::from_sqlx)?;
+                        let check: String =
+                            row.try_get("check_id").map_err(StoreError::from_sqlx)?;
+                        by_device.entry(device).or_default().push(check);
+                    }
+                    for d in chunk.iter_mut() {
+                        if let Some(checks) = by_device.remove(&d.id) {
+                            d.failing_checks = checks;
+                        }
+                    }
+                }
+                Ok(())
             }
         }
 
@@ -1267,7 +1415,9 @@ where
         }
     }
     if let Some(days) = f.stale_days {
-        q.push(" AND COALESCE(d.last_seen_at, d.enrolled_at) < ");
+        // Enrollment sets last_seen_at and migration 0015 filled it where it was missing, so the
+        // (last_seen_at, id) index serves this range.
+        q.push(" AND d.last_seen_at < ");
         q.push_bind(now - i64::from(days) * DAY_MS);
     }
     if let Some(days) = f.seen_within_days {

@@ -1,0 +1,389 @@
+//! The fleet state the collector maintains at ingest (devices' postures, latest findings and the
+//! counters the summary, dashboard and metrics read) equals a recount from the reports it
+//! stored, after random sequences of reports, prunes, token revocations, lost/retired changes
+//! and fleet policy changes, on SQLite and on PostgreSQL.
+//!
+//! The model below keeps each device's latest report as sent and judges it with the fleet
+//! policy in force, as the collector does; the store is then compared with it and with its own
+//! full recount (`Store::check_state`).
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use posture_collector::ingest::FleetPolicy;
+use posture_collector::store::{
+    self, AssetState, AssetUpdate, Enrollment, FindingSummary, IngestItem, Inventory, OpenOptions,
+    Store,
+};
+use posture_schema::{Posture, Status};
+use proptest::prelude::*;
+use support::TestDb;
+
+const CHECKS: [&str; 3] = ["disk", "firewall", "screen_lock"];
+const DIGESTS: [&str; 2] = ["sha256:one", "sha256:two"];
+const DEVICES: usize = 4;
+const DAY_MS: i64 = 86_400_000;
+
+/// One report: the device, the checks it reports with their statuses, the digest it judged with.
+type ReportOp = (usize, Vec<(usize, Status)>, usize);
+
+#[derive(Debug, Clone)]
+enum Op {
+    /// Reports of (device, reported checks, index of the digest the agent judged with), stored
+    /// in one batch.
+    Reports(Vec<ReportOp>),
+    /// Prune reports older than this many days before now.
+    Prune(u8),
+    Revoke(usize),
+    State(usize, AssetState),
+    /// A fleet policy: which checks it enables, which digest it has.
+    Policy(Vec<bool>, usize),
+}
+
+fn status() -> impl Strategy<Value = Status> {
+    prop_oneof![
+        Just(Status::Pass),
+        Just(Status::Fail),
+        Just(Status::Unknown),
+        Just(Status::NotApplicable),
+        Just(Status::Error),
+    ]
+}
+
+fn report() -> impl Strategy<Value = ReportOp> {
+    (
+        0..DEVICES,
+        proptest::collection::btree_map(0..CHECKS.len(), status(), 0..=CHECKS.len())
+            .prop_map(|m| m.into_iter().collect::<Vec<_>>()),
+        0..DIGESTS.len(),
+    )
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        6 => proptest::collection::vec(report(), 1..4).prop_map(Op::Reports),
+        1 => (0u8..4).prop_map(Op::Prune),
+        1 => (0..DEVICES).prop_map(Op::Revoke),
+        2 => (0..DEVICES, prop_oneof![
+            Just(AssetState::Active),
+            Just(AssetState::Lost),
+            Just(AssetState::Retired)
+        ])
+            .prop_map(|(d, s)| Op::State(d, s)),
+        1 => (proptest::collection::vec(any::<bool>(), CHECKS.len()), 0..DIGESTS.len())
+            .prop_map(|(on, d)| Op::Policy(on, d)),
+    ]
+}
+
+/// What the collector should know about one device.
+#[derive(Debug, Clone, Default)]
+struct ModelDevice {
+    retired: bool,
+    /// The latest report: its checks as sent and the digest the agent judged with.
+    latest: Option<(Vec<(String, Status)>, String)>,
+}
+
+/// Findings and posture of a report judged with `policy`, as `ingest::validate` judges.
+fn judge(
+    checks: &[(String, Status)],
+    digest: &str,
+    policy: &FleetPolicy,
+) -> (Vec<FindingSummary>, Posture, bool) {
+    let mut findings: Vec<FindingSummary> = checks
+        .iter()
+        .map(|(id, s)| FindingSummary {
+            check_id: id.clone(),
+            title: format!("title of {id}"),
+            clause: "clause".into(),
+            status: *s,
+            summary: "as reported".into(),
+        })
+        .collect();
+    for id in &policy.enabled_checks {
+        if !checks.iter().any(|(c, _)| c == id) {
+            findings.push(FindingSummary {
+                check_id: id.clone(),
+                title: id.clone(),
+                clause: String::new(),
+                status: Status::Unknown,
+                summary: store::MISSING_CHECK_SUMMARY.into(),
+            });
+        }
+    }
+    let mismatch = digest != policy.digest;
+    let mut posture = Posture::from_statuses(findings.iter().map(|f| f.status));
+    if mismatch && posture == Posture::Compliant {
+        posture = Posture::Unknown;
+    }
+    (findings, posture, mismatch)
+}
+
+fn policy_of(on: &[bool], digest: usize) -> FleetPolicy {
+    FleetPolicy {
+        digest: DIGESTS[digest].to_owned(),
+        enabled_checks: CHECKS
+            .iter()
+            .zip(on)
+            .filter(|(_, on)| **on)
+            .map(|(c, _)| (*c).to_owned())
+            .collect(),
+    }
+}
+
+async fn run(db_url: &str, ops: Vec<Op>) -> Result<(), TestCaseError> {
+    let store: Arc<dyn Store> = store::open(db_url, &OpenOptions::default()).await.unwrap();
+    let mut policy = policy_of(&[true, true, false], 0);
+    store.set_policy(&policy, "initial", 1).await.unwrap();
+    let start = 1_800_000_000_000_i64;
+    let mut ids = Vec::new();
+    for n in 0..DEVICES {
+        let outcome = store
+            .enroll(
+                &Enrollment {
+                    machine_id: format!("machine-{n}"),
+                    hostname: format!("host-{n}"),
+                    platform: "linux".into(),
+                    agent_version: "1".into(),
+                    ..Enrollment::default()
+                },
+                &format!("token-{n}"),
+                start,
+            )
+            .await
+            .unwrap();
+        let store::EnrollOutcome::Enrolled { device_id, .. } = outcome else {
+            panic!("not enrolled: {outcome:?}");
+        };
+        ids.push(device_id);
+    }
+    let mut model: Vec<ModelDevice> = vec![ModelDevice::default(); DEVICES];
+    let mut now = start;
+    let mut serial = 0u64;
+    for op in ops {
+        match op {
+            Op::Reports(reports) => {
+                let mut items = Vec::new();
+                for (device, checks, digest) in reports {
+                    now += 3_600_000;
+                    serial += 1;
+                    let checks: Vec<(String, Status)> = checks
+                        .into_iter()
+                        .map(|(c, s)| (CHECKS[c].to_owned(), s))
+                        .collect();
+                    let (findings, posture, mismatch) = judge(&checks, DIGESTS[digest], &policy);
+                    items.push(IngestItem {
+                        device_id: ids[device].clone(),
+                        report_id: format!("report-{serial}"),
+                        generated_at: now,
+                        received_at: now,
+                        received_day: format!("day-{}", now / DAY_MS),
+                        clock_skew_ms: None,
+                        machine_id: Some(format!("machine-{device}")),
+                        policy_digest: DIGESTS[digest].to_owned(),
+                        policy_mismatch: mismatch,
+                        posture,
+                        body: "{}".into(),
+                        inventory: Inventory {
+                            os_family: Some("linux".into()),
+                            ..Inventory::default()
+                        },
+                        findings,
+                        trigger: None,
+                    });
+                    model[device].latest = Some((checks, DIGESTS[digest].to_owned()));
+                }
+                store.ingest(&items).await.unwrap();
+            }
+            Op::Prune(days) => {
+                let before = now - i64::from(days) * DAY_MS;
+                store.prune(before, "day-0", now).await.unwrap();
+            }
+            Op::Revoke(device) => {
+                store.revoke_token(&ids[device]).await.unwrap();
+            }
+            Op::State(device, state) => {
+                let update = AssetUpdate {
+                    state: Some(state),
+                    ..AssetUpdate::default()
+                };
+                store
+                    .update_asset(&ids[device], &update, now)
+                    .await
+                    .unwrap();
+                model[device].retired = state == AssetState::Retired;
+            }
+            Op::Policy(on, digest) => {
+                policy = policy_of(&on, digest);
+                now += 1;
+                store.set_policy(&policy, "changed", now).await.unwrap();
+            }
+        }
+        let mismatches = store.check_state().await.unwrap();
+        prop_assert!(
+            mismatches.is_empty(),
+            "counters differ from a recount: {mismatches:?}"
+        );
+    }
+
+    // Every device against the model, and the summary's counts against the model's.
+    let mut by_posture = BTreeMap::<String, i64>::new();
+    let mut by_check = BTreeMap::<(String, String), i64>::new();
+    for (n, id) in ids.iter().enumerate() {
+        let detail = store.device(id).await.unwrap().unwrap();
+        let expected = model[n]
+            .latest
+            .as_ref()
+            .map(|(checks, digest)| judge(checks, digest, &policy));
+        let mut got: Vec<(String, Status)> = detail
+            .findings
+            .iter()
+            .map(|f| (f.finding.check_id.clone(), f.finding.status))
+            .collect();
+        got.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut want: Vec<(String, Status)> = expected
+            .as_ref()
+            .map(|(f, _, _)| f.iter().map(|f| (f.check_id.clone(), f.status)).collect())
+            .unwrap_or_default();
+        want.sort_by(|a, b| a.0.cmp(&b.0));
+        prop_assert_eq!(&got, &want, "findings of device {}", n);
+        prop_assert_eq!(
+            detail.summary.posture,
+            expected.as_ref().map(|(_, p, _)| *p),
+            "posture of device {}",
+            n
+        );
+        prop_assert_eq!(
+            detail.summary.policy_mismatch,
+            expected.as_ref().is_some_and(|(_, _, m)| *m),
+            "policy mismatch of device {}",
+            n
+        );
+        if !model[n].retired {
+            let key = expected
+                .as_ref()
+                .map_or("never", |(_, p, _)| p.as_str())
+                .to_owned();
+            *by_posture.entry(key).or_default() += 1;
+            for (check, status) in &want {
+                *by_check
+                    .entry((check.clone(), status.as_str().to_owned()))
+                    .or_default() += 1;
+            }
+        }
+    }
+    let summary = store.fleet_summary("9999-12-31").await.unwrap();
+    let got_posture: BTreeMap<String, i64> = summary
+        .by_posture
+        .iter()
+        .map(|c| (c.key.clone(), c.count))
+        .collect();
+    prop_assert_eq!(got_posture, by_posture);
+    let got_check: BTreeMap<(String, String), i64> = summary
+        .by_check
+        .iter()
+        .map(|c| ((c.check_id.clone(), c.status.clone()), c.count))
+        .collect();
+    prop_assert_eq!(got_check, by_check);
+
+    // The device list pages through every device exactly once with its cursor.
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .list_devices(
+                &store::DeviceFilter {
+                    state: Some("all".into()),
+                    limit: Some(3),
+                    cursor: cursor.clone(),
+                    ..store::DeviceFilter::default()
+                },
+                now,
+            )
+            .await
+            .unwrap();
+        seen.extend(page.iter().map(|d| d.id.clone()));
+        match page.last() {
+            Some(last) if page.len() == 3 => cursor = Some(last.cursor()),
+            _ => break,
+        }
+    }
+    seen.sort();
+    let mut all = ids.clone();
+    all.sort();
+    prop_assert_eq!(seen, all);
+    Ok(())
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn maintained_state_equals_a_recount_on_sqlite(ops in proptest::collection::vec(op(), 1..24)) {
+        runtime().block_on(async {
+            let db = TestDb::sqlite();
+            let result = run(db.url(), ops).await;
+            db.cleanup().await;
+            result
+        })?;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
+
+    #[test]
+    #[cfg_attr(
+        posture_skip_postgres,
+        ignore = "needs PostgreSQL: run scripts/start-postgres.sh and export POSTURE_TEST_POSTGRES_URL"
+    )]
+    fn maintained_state_equals_a_recount_on_postgres(ops in proptest::collection::vec(op(), 1..24)) {
+        runtime().block_on(async {
+            let db = TestDb::postgres("maintained_state").await;
+            let result = run(db.url(), ops).await;
+            db.cleanup().await;
+            result
+        })?;
+    }
+}
+
+/// The recount is a real check: a counter changed behind the collector's back is reported.
+#[tokio::test]
+async fn a_counter_that_disagrees_with_the_rows_is_reported() {
+    let db = TestDb::sqlite();
+    let store = store::open(db.url(), &OpenOptions::default())
+        .await
+        .unwrap();
+    store
+        .enroll(
+            &Enrollment {
+                machine_id: "m".into(),
+                hostname: "h".into(),
+                platform: "linux".into(),
+                agent_version: "1".into(),
+                ..Enrollment::default()
+            },
+            "token",
+            1,
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.check_state().await.unwrap(), Vec::new());
+    use sqlx::Connection as _;
+    let mut conn = sqlx::SqliteConnection::connect(db.url()).await.unwrap();
+    sqlx::query("UPDATE fleet_counts SET n = n + 1 WHERE kind = 'posture' AND k1 = 'never'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let mismatches = store.check_state().await.unwrap();
+    assert_eq!(mismatches.len(), 1, "{mismatches:?}");
+    assert_eq!((mismatches[0].maintained, mismatches[0].recounted), (2, 1));
+}
