@@ -28,6 +28,8 @@ pub struct SqliteStore {
     pool: sqlx::SqlitePool,
     /// One connection, for report batches only (see the module documentation).
     ingest_pool: sqlx::SqlitePool,
+    /// Longest time one prune statement should hold the write lock.
+    prune_lock: std::time::Duration,
 }
 
 impl SqliteStore {
@@ -63,9 +65,18 @@ impl SqliteStore {
             .connect_with(ingest)
             .await
             .map_err(|e| StoreError::Unavailable(format!("{url}: {e}")))?;
-        Ok(Self { pool, ingest_pool })
+        Ok(Self {
+            pool,
+            ingest_pool,
+            prune_lock: options.prune_lock,
+        })
     }
 }
 
 impl_store!(SqliteStore, sqlx::Sqlite, "BEGIN IMMEDIATE");
 impl_values_ingest!(sqlx::Sqlite);
+// SQLite's `||` makes text of two blobs; the cast keeps the bytes as a blob.
+super::checkins::impl_checkins!(
+    sqlx::Sqlite,
+    "CAST(checkin_blocks.data || excluded.data AS BLOB)"
+);
