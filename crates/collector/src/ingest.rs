@@ -275,7 +275,7 @@ pub fn validate(
 
 /// The report's trigger as stored. Its detection time is the agent's clock: kept to be shown,
 /// never to order anything.
-fn trigger_of(t: &posture_schema::Trigger) -> Result<ReportTrigger, Rejection> {
+pub(crate) fn trigger_of(t: &posture_schema::Trigger) -> Result<ReportTrigger, Rejection> {
     if t.kind.is_empty() || t.kind.len() > MAX_TRIGGER_KIND_LEN {
         return Err(Rejection::Invalid(format!(
             "trigger.kind must be 1 to {MAX_TRIGGER_KIND_LEN} bytes"

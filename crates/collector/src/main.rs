@@ -59,6 +59,10 @@ struct DatabaseArgs {
     /// it when it has grown past this (also its `journal_size_limit`).
     #[arg(long, default_value_t = store::DEFAULT_WAL_MAX_BYTES)]
     wal_max_bytes: u64,
+    /// Longest time one retention batch holds the database's write lock, in milliseconds
+    /// (batches are sized to it).
+    #[arg(long, default_value_t = 50)]
+    prune_lock_ms: u64,
 }
 
 // Parsed once at start; the size of the `serve` variant does not matter.
@@ -281,6 +285,7 @@ fn open_options(db: &DatabaseArgs, max_connections: u32) -> OpenOptions {
         busy_timeout: Duration::from_millis(db.busy_timeout_ms),
         max_connections,
         wal_max_bytes: db.wal_max_bytes,
+        prune_lock: Duration::from_millis(db.prune_lock_ms.max(1)),
     }
 }
 
@@ -465,8 +470,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let store = store::open(&database_url(&db)?, &open_options(&db, 2)).await?;
             let stats = prune_once(store.as_ref(), retention_days).await?;
             announce::line(&format!(
-                "pruned {} reports, {} daily rows, {} sessions",
-                stats.reports, stats.daily_rows, stats.sessions
+                "pruned {} reports ({} device-days of check-ins, {} unused report parts), \
+                 {} daily rows, {} sessions; rolled up {} days",
+                stats.reports,
+                stats.checkin_blocks,
+                stats.parts,
+                stats.daily_rows,
+                stats.sessions,
+                stats.rollup_days
             ));
             Ok(())
         }

@@ -32,9 +32,7 @@ pub async fn prune_once(store: &dyn Store, days: u32) -> StoreResult<PruneStats>
     let now = now_ms();
     let cutoff = now - i64::from(days) * 86_400_000;
     let stats = store.prune(cutoff, &day_before(now, days), now).await?;
-    if stats.reports > 0 {
-        reclaim(store).await?;
-    }
+    reclaim(store).await?;
     Ok(stats)
 }
 
@@ -96,6 +94,9 @@ pub fn spawn(store: Arc<dyn Store>, retention: Retention) -> tokio::task::JoinHa
                     if stats != PruneStats::default() {
                         tracing::info!(
                             reports = stats.reports,
+                            checkin_blocks = stats.checkin_blocks,
+                            parts = stats.parts,
+                            rollup_days = stats.rollup_days,
                             daily_rows = stats.daily_rows,
                             sessions = stats.sessions,
                             "pruned old data"

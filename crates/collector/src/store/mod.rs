@@ -5,6 +5,8 @@
 //! committed before the acknowledgement is sent.
 
 mod batch;
+pub mod checkins;
+pub mod content;
 mod postgres;
 mod sql;
 mod sqlite;
@@ -620,11 +622,31 @@ pub struct Session {
     pub expires_at: i64,
 }
 
+/// How many devices had one status of one check (or, with an empty `check_id`, one posture) by
+/// their last report of a UTC day: the daily roll-ups, kept beyond raw retention.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CheckRollup {
+    /// `YYYY-MM-DD` (UTC).
+    pub day: String,
+    /// Check id; empty for the overall posture.
+    pub check_id: String,
+    /// Status word (posture word when `check_id` is empty).
+    pub status: String,
+    /// How many devices.
+    pub devices: i64,
+}
+
 /// What one prune pass removed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PruneStats {
-    /// Reports removed.
+    /// Reports removed (check-ins, and reports stored before check-ins).
     pub reports: u64,
+    /// Device-days of check-ins removed.
+    pub checkin_blocks: u64,
+    /// Report parts no longer used by any check-in, removed.
+    pub parts: u64,
+    /// Days rolled up before their check-ins could be removed.
+    pub rollup_days: u64,
     /// Daily summary rows removed.
     pub daily_rows: u64,
     /// Expired sessions and login links removed.
@@ -765,14 +787,19 @@ pub trait Store: Send + Sync + 'static {
     async fn consume_login_link(&self, token_sha256: &str, now: i64)
     -> StoreResult<Option<String>>;
 
-    /// Deletes reports received before `reports_before` except each device's latest, daily rows
-    /// older than `days_before`, and expired sessions.
+    /// Rolls up closed days, then deletes reports received before `reports_before` (by whole
+    /// UTC days) except each device's latest, the parts no kept report uses, daily rows older
+    /// than `days_before`, and expired sessions. Deletes run in batches, each holding the write
+    /// lock about [`OpenOptions::prune_lock`] at most.
     async fn prune(
         &self,
         reports_before: i64,
         days_before: &str,
         now: i64,
     ) -> StoreResult<PruneStats>;
+
+    /// Daily roll-ups from `since_day` (`YYYY-MM-DD`) on, by day, check and status.
+    async fn daily_rollups(&self, since_day: &str) -> StoreResult<Vec<CheckRollup>>;
 }
 
 /// Opens the store a URL names and applies its migrations: `sqlite:PATH` (created if missing)
@@ -805,6 +832,8 @@ pub struct OpenOptions {
     /// SQLite: bound of the write-ahead log in bytes (`journal_size_limit`, and the size past
     /// which upkeep truncates it).
     pub wal_max_bytes: u64,
+    /// Longest time one prune statement should hold the write lock (batches are sized to it).
+    pub prune_lock: Duration,
 }
 
 /// Default bound of the SQLite write-ahead log: 64 MiB.
@@ -816,6 +845,7 @@ impl Default for OpenOptions {
             busy_timeout: Duration::from_secs(5),
             max_connections: 8,
             wal_max_bytes: DEFAULT_WAL_MAX_BYTES,
+            prune_lock: checkins::DEFAULT_PRUNE_LOCK,
         }
     }
 }

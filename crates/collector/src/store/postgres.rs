@@ -20,6 +20,8 @@ pub struct PgStore {
     /// The same pool: PostgreSQL keeps one shared buffer cache, so batches may use any
     /// connection.
     ingest_pool: sqlx::PgPool,
+    /// Longest time one prune statement should hold locks.
+    prune_lock: std::time::Duration,
 }
 
 impl PgStore {
@@ -42,6 +44,7 @@ impl PgStore {
         Ok(Self {
             ingest_pool: pool.clone(),
             pool,
+            prune_lock: options.prune_lock,
         })
     }
 }
@@ -70,6 +73,7 @@ impl PgStore {
         Ok(0)
     }
 }
+super::checkins::impl_checkins!(sqlx::Postgres, "checkin_blocks.data || excluded.data");
 
 /// Stores a batch with a fixed number of statements, like the SQLite store, but each statement
 /// takes one array per column (`UNNEST`), so its text never depends on the batch size: the
@@ -89,57 +93,8 @@ async fn ingest_batch(
     use super::batch::{distinct_reports, plan};
 
     let rows = distinct_reports(items);
-    let triggers = rows.iter().map(|i| i.trigger.as_ref());
-    let inserted: HashSet<String> = sqlx::query_scalar(
-        "INSERT INTO reports (report_id, device_id, generated_at, received_at, posture, body, \
-             trigger_kind, trigger_cause, trigger_detected_at_agent_clock) \
-         SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], \
-             $6::text[], $7::text[], $8::text[], $9::bigint[]) \
-         ON CONFLICT (report_id) DO NOTHING RETURNING report_id",
-    )
-    .bind(column(&rows, |i| i.report_id.as_str()))
-    .bind(column(&rows, |i| i.device_id.as_str()))
-    .bind(column(&rows, |i| i.generated_at))
-    .bind(column(&rows, |i| i.received_at))
-    .bind(column(&rows, |i| i.posture.as_str()))
-    .bind(column(&rows, |i| i.body.as_str()))
-    .bind(
-        triggers
-            .clone()
-            .map(|t| t.map(|t| t.kind.as_str()))
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        triggers
-            .clone()
-            .map(|t| t.and_then(|t| t.cause.as_deref()))
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        triggers
-            .map(|t| t.and_then(|t| t.detected_at_agent_clock))
-            .collect::<Vec<_>>(),
-    )
-    .fetch_all(&mut **tx)
-    .await?
-    .into_iter()
-    .collect();
-
-    let existing: Vec<&str> = rows
-        .iter()
-        .map(|i| i.report_id.as_str())
-        .filter(|id| !inserted.contains(*id))
-        .collect();
-    let mut owners = HashMap::new();
-    if !existing.is_empty() {
-        let found: Vec<(String, String)> = sqlx::query_as(
-            "SELECT report_id, device_id FROM reports WHERE report_id = ANY($1::text[])",
-        )
-        .bind(existing)
-        .fetch_all(&mut **tx)
-        .await?;
-        owners.extend(found);
-    }
+    // Check-ins and parts (src/store/checkins.rs): which ids are new, whose the others are.
+    let (inserted, owners) = checkins_sql::store(tx, &rows).await?;
 
     let mut device_ids: Vec<&str> = items.iter().map(|i| i.device_id.as_str()).collect();
     device_ids.sort_unstable();

@@ -422,8 +422,8 @@ macro_rules! impl_store {
                 let sql = format!(
                     "SELECT {}, d.machine_id, d.enrolled_at, d.agent_version, d.asset_note, \
                          d.token_sha256, d.hw_vendor, d.hw_model, d.os_name, d.os_version, \
-                         d.pending_since, d.pending_hostname, \
-                         r.body AS latest_body \
+                         d.pending_since, d.pending_hostname, d.latest_report_id, \
+                         d.latest_received_at, r.body AS latest_body \
                      FROM devices d LEFT JOIN reports r ON r.report_id = d.latest_report_id \
                      WHERE d.id = $1",
                     $crate::store::sql::SUMMARY_COLUMNS
@@ -465,6 +465,18 @@ macro_rules! impl_store {
                 })()
                 .map_err(StoreError::from_sqlx)?;
                 let mut detail = detail;
+                if detail.latest_report.is_none() {
+                    // Reports since migration 0016 are check-ins; older ones are in `reports`.
+                    let latest: Option<String> =
+                        row.try_get("latest_report_id").map_err(StoreError::from_sqlx)?;
+                    let at: Option<i64> =
+                        row.try_get("latest_received_at").map_err(StoreError::from_sqlx)?;
+                    if let Some(latest) = latest {
+                        detail.latest_report = checkins_sql::body(&self.pool, device_id, &latest, at)
+                            .await
+                            .map_err(StoreError::from_sqlx)?;
+                    }
+                }
                 let rows = sqlx::query(
                     "SELECT device_id, check_id, title, clause, status, summary, status_since, \
                          changed_by_report, change_trigger, change_cause, \
@@ -512,6 +524,10 @@ macro_rules! impl_store {
             }
 
             async fn history(&self, device_id: &str, limit: u32) -> StoreResult<Vec<ReportMeta>> {
+                let limit_n = usize::try_from(limit).unwrap_or(usize::MAX);
+                let mut newer = checkins_sql::history(&self.pool, device_id, limit_n)
+                    .await
+                    .map_err(StoreError::from_sqlx)?;
                 let rows = sqlx::query(
                     "SELECT report_id, generated_at, received_at, posture, trigger_kind, \
                          trigger_cause, trigger_detected_at_agent_clock FROM reports \
@@ -522,7 +538,7 @@ macro_rules! impl_store {
                 .fetch_all(&self.pool)
                 .await
                 .map_err(StoreError::from_sqlx)?;
-                rows.iter()
+                let older = rows.iter()
                     .map(|r| {
                         Ok(ReportMeta {
                             report_id: r.try_get("report_id")?,
@@ -539,19 +555,40 @@ macro_rules! impl_store {
                             }).transpose()?,
                         })
                     })
-                    .collect::<Result<_, sqlx::Error>>()
-                    .map_err(StoreError::from_sqlx)
+                    .collect::<Result<Vec<ReportMeta>, sqlx::Error>>()
+                    .map_err(StoreError::from_sqlx)?;
+                newer.extend(older);
+                newer.sort_by(|a, b| {
+                    (b.received_at, &b.report_id).cmp(&(a.received_at, &a.report_id))
+                });
+                newer.truncate(limit_n);
+                Ok(newer)
             }
 
             async fn report(&self, device_id: &str, report_id: &str) -> StoreResult<Option<String>> {
-                sqlx::query_scalar::<_, String>(
+                let legacy = sqlx::query_scalar::<_, String>(
                     "SELECT body FROM reports WHERE device_id = $1 AND report_id = $2",
                 )
                 .bind(device_id)
                 .bind(report_id)
                 .fetch_optional(&self.pool)
                 .await
-                .map_err(StoreError::from_sqlx)
+                .map_err(StoreError::from_sqlx)?;
+                if legacy.is_some() {
+                    return Ok(legacy);
+                }
+                checkins_sql::body(&self.pool, device_id, report_id, None)
+                    .await
+                    .map_err(StoreError::from_sqlx)
+            }
+
+            async fn daily_rollups(
+                &self,
+                since_day: &str,
+            ) -> StoreResult<Vec<$crate::store::CheckRollup>> {
+                checkins_sql::rollups(&self.pool, since_day)
+                    .await
+                    .map_err(StoreError::from_sqlx)
             }
 
             async fn all_latest_findings(&self) -> StoreResult<Vec<LatestFinding>> {
@@ -824,25 +861,79 @@ macro_rules! impl_store {
                 days_before: &str,
                 now: i64,
             ) -> StoreResult<PruneStats> {
+                                use $crate::store::content::day_of;
                 let mut stats = PruneStats::default();
-                // Small batches keep each write transaction short, so ingest never waits long.
-                loop {
-                    let done = sqlx::query(
-                        "DELETE FROM reports WHERE report_id IN (\
-                             SELECT r.report_id FROM reports r \
-                             WHERE r.received_at < $1 AND NOT EXISTS (\
-                                 SELECT 1 FROM devices d WHERE d.latest_report_id = r.report_id) \
-                             LIMIT 500)",
-                    )
-                    .bind(reports_before)
-                    .execute(&self.pool)
+                let budget = self.prune_lock;
+                let sqlx_err = StoreError::from_sqlx;
+                // Closed days are rolled up before their check-ins may go.
+                stats.rollup_days = checkins_sql::roll_up(&self.pool, day_of(now))
                     .await
-                    .map_err(StoreError::from_sqlx)?;
-                    stats.reports += done.rows_affected();
-                    if done.rows_affected() == 0 {
-                        break;
-                    }
-                }
+                    .map_err(sqlx_err)?;
+                // Whole days of check-ins, except the day of each device's latest report (and
+                // days not rolled up yet, which are all on or after today).
+                let cutoff_day = day_of(reports_before);
+                let (blocks, records) = checkins_sql::delete_in_batches(
+                    &self.pool,
+                    "DELETE FROM checkin_blocks WHERE (device_id, day) IN (\
+                         SELECT b.device_id, b.day FROM checkin_blocks b \
+                         JOIN devices d ON d.id = b.device_id \
+                         WHERE b.day < $1 AND b.day < d.latest_received_at / 86400000 \
+                         LIMIT $2) \
+                     RETURNING records",
+                    cutoff_day,
+                    budget,
+                    true,
+                )
+                .await
+                .map_err(sqlx_err)?;
+                stats.checkin_blocks = blocks;
+                stats.reports += records;
+                // Within the days left: reports before the cutoff that are not the latest.
+                stats.reports += checkins_sql::trim_blocks(&self.pool, cutoff_day, reports_before)
+                    .await
+                    .map_err(sqlx_err)?;
+                // Parts: those of the blocks kept past the cutoff stay; the rest, unused since
+                // the cutoff, go.
+                checkins_sql::keep_parts_of_old_blocks(&self.pool, cutoff_day)
+                    .await
+                    .map_err(sqlx_err)?;
+                stats.parts = checkins_sql::delete_in_batches(
+                    &self.pool,
+                    "DELETE FROM report_parts WHERE id IN (\
+                         SELECT id FROM report_parts WHERE last_day < $1 LIMIT $2)",
+                    cutoff_day,
+                    budget,
+                    false,
+                )
+                .await
+                .map_err(sqlx_err)?
+                .0;
+                let _ = checkins_sql::delete_in_batches(
+                    &self.pool,
+                    "DELETE FROM recent_report_ids WHERE report_id IN (\
+                         SELECT report_id FROM recent_report_ids WHERE received_at < $1 LIMIT $2)",
+                    now - $crate::store::checkins::RECENT_IDS_MS,
+                    budget,
+                    false,
+                )
+                .await
+                .map_err(sqlx_err)?
+                .0;
+                // Reports stored before migration 0016.
+                stats.reports += checkins_sql::delete_in_batches(
+                    &self.pool,
+                    "DELETE FROM reports WHERE report_id IN (\
+                         SELECT r.report_id FROM reports r \
+                         WHERE r.received_at < $1 AND NOT EXISTS (\
+                             SELECT 1 FROM devices d WHERE d.latest_report_id = r.report_id) \
+                         LIMIT $2)",
+                    reports_before,
+                    budget,
+                    false,
+                )
+                .await
+                .map_err(sqlx_err)?
+                .0;
                 stats.daily_rows = sqlx::query("DELETE FROM daily_posture WHERE day < $1")
                     .bind(days_before)
                     .execute(&self.pool)
@@ -1051,52 +1142,8 @@ macro_rules! impl_values_ingest {
             const ROWS_PER_STATEMENT: usize = 500;
 
             let rows = distinct_reports(items);
-            let mut inserted = HashSet::new();
-            for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-                let mut q = sqlx::QueryBuilder::<$db>::new(
-                    "INSERT INTO reports (report_id, device_id, generated_at, received_at, posture, \
-                         body, trigger_kind, trigger_cause, trigger_detected_at_agent_clock) ",
-                );
-                q.push_values(chunk, |mut b, item| {
-                    let trigger = item.trigger.as_ref();
-                    b.push_bind(item.report_id.clone())
-                        .push_bind(item.device_id.clone())
-                        .push_bind(item.generated_at)
-                        .push_bind(item.received_at)
-                        .push_bind(item.posture.as_str())
-                        .push_bind(item.body.clone())
-                        .push_bind(trigger.map(|t| t.kind.clone()))
-                        .push_bind(trigger.and_then(|t| t.cause.clone()))
-                        .push_bind(trigger.and_then(|t| t.detected_at_agent_clock));
-                });
-                q.push(" ON CONFLICT (report_id) DO NOTHING RETURNING report_id");
-                for row in q.build().fetch_all(&mut **tx).await? {
-                    inserted.insert(row.try_get::<String, _>("report_id")?);
-                }
-            }
-
-            let existing: Vec<&str> = rows
-                .iter()
-                .map(|i| i.report_id.as_str())
-                .filter(|id| !inserted.contains(*id))
-                .collect();
-            let mut owners = HashMap::new();
-            for chunk in existing.chunks(ROWS_PER_STATEMENT) {
-                let mut q = sqlx::QueryBuilder::<$db>::new(
-                    "SELECT report_id, device_id FROM reports WHERE report_id IN (",
-                );
-                let mut list = q.separated(", ");
-                for id in chunk {
-                    list.push_bind((*id).to_owned());
-                }
-                q.push(")");
-                for row in q.build().fetch_all(&mut **tx).await? {
-                    owners.insert(
-                        row.try_get::<String, _>("report_id")?,
-                        row.try_get::<String, _>("device_id")?,
-                    );
-                }
-            }
+            // Check-ins and parts (src/store/checkins.rs): which ids are new, whose the others are.
+            let (inserted, owners) = checkins_sql::store(tx, &rows).await?;
 
             let mut device_ids: Vec<&str> = items.iter().map(|i| i.device_id.as_str()).collect();
             device_ids.sort_unstable();

@@ -39,6 +39,8 @@ pub struct SqliteStore {
     ingest_pool: sqlx::SqlitePool,
     /// Bound of the write-ahead log (bytes).
     wal_max_bytes: u64,
+    /// Longest time one prune statement should hold the write lock.
+    prune_lock: std::time::Duration,
 }
 
 impl SqliteStore {
@@ -84,6 +86,7 @@ impl SqliteStore {
             pool,
             ingest_pool,
             wal_max_bytes: options.wal_max_bytes,
+            prune_lock: options.prune_lock,
         })
     }
 
@@ -197,3 +200,8 @@ async fn convert_to_incremental_vacuum(pool: &sqlx::SqlitePool) -> StoreResult<(
 impl_store!(SqliteStore, sqlx::Sqlite, "BEGIN IMMEDIATE");
 impl_values_ingest!(sqlx::Sqlite);
 impl_state!(sqlx::Sqlite, None);
+// SQLite's `||` makes text of two blobs; the cast keeps the bytes as a blob.
+super::checkins::impl_checkins!(
+    sqlx::Sqlite,
+    "CAST(checkin_blocks.data || excluded.data AS BLOB)"
+);

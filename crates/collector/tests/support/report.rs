@@ -212,6 +212,8 @@ pub fn report(device_id: &str, hostname: &str, screen_lock: Status) -> Report {
             name: "local accounts".into(),
             status: Status::Pass,
             summary: "minimum length 15 (pam_pwquality.so minlen 15); locks after 5 failed attempts (faillock.conf deny = 5)".into(),
+            settings: Vec::new(),
+            enforced: None,
         }],
         evidence: vec![evidence(EvidenceKind::File, "/etc/security/pwquality.conf", None, "minlen=15 (line 1)")],
         remediation: vec![],
