@@ -185,6 +185,9 @@ async fn prune_keeps_the_latest_report_and_everything_inside_retention(db: &Test
 }
 on_both_databases!(prune_keeps_the_latest_report_and_everything_inside_retention);
 
+/// A device's last report of a day: received at, posture, status by check.
+type LastOfDay = (i64, String, Vec<(String, String)>);
+
 async fn daily_rollups_equal_a_recount(db: &TestDb) {
     let s = open(db).await;
     let now = posture_collector::app::now_ms();
@@ -193,8 +196,7 @@ async fn daily_rollups_equal_a_recount(db: &TestDb) {
         devices.push(enroll(s.as_ref(), n, now - 10 * DAY).await);
     }
     // (day, device) -> last (received_at, posture, statuses by check)
-    let mut last: BTreeMap<(String, String), (i64, String, Vec<(String, String)>)> =
-        BTreeMap::new();
+    let mut last: BTreeMap<(String, String), LastOfDay> = BTreeMap::new();
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
     for d in 1..=3i64 {
         for (n, device) in devices.iter().enumerate() {
