@@ -414,11 +414,11 @@ pub struct ExportFinding {
 /// [`Store::check_state`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StateMismatch {
-    /// `posture` or `check`.
+    /// `posture`, `check`, or `day` (a count of the per-day compliance chart).
     pub kind: String,
-    /// The posture word, or the check id.
+    /// The posture word, the check id, or the day (`YYYY-MM-DD`).
     pub key: String,
-    /// The status word for a check, empty for a posture.
+    /// The status word for a check, the posture word for a day, empty for a posture.
     pub status: String,
     /// What the counter says.
     pub maintained: i64,

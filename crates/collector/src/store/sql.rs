@@ -644,11 +644,10 @@ macro_rules! impl_store {
                         count: r.try_get("n").map_err(StoreError::from_sqlx)?,
                     });
                 }
+                // Maintained per-day counts (migration 0018): only the days asked are read.
                 let rows = sqlx::query(
-                    "SELECT p.day, p.posture, COUNT(*) AS n \
-                     FROM daily_posture p JOIN devices d ON d.id = p.device_id \
-                     WHERE p.day >= $1 AND d.asset_state <> 'retired' \
-                     GROUP BY p.day, p.posture ORDER BY p.day, p.posture",
+                    "SELECT day, posture, n FROM daily_posture_counts \
+                     WHERE day >= $1 AND n <> 0 ORDER BY day, posture",
                 )
                 .bind(since_day)
                 .fetch_all(&self.pool)
@@ -934,12 +933,24 @@ macro_rules! impl_store {
                 .await
                 .map_err(sqlx_err)?
                 .0;
-                stats.daily_rows = sqlx::query("DELETE FROM daily_posture WHERE day < $1")
+                // Their per-day counts follow through triggers (migration 0018); the counts of
+                // the days that are gone, all at 0 now, go after them.
+                stats.daily_rows = checkins_sql::delete_in_batches(
+                    &self.pool,
+                    "DELETE FROM daily_posture WHERE (day, device_id) IN (\
+                         SELECT day, device_id FROM daily_posture WHERE day < $1 LIMIT $2)",
+                    days_before.to_owned(),
+                    budget,
+                    false,
+                )
+                .await
+                .map_err(sqlx_err)?
+                .0;
+                sqlx::query("DELETE FROM daily_posture_counts WHERE day < $1 AND n = 0")
                     .bind(days_before)
                     .execute(&self.pool)
                     .await
-                    .map_err(StoreError::from_sqlx)?
-                    .rows_affected();
+                    .map_err(sqlx_err)?;
                 stats.sessions = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
                     .bind(now)
                     .execute(&self.pool)

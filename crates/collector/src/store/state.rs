@@ -12,7 +12,8 @@
 //! * a fleet policy change: the `unknown` findings the collector adds for checks the policy
 //!   enables but a report lacks, each device's `policy_mismatch` and posture, recomputed at once
 //!   so that no verdict is judged with an older policy;
-//! * [`recount`](self): the counters against a count of the state rows (tests, diagnostics).
+//! * [`recount`](self): the counters (`fleet_counts`, and `daily_posture_counts` of migration
+//!   0018) against a count of the state rows (tests, diagnostics).
 
 /// What the collector writes as the summary of a check that the fleet policy enables and a
 /// report lacks (the finding's title is the check id, its clause empty).
@@ -135,6 +136,7 @@ macro_rules! impl_state {
 
         /// The maintained counters and the same counts taken from the state rows: `(kind, k1,
         /// k2, maintained, recounted)` for every key where they differ. Empty when they agree.
+        /// Kind `day` is a per-day chart count: `k1` the day, `k2` the posture.
         async fn state_recount(
             pool: &sqlx::Pool<$db>,
         ) -> Result<Vec<(String, String, String, i64, i64)>, sqlx::Error> {
@@ -145,8 +147,14 @@ macro_rules! impl_state {
                      UNION ALL \
                      SELECT 'check', f.check_id, f.status, COUNT(*) \
                      FROM latest_findings f JOIN devices d ON d.id = f.device_id \
-                     WHERE d.asset_state <> 'retired' GROUP BY f.check_id, f.status), \
-                 kept AS (SELECT kind, k1, k2, n FROM fleet_counts WHERE n <> 0), \
+                     WHERE d.asset_state <> 'retired' GROUP BY f.check_id, f.status \
+                     UNION ALL \
+                     SELECT 'day', p.day, p.posture, COUNT(*) \
+                     FROM daily_posture p JOIN devices d ON d.id = p.device_id \
+                     WHERE d.asset_state <> 'retired' GROUP BY p.day, p.posture), \
+                 kept AS (SELECT kind, k1, k2, n FROM fleet_counts WHERE n <> 0 \
+                     UNION ALL \
+                     SELECT 'day', day, posture, n FROM daily_posture_counts WHERE n <> 0), \
                  both_sides AS (\
                      SELECT kind, k1, k2, n AS kept, 0 AS counted FROM kept \
                      UNION ALL SELECT kind, k1, k2, 0, n FROM recount) \
