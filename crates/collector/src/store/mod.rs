@@ -1090,6 +1090,64 @@ mod tests {
     }
 
     #[test]
+    fn a_received_cursor_reads_back_what_it_writes_and_refuses_anything_else() {
+        for text in ["0", "1765051200000", "1765051200000:01a24d0f-13a8-73e5"] {
+            let cursor = ReceivedCursor::parse(text).unwrap();
+            assert_eq!(cursor.to_string(), text);
+        }
+        for bad in ["", "x", "-1", "12:", ":abc", "1.5", "12:a\0b"] {
+            assert!(ReceivedCursor::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_filter_word_no_filter_takes_is_refused_naming_its_parameter() {
+        let bad = |f: DeviceFilter, name: &str| {
+            let err = f.validate().unwrap_err();
+            assert!(err.starts_with(name), "{err}");
+        };
+        bad(
+            DeviceFilter {
+                status: Some("noncompliance".into()),
+                ..DeviceFilter::default()
+            },
+            "status",
+        );
+        bad(
+            DeviceFilter {
+                state: Some("stolen".into()),
+                ..DeviceFilter::default()
+            },
+            "state",
+        );
+        bad(
+            DeviceFilter {
+                check_status: Some("fail".into()),
+                ..DeviceFilter::default()
+            },
+            "check_status",
+        );
+        bad(
+            DeviceFilter {
+                cursor: Some("yesterday".into()),
+                ..DeviceFilter::default()
+            },
+            "cursor",
+        );
+        let good = DeviceFilter {
+            status: Some("policy_mismatch".into()),
+            state: Some("all".into()),
+            check: Some("screen_lock".into()),
+            check_status: Some("not_applicable".into()),
+            os: Some("freebsd".into()),
+            cursor: Some("1765051200000:abc".into()),
+            ..DeviceFilter::default()
+        };
+        assert_eq!(good.validate(), Ok(()));
+        assert_eq!(DeviceFilter::default().validate(), Ok(()));
+    }
+
+    #[test]
     fn asset_states_round_trip_through_their_words() {
         for s in [AssetState::Active, AssetState::Lost, AssetState::Retired] {
             assert_eq!(AssetState::parse(s.as_str()), Some(s));
