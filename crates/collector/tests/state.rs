@@ -189,6 +189,7 @@ async fn run(db_url: &str, ops: Vec<Op>) -> Result<(), TestCaseError> {
                         generated_at: now,
                         received_at: now,
                         received_day: day_key(now),
+                        agent_version: "0.1.0".into(),
                         clock_skew_ms: None,
                         machine_id: Some(format!("machine-{device}")),
                         policy_digest: DIGESTS[digest].to_owned(),

@@ -8,7 +8,8 @@
 //! transaction of the change it follows:
 //!
 //! * [`after_ingest`](self): the policy digest of each device's latest report, so that a fleet
-//!   policy change can be applied to the stored verdicts;
+//!   policy change can be applied to the stored verdicts, and the agent version it names (the
+//!   exports carry it);
 //! * a fleet policy change: the `unknown` findings the collector adds for checks the policy
 //!   enables but a report lacks, each device's `policy_mismatch` and posture, recomputed at once
 //!   so that no verdict is judged with an older policy;
@@ -36,7 +37,7 @@ macro_rules! impl_state {
         ) -> Result<(), sqlx::Error> {
             for chunk in items.chunks(STATE_ROWS_PER_STATEMENT) {
                 let mut q = sqlx::QueryBuilder::<$db>::new(
-                    "WITH v (id, report_id, digest) AS (VALUES ",
+                    "WITH v (id, report_id, digest, agent_version) AS (VALUES ",
                 );
                 for (n, item) in chunk.iter().enumerate() {
                     if n > 0 {
@@ -48,12 +49,17 @@ macro_rules! impl_state {
                     q.push_bind(item.report_id.clone());
                     q.push(" AS TEXT), CAST(");
                     q.push_bind(item.policy_digest.clone());
+                    q.push(" AS TEXT), CAST(");
+                    q.push_bind(item.agent_version.clone());
                     q.push(" AS TEXT))");
                 }
                 q.push(
-                    ") UPDATE devices SET policy_digest = v.digest FROM v \
+                    ") UPDATE devices SET policy_digest = v.digest, \
+                     report_agent_version = v.agent_version FROM v \
                      WHERE devices.id = v.id AND devices.latest_report_id = v.report_id \
-                     AND (devices.policy_digest IS NULL OR devices.policy_digest <> v.digest)",
+                     AND (devices.policy_digest IS NULL OR devices.policy_digest <> v.digest \
+                     OR devices.report_agent_version IS NULL \
+                     OR devices.report_agent_version <> v.agent_version)",
                 );
                 q.build().execute(&mut **tx).await?;
             }
