@@ -222,7 +222,13 @@ async fn live_fleet(db: &TestDb, label: &str) {
     let devices = env_number("POSTURE_FLEET_DEVICES", 2000) as usize;
     let clients = env_number("POSTURE_FLEET_CLIENTS", 24) as usize;
     let rounds = env_number("POSTURE_FLEET_READ_ROUNDS", 20) as usize;
-    let c = Arc::new(Collector::start(db));
+    // No settle window: the clients re-post every device's report within any window, and the
+    // OCSF export would leave them all out; at 0 it exports every device, as the other exports.
+    let c = Arc::new(Collector::start_with(
+        db,
+        &["--export-settle-secs", "0"],
+        None,
+    ));
     let stop_rss = Arc::new(AtomicBool::new(false));
     let peak = Arc::new(AtomicU64::new(0));
     sample_rss(c.pid, Arc::clone(&stop_rss), Arc::clone(&peak));
