@@ -280,7 +280,7 @@ fn kind_label(kind: &str) -> &str {
         Enforcer::LOCAL_MCX => "local MCX",
         Enforcer::MANAGED_PREFERENCE => "managed preference",
         Enforcer::GPO => "Group Policy",
-        Enforcer::LOCAL_POLICY => "local Group Policy",
+        Enforcer::LOCAL_POLICY => "local policy",
         Enforcer::POLICY_KEY => "policy value",
         Enforcer::MDM_CSP => "MDM policy",
         Enforcer::DCONF_LOCK => "dconf lock",

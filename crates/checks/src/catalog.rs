@@ -300,6 +300,12 @@ pub mod keys {
     pub const FVE_POLICY: &str = r"HKLM\SOFTWARE\Policies\Microsoft\FVE";
     /// BitLocker policy as the BitLocker CSP and older tools write it.
     pub const FVE_SYSTEM: &str = r"HKLM\SYSTEM\CurrentControlSet\Policies\Microsoft\FVE";
+    /// MBAM's BitLocker management policy (`UseOsEnforcePolicy` = 1: the operating system
+    /// drive must be encrypted, after `OsEnforcePolicyPeriod` days of grace).
+    pub const MBAM_POLICY: &str = r"HKLM\SOFTWARE\Policies\Microsoft\FVE\MDOPBitLockerManagement";
+    /// MDM BitLocker CSP (`RequireDeviceEncryption` = 1: the device must be encrypted).
+    pub const BITLOCKER_CSP: &str =
+        r"HKLM\SOFTWARE\Microsoft\PolicyManager\current\device\BitLocker";
     /// MDM Storage CSP (`RemovableDiskDenyWriteAccess`).
     pub const STORAGE_CSP: &str = r"HKLM\SOFTWARE\Microsoft\PolicyManager\current\device\Storage";
     /// Group policy overrides of power settings, one subkey per setting GUID.
@@ -572,6 +578,25 @@ pub fn windows_password_policy() -> CommandSpec {
          $r=(Get-ItemProperty -Path 'HKLM:\\SYSTEM\\CurrentControlSet\\Control\\SAM' -ErrorAction SilentlyContinue).RelaxMinimumPasswordLengthLimits;\
          ConvertTo-Json -Depth 3 -Compress -InputObject ([pscustomobject]@{SeceditExit=$x;Inf=$inf;Users=$u;\
          PinMinimumLength=$p.MinimumPINLength;PinMdmMinimumLength=$m;RelaxMinimumPasswordLengthLimits=$r})",
+    )
+}
+
+/// PowerShell: the Resultant Set of Policy the computer's last Group Policy refresh logged
+/// (`root\rsop\computer`, Administrator or SYSTEM): the GPOs (`RSOP_GPO`, `LocalGPO` for the
+/// local Group Policy), and which GPO won (precedence 1) each registry policy value
+/// (`RSOP_RegistryPolicySetting`) and each account policy (`RSOP_SecuritySettingNumeric`,
+/// `RSOP_SecuritySettingBoolean`). Tells Group Policy from local policy for the enforcement of
+/// policy values and password rules; run once per check, and only when a policy value is found.
+#[must_use]
+pub fn windows_policy_origins() -> CommandSpec {
+    powershell(
+        "$ns='root\\rsop\\computer';\
+         $g=@(Get-CimInstance -Namespace $ns -ClassName RSOP_GPO|ForEach-Object{[pscustomobject]@{Id=\"$($_.id)\";Name=\"$($_.name)\"}});\
+         $r=@(Get-CimInstance -Namespace $ns -ClassName RSOP_RegistryPolicySetting|Where-Object{$_.precedence -eq 1}|\
+         ForEach-Object{[pscustomobject]@{Key=\"$($_.registryKey)\";Value=\"$($_.valueName)\";Gpo=\"$($_.GPOID)\";Deleted=[bool]$_.deleted}});\
+         $s=@('RSOP_SecuritySettingNumeric','RSOP_SecuritySettingBoolean'|ForEach-Object{Get-CimInstance -Namespace $ns -ClassName $_}|\
+         Where-Object{$_.precedence -eq 1}|ForEach-Object{[pscustomobject]@{Key=\"$($_.KeyName)\";Gpo=\"$($_.GPOID)\"}});\
+         ConvertTo-Json -Depth 3 -Compress -InputObject ([pscustomobject]@{Gpos=$g;Registry=$r;Security=$s})",
     )
 }
 

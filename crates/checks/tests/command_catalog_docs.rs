@@ -83,6 +83,8 @@ fn every_fixed_catalog_command_is_documented() {
         catalog::windows_reg_key(keys::SECURITY_OPTIONS_CSP),
         catalog::windows_reg_key(keys::FVE_POLICY),
         catalog::windows_reg_key(keys::FVE_SYSTEM),
+        catalog::windows_reg_key(keys::BITLOCKER_CSP),
+        catalog::windows_reg_key(keys::MBAM_POLICY),
         catalog::windows_reg_tree(keys::REMOVABLE_STORAGE),
         catalog::windows_power_setting(power::SUB_SLEEP, power::STANDBYIDLE),
         catalog::windows_power_setting(power::SUB_NONE, power::CONSOLELOCK),
@@ -104,6 +106,7 @@ fn every_powershell_script_is_printed_verbatim_on_the_catalog_page() {
         catalog::windows_inventory(),
         catalog::windows_local_accounts(),
         catalog::windows_password_policy(),
+        catalog::windows_policy_origins(),
     ] {
         let script = spec.args.last().unwrap();
         assert!(docs.contains(script.as_str()), "not on the page: {script}");

@@ -374,3 +374,150 @@ fn no_rule_at_all_is_not_enforced_and_usbguard_is_when_it_blocks() {
     assert_eq!(guard.enforced_by[0].kind, Enforcer::USBGUARD_RULE);
     assert_eq!(f.subjects[0].enforced, Some(Enforced::Yes));
 }
+
+// Rule files only root can change: modprobe and udev
+#[cfg(unix)]
+mod rule_files {
+    use super::*;
+
+    /// A copy of a fixture root in a fresh directory, for cases that change ownership or modes
+    /// (which git does not keep).
+    fn copied(case: &str) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let status = std::process::Command::new("cp")
+            .arg("-a")
+            .arg(format!("{FIXTURES}/{case}/."))
+            .arg(dir.path())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        dir
+    }
+
+    fn chmod(path: &std::path::Path, mode: u32) {
+        use std::os::unix::fs::PermissionsExt as _;
+        fs_err::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    fn setting<'f>(
+        f: &'f removable_media::RemovableFacts,
+        name: &str,
+    ) -> &'f posture_schema::Setting {
+        f.control_settings
+            .iter()
+            .find(|s| s.name == name)
+            .unwrap_or_else(|| panic!("no {name} in {:#?}", f.control_settings))
+    }
+
+    #[test]
+    fn a_modprobe_rule_in_a_file_others_may_write_blocks_but_is_not_enforced() {
+        use posture_schema::Enforced;
+        let dir = copied("install-false");
+        let conf = dir.path().join("etc/modprobe.d/usb-storage.conf");
+        chmod(&conf, 0o644);
+        chmod(&dir.path().join("etc/modprobe.d"), 0o755);
+        let fa = removable_media::gather(&RootedHost::new(dir.path()));
+        assert!(matches!(fa.control, StorageControl::Blocked { .. }));
+        assert_eq!(setting(&fa, "usb-storage module").enforced, Enforced::Yes);
+
+        chmod(&conf, 0o666);
+        let fa = removable_media::gather(&RootedHost::new(dir.path()));
+        assert!(
+            matches!(fa.control, StorageControl::Blocked { .. }),
+            "{:?}",
+            fa.control
+        );
+        let s = setting(&fa, "usb-storage module");
+        assert_eq!(s.enforced, Enforced::No, "{s:#?}");
+        assert!(
+            s.notes.iter().any(|n| n.contains("mode 0666")),
+            "{:?}",
+            s.notes
+        );
+
+        // A writable directory lets anyone replace the file.
+        chmod(&conf, 0o644);
+        chmod(&dir.path().join("etc/modprobe.d"), 0o777);
+        let fa = removable_media::gather(&RootedHost::new(dir.path()));
+        assert_eq!(setting(&fa, "usb-storage module").enforced, Enforced::No);
+    }
+
+    const DEAUTHORIZE: &str = "# Deny USB mass storage\nACTION==\"add\", SUBSYSTEM==\"usb\", \\\n  ATTR{bInterfaceClass}==\"08\", ATTR{authorized}=\"0\"\n";
+
+    #[test]
+    fn a_root_owned_udev_rule_that_deauthorizes_mass_storage_blocks_and_is_enforced() {
+        use posture_schema::{Enforced, Enforcer};
+        let dir = copied("allowed");
+        let rules = dir.path().join("etc/udev/rules.d");
+        fs_err::create_dir_all(&rules).unwrap();
+        chmod(&rules, 0o755);
+        fs_err::write(rules.join("99-usb-storage.rules"), DEAUTHORIZE).unwrap();
+        chmod(&rules.join("99-usb-storage.rules"), 0o644);
+        let fa = removable_media::gather(&RootedHost::new(dir.path()));
+        let StorageControl::Blocked { how } = &fa.control else {
+            panic!("{:?}", fa.control);
+        };
+        assert!(how.contains("99-usb-storage.rules line 2"), "{how}");
+        let s = setting(&fa, "udev rule for USB mass storage");
+        assert_eq!(s.enforced, Enforced::Yes, "{s:#?}");
+        assert_eq!(s.enforced_by[0].kind, Enforcer::UDEV_RULE);
+        let f = removable_media::evaluate(
+            &fa,
+            &Policy::embedded().rules.removable_media,
+            Platform::Linux,
+        );
+        assert_eq!(f.status, Status::Pass, "{f:#?}");
+
+        // The same rule in a file anyone may write still blocks today, but nothing pins it.
+        chmod(&rules.join("99-usb-storage.rules"), 0o666);
+        let fa = removable_media::gather(&RootedHost::new(dir.path()));
+        assert!(matches!(fa.control, StorageControl::Blocked { .. }));
+        assert_eq!(
+            setting(&fa, "udev rule for USB mass storage").enforced,
+            Enforced::No
+        );
+    }
+
+    #[test]
+    fn a_udev_rule_narrowed_to_one_vendor_or_undone_later_does_not_block() {
+        let dir = copied("allowed");
+        let rules = dir.path().join("etc/udev/rules.d");
+        fs_err::create_dir_all(&rules).unwrap();
+        fs_err::write(
+            rules.join("99-usb-storage.rules"),
+            "ACTION==\"add\", SUBSYSTEMS==\"usb\", ATTRS{idVendor}==\"0781\", ATTR{bInterfaceClass}==\"08\", ATTR{authorized}=\"0\"\n",
+        )
+        .unwrap();
+        let fa = removable_media::gather(&RootedHost::new(dir.path()));
+        assert!(
+            matches!(fa.control, StorageControl::Allowed { .. }),
+            "{:?}",
+            fa.control
+        );
+
+        fs_err::write(rules.join("50-deny.rules"), DEAUTHORIZE).unwrap();
+        fs_err::write(
+            rules.join("99-usb-storage.rules"),
+            "ACTION==\"add\", SUBSYSTEM==\"usb\", ATTR{authorized}=\"1\"\n",
+        )
+        .unwrap();
+        let fa = removable_media::gather(&RootedHost::new(dir.path()));
+        let StorageControl::Allowed { why } = &fa.control else {
+            panic!("{:?}", fa.control);
+        };
+        assert!(why.contains("authorizes devices again"), "{why}");
+
+        // Hiding USB disks from udisks is reported, never counted as a block.
+        fs_err::remove_file(rules.join("50-deny.rules")).unwrap();
+        fs_err::write(
+            rules.join("99-usb-storage.rules"),
+            "SUBSYSTEM==\"block\", ENV{ID_BUS}==\"usb\", ENV{UDISKS_IGNORE}=\"1\"\n",
+        )
+        .unwrap();
+        let fa = removable_media::gather(&RootedHost::new(dir.path()));
+        let StorageControl::Allowed { why } = &fa.control else {
+            panic!("{:?}", fa.control);
+        };
+        assert!(why.contains("UDISKS_IGNORE"), "{why}");
+    }
+}

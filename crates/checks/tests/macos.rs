@@ -701,3 +701,57 @@ fn a_profile_that_disables_the_guest_enforces_it_and_guest_enabled_is_the_admins
     let guest = f.subjects.iter().find(|s| s.name == "guest user").unwrap();
     assert_eq!(guest.enforced, Some(Enforced::No));
 }
+
+// What keeps FileVault on, and what sets the password rules
+
+#[test]
+fn filevault_kept_on_by_an_mdm_profile_is_enforced_and_off_despite_it_is_not() {
+    use posture_schema::{Enforced, Enforcer};
+    let f = BUNDLES.disk("filevault_enforced");
+    assert_eq!(f.status, Status::Pass);
+    let root = f.subjects.iter().find(|s| s.name == "/").unwrap();
+    assert_eq!(root.enforced, Some(Enforced::Yes), "{root:#?}");
+    let by = &root.settings[0].enforced_by[0];
+    assert_eq!(by.kind, Enforcer::MDM_PROFILE);
+    assert_eq!(by.id, "com.acme.mdm.filevault");
+    assert_eq!(by.removable_by, Enforcer::BY_MANAGEMENT);
+
+    let f = BUNDLES.disk("filevault_off_enforced");
+    assert_eq!(f.status, Status::Fail);
+    let root = f.subjects.iter().find(|s| s.name == "/").unwrap();
+    assert_eq!(root.enforced, Some(Enforced::No));
+    assert_eq!(
+        root.settings[0].enforced_by[0].value.as_deref(),
+        Some("encrypted")
+    );
+
+    let f = BUNDLES.disk("filevault_on");
+    let root = f.subjects.iter().find(|s| s.name == "/").unwrap();
+    assert_eq!(root.enforced, Some(Enforced::No), "{root:#?}");
+}
+
+#[test]
+fn password_rules_from_a_profile_name_it_and_the_fde_default_is_the_macs_own() {
+    use posture_schema::{Enforced, Enforcer};
+    let f = BUNDLES.password("password_profile");
+    let s = &f.subjects[0];
+    let min = s
+        .settings
+        .iter()
+        .find(|x| x.name == "minimum length")
+        .unwrap();
+    assert_eq!(min.value, "15");
+    assert_eq!(min.enforced, Enforced::Yes);
+    assert_eq!(min.enforced_by[0].kind, Enforcer::MDM_PROFILE);
+    assert_eq!(min.enforced_by[0].id, "com.acme.mdm.passcode");
+    assert_eq!(min.enforced_by[0].removable_by, Enforcer::BY_MANAGEMENT);
+
+    let f = BUNDLES.password("password_fde_default_only");
+    let min = f.subjects[0]
+        .settings
+        .iter()
+        .find(|x| x.name == "minimum length")
+        .unwrap();
+    assert_eq!(min.enforced_by[0].kind, Enforcer::SYSTEM_SETTING);
+    assert_eq!(min.enforced_by[0].removable_by, Enforcer::BY_LOCAL_ADMIN);
+}

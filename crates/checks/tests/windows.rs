@@ -537,7 +537,13 @@ fn a_policy_value_without_a_trace_is_enforced_but_its_origin_is_said_to_be_unkno
     let by = &limit.enforced_by[0];
     assert_eq!(by.kind, Enforcer::POLICY_KEY);
     assert_eq!(by.name.as_deref(), Some("origin not traced"));
-    assert_eq!(by.removable_by, Enforcer::BY_LOCAL_ADMIN);
+    // The RSoP was refused (not elevated): who may remove it is not known either.
+    assert_eq!(by.removable_by, Enforcer::BY_UNKNOWN);
+    assert!(
+        limit.notes.iter().any(|n| n.contains("Access denied")),
+        "{:?}",
+        limit.notes
+    );
     // The inactivity limit alone guarantees the 15 minutes, whatever the power plan says.
     assert_eq!(
         f.subjects[0].enforced,
@@ -615,4 +621,102 @@ fn a_remote_desktop_policy_is_enforced_and_the_switch_alone_is_not() {
     assert_eq!(policy.enforced, Some(Enforced::Yes), "{policy:#?}");
     assert_eq!(policy.settings[0].enforced_by[0].kind, Enforcer::POLICY_KEY);
     assert_eq!(rdp("access_remote_on").enforced, Some(Enforced::No));
+}
+
+// Where a policy value comes from: Group Policy, local policy, MDM
+
+#[test]
+fn the_rsop_tells_a_domain_gpo_from_the_local_group_policy_and_a_hand_set_value() {
+    use posture_schema::{Enforced, Enforcer};
+    let f = BUNDLES.screen_lock("screen_lock_origin_domain_gpo");
+    let s = setting(&f, "InactivityTimeoutSecs");
+    assert_eq!(s.enforced, Enforced::Yes);
+    assert_eq!(s.enforced_by[0].kind, Enforcer::GPO);
+    assert_eq!(s.enforced_by[0].name.as_deref(), Some("Workstation Lock"));
+    assert_eq!(s.enforced_by[0].removable_by, Enforcer::BY_MANAGEMENT);
+
+    let f = BUNDLES.screen_lock("screen_lock_origin_local_gpo");
+    let s = setting(&f, "InactivityTimeoutSecs");
+    assert_eq!(s.enforced_by[0].kind, Enforcer::LOCAL_POLICY);
+    assert_eq!(s.enforced_by[0].name.as_deref(), Some("Local Group Policy"));
+    assert_eq!(s.enforced_by[0].removable_by, Enforcer::BY_LOCAL_ADMIN);
+
+    let f = BUNDLES.screen_lock("screen_lock_origin_hand_set");
+    let s = setting(&f, "InactivityTimeoutSecs");
+    assert_eq!(s.enforced, Enforced::Yes);
+    assert_eq!(s.enforced_by[0].kind, Enforcer::LOCAL_POLICY);
+    assert_eq!(s.enforced_by[0].removable_by, Enforcer::BY_LOCAL_ADMIN);
+    assert!(
+        s.notes.iter().any(|n| n.contains("nothing re-applies it")),
+        "{:?}",
+        s.notes
+    );
+    // The verdict is the same whoever set the value.
+    assert_eq!(f.status, Status::Pass);
+}
+
+#[test]
+fn bitlocker_required_by_an_mdm_is_enforced_and_a_user_set_one_is_not() {
+    use posture_schema::{Enforced, Enforcer};
+    let f = BUNDLES.disk("bitlocker_required_by_mdm");
+    assert_eq!(f.status, Status::Pass);
+    let c = f.subjects.iter().find(|s| s.name == "C:").unwrap();
+    assert_eq!(c.enforced, Some(Enforced::Yes), "{c:#?}");
+    assert_eq!(c.settings[0].enforced_by[0].kind, Enforcer::MDM_CSP);
+    assert!(
+        c.settings[0].enforced_by[0]
+            .id
+            .ends_with("RequireDeviceEncryption")
+    );
+
+    let f = BUNDLES.disk("bitlocker_on");
+    assert_eq!(f.status, Status::Pass);
+    let c = f.subjects.iter().find(|s| s.name == "C:").unwrap();
+    assert_eq!(c.enforced, Some(Enforced::No), "{c:#?}");
+    assert!(c.settings[0].notes[0].contains("no management requires it"));
+}
+
+#[test]
+fn bitlocker_a_gpo_requires_but_that_is_suspended_lists_the_gpo_with_what_it_asks() {
+    use posture_schema::{Enforced, Enforcer};
+    let f = BUNDLES.disk("bitlocker_suspended_required_by_gpo");
+    assert_eq!(f.status, Status::Fail);
+    let c = f.subjects.iter().find(|s| s.name == "C:").unwrap();
+    let s = &c.settings[0];
+    assert_eq!(s.enforced, Enforced::No, "{s:#?}");
+    assert_eq!(s.enforced_by[0].kind, Enforcer::GPO);
+    assert_eq!(s.enforced_by[0].name.as_deref(), Some("BitLocker"));
+    assert_eq!(s.enforced_by[0].value.as_deref(), Some("encrypted"));
+    assert!(s.notes[0].contains("not in effect"));
+}
+
+#[test]
+fn account_policy_from_a_domain_gpo_is_told_from_the_local_security_policy() {
+    use posture_schema::{Enforced, Enforcer};
+    let f = BUNDLES.password("password_domain_gpo");
+    let rules = f.subjects.iter().find(|s| s.kind == "rules").unwrap();
+    assert_eq!(rules.enforced, Some(Enforced::Yes), "{rules:#?}");
+    let min = rules
+        .settings
+        .iter()
+        .find(|s| s.name == "minimum length")
+        .unwrap();
+    assert_eq!(min.enforced_by[0].kind, Enforcer::GPO);
+    assert_eq!(
+        min.enforced_by[0].name.as_deref(),
+        Some("Default Domain Policy")
+    );
+
+    let f = BUNDLES.password("password_stock_elevated");
+    let rules = f.subjects.iter().find(|s| s.kind == "rules").unwrap();
+    let min = rules
+        .settings
+        .iter()
+        .find(|s| s.name == "minimum length")
+        .unwrap();
+    assert_eq!(min.enforced_by[0].kind, Enforcer::LOCAL_POLICY);
+    assert_eq!(min.enforced_by[0].removable_by, Enforcer::BY_LOCAL_ADMIN);
+    // Windows's default PIN length: nothing pins it.
+    let pin = f.subjects.iter().find(|s| s.kind == "pin").unwrap();
+    assert_eq!(pin.enforced, Some(Enforced::No), "{pin:#?}");
 }

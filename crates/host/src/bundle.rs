@@ -54,6 +54,19 @@ pub struct EvidenceBundle {
     /// Commands run, in the order they first ran.
     #[serde(default)]
     pub commands: Vec<CommandRecord>,
+    /// Owner, permissions and kind of files whose ownership was asked for, by absolute path.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metadata: BTreeMap<String, MetadataRecord>,
+}
+
+/// A file's owner and permissions, or the reason they could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum MetadataRecord {
+    /// What was read.
+    Metadata(crate::Metadata),
+    /// Why it could not be read.
+    Error(ReadError),
 }
 
 /// A file's content or the reason it could not be read.
@@ -134,6 +147,7 @@ impl EvidenceBundle {
             dirs: BTreeMap::new(),
             links: BTreeMap::new(),
             commands: Vec::new(),
+            metadata: BTreeMap::new(),
         }
     }
 
@@ -245,6 +259,16 @@ impl<H: Host> Host for Recorder<H> {
         result
     }
 
+    fn metadata(&self, path: &str) -> Result<crate::Metadata, ReadError> {
+        let result = self.inner.metadata(path);
+        let record = match &result {
+            Ok(m) => MetadataRecord::Metadata(*m),
+            Err(e) => MetadataRecord::Error(e.clone()),
+        };
+        self.lock().metadata.insert(path.to_owned(), record);
+        result
+    }
+
     fn read_extracted(&self, path: &str, extract: crate::Extract<'_>) -> Result<String, ReadError> {
         // Only what the extraction kept is recorded, never the file's bytes.
         let result = self.inner.read_extracted(path, extract);
@@ -335,6 +359,14 @@ impl Host for ReplayHost {
         match self.bundle.dirs.get(path) {
             Some(DirRecord::Entries(names)) => Ok(names.clone()),
             Some(DirRecord::Error(e)) => Err(e.clone()),
+            None => Err(ReadError::NotRecorded),
+        }
+    }
+
+    fn metadata(&self, path: &str) -> Result<crate::Metadata, ReadError> {
+        match self.bundle.metadata.get(path) {
+            Some(MetadataRecord::Metadata(m)) => Ok(*m),
+            Some(MetadataRecord::Error(e)) => Err(e.clone()),
             None => Err(ReadError::NotRecorded),
         }
     }

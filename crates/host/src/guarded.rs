@@ -287,6 +287,35 @@ impl Guard {
         Ok(names)
     }
 
+    /// Owner, permissions and kind of a path, opened (not read) by the rules of [`Guard::read`]:
+    /// on Linux with `O_PATH`, elsewhere without blocking, so a FIFO or device node is only
+    /// described. In a user's home, a file owned by someone else is refused as a read would be.
+    pub(crate) fn metadata(&self, path: &str) -> Result<crate::Metadata, ReadError> {
+        let path = crate::normalize(path);
+        let home = self.home_of(&path);
+        let fd = self.open(&path, home, meta_flags())?;
+        let st = rustix::fs::fstat(&fd).map_err(map_errno)?;
+        if let Some(home) = home {
+            self.check_owner(home, st.st_uid, None)?;
+        }
+        let kind = match FileType::from_raw_mode(st.st_mode) {
+            FileType::RegularFile => crate::FileKind::File,
+            FileType::Directory => crate::FileKind::Directory,
+            FileType::Fifo => crate::FileKind::Fifo,
+            _ => crate::FileKind::Other,
+        };
+        // `mode_t` is u32 on Linux and u16 on macOS.
+        #[allow(clippy::useless_conversion)]
+        let mode = u32::from(st.st_mode) & 0o7777;
+        Ok(crate::Metadata {
+            kind,
+            uid: st.st_uid,
+            gid: st.st_gid,
+            mode,
+            root_owned: self.trusted.contains(&st.st_uid),
+        })
+    }
+
     /// The target of a symbolic link as stored.
     pub(crate) fn read_link(&self, path: &str) -> Result<String, ReadError> {
         let path = crate::normalize(path);
@@ -435,6 +464,18 @@ impl Guard {
 enum Escape {
     Out,
     Error(ReadError),
+}
+
+/// Flags to open a path only to `fstat` it.
+fn meta_flags() -> OFlags {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        OFlags::PATH | OFlags::CLOEXEC
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY
+    }
 }
 
 /// Flags for a directory used only as a starting point.

@@ -38,7 +38,9 @@ pub mod udev;
 
 use std::time::Duration;
 
-pub use bundle::{BUNDLE_FORMAT, BundleError, CommandRecord, EvidenceBundle, Recorder, ReplayHost};
+pub use bundle::{
+    BUNDLE_FORMAT, BundleError, CommandRecord, EvidenceBundle, MetadataRecord, Recorder, ReplayHost,
+};
 pub use rooted::RootedHost;
 pub use system::SystemHost;
 
@@ -281,6 +283,69 @@ pub fn read_to_vec(read: ReadFile<'_>, path: &str, max_bytes: u64) -> Result<Vec
 /// understand is a fact like any other and belongs in the text.
 pub type Extract<'a> = &'a dyn Fn(ReadFile<'_>, &str) -> Result<String, ReadError>;
 
+/// What kind of file a path is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileKind {
+    /// A regular file.
+    File,
+    /// A directory.
+    Directory,
+    /// A FIFO (named pipe).
+    Fifo,
+    /// A device node, a socket or anything else.
+    Other,
+}
+
+/// Who owns a file and who may write it: what decides whether a rule file counts as
+/// enforcement (root-owned, writable by nobody else).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Metadata {
+    /// What kind of file.
+    pub kind: FileKind,
+    /// Owner's uid.
+    pub uid: u32,
+    /// Owner's gid.
+    pub gid: u32,
+    /// Permission bits (`0o7777` of `st_mode`).
+    pub mode: u32,
+    /// Whether the owner counts as root: uid 0 (and, under `--root`, the owner of the root
+    /// directory: a tree unpacked by an ordinary user is that user's).
+    pub root_owned: bool,
+}
+
+impl Metadata {
+    /// Whether someone other than the owner may write it (group- or world-writable).
+    #[must_use]
+    pub fn writable_by_others(&self) -> bool {
+        self.mode & 0o022 != 0
+    }
+
+    /// Whether only root may change it: root-owned and writable by no one else.
+    #[must_use]
+    pub fn root_only(&self) -> bool {
+        self.root_owned && !self.writable_by_others()
+    }
+
+    /// In words, for evidence: `root-owned, mode 0644`.
+    #[must_use]
+    pub fn describe(&self) -> String {
+        let owner = if self.root_owned {
+            "root-owned".to_owned()
+        } else {
+            format!("owned by uid {}", self.uid)
+        };
+        let kind = match self.kind {
+            FileKind::File => "",
+            FileKind::Directory => " directory",
+            FileKind::Fifo => " FIFO",
+            FileKind::Other => " special file",
+        };
+        format!("{owner}{kind}, mode {:04o}", self.mode)
+    }
+}
+
 /// A view of one machine. Implementations must be cheap to call repeatedly; probes call them
 /// once per fact and do not cache.
 pub trait Host {
@@ -298,6 +363,17 @@ pub trait Host {
 
     /// Runs a catalog command.
     fn run(&self, command: &CommandSpec) -> Result<CommandOutput, CommandError>;
+
+    /// Owner, permissions and kind of the file at `path`, which is resolved by the same rules
+    /// as a read (inside the root under `--root`, beneath the home in a user's home) and opened
+    /// without reading it, so a FIFO or device node is described, never read. Hosts that do not
+    /// see ownership (Windows) say so.
+    fn metadata(&self, path: &str) -> Result<Metadata, ReadError> {
+        let _ = path;
+        Err(ReadError::Other(
+            "file ownership is not read on this platform".to_owned(),
+        ))
+    }
 
     /// What `extract` keeps of the file at `path` (and any files beside it that it reads):
     /// the only way probes read files that hold secrets. Recorders keep the extracted text under
@@ -345,6 +421,9 @@ impl<H: Host + ?Sized> Host for &H {
     fn platform(&self) -> Platform {
         (**self).platform()
     }
+    fn metadata(&self, path: &str) -> Result<Metadata, ReadError> {
+        (**self).metadata(path)
+    }
     fn read(&self, path: &str) -> Result<Vec<u8>, ReadError> {
         (**self).read(path)
     }
@@ -365,6 +444,9 @@ impl<H: Host + ?Sized> Host for &H {
 impl<H: Host + ?Sized> Host for Box<H> {
     fn platform(&self) -> Platform {
         (**self).platform()
+    }
+    fn metadata(&self, path: &str) -> Result<Metadata, ReadError> {
+        (**self).metadata(path)
     }
     fn read(&self, path: &str) -> Result<Vec<u8>, ReadError> {
         (**self).read(path)

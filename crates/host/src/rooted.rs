@@ -145,6 +145,11 @@ impl Host for RootedHost {
         }
     }
 
+    #[cfg(unix)]
+    fn metadata(&self, path: &str) -> Result<crate::Metadata, ReadError> {
+        self.guard()?.metadata(path)
+    }
+
     fn read_link(&self, path: &str) -> Result<String, ReadError> {
         #[cfg(unix)]
         {
@@ -223,6 +228,64 @@ mod tests {
         assert_eq!(host.read_link("/etc/blk").unwrap(), "../devices/sda");
         assert_eq!(host.read_link("/etc/hostname"), Err(ReadError::NotALink));
         assert_eq!(host.read_link("/etc/missing"), Err(ReadError::NotFound));
+    }
+
+    #[test]
+    fn metadata_says_owner_mode_and_kind_without_reading_or_leaving_the_root() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = fake_root();
+        let host = RootedHost::new(dir.path());
+        let path = dir.path().join("etc/hostname");
+        fs_err::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let m = host.metadata("/etc/hostname").unwrap();
+        assert_eq!(m.kind, crate::FileKind::File);
+        assert_eq!(m.mode, 0o644);
+        // The tree's owner counts as root under --root (whoever unpacked it).
+        assert!(m.root_owned && m.root_only(), "{m:?}");
+        fs_err::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
+        let m = host.metadata("/etc/hostname").unwrap();
+        assert!(m.writable_by_others() && !m.root_only(), "{m:?}");
+        assert!(m.describe().contains("mode 0666"), "{}", m.describe());
+        assert_eq!(
+            host.metadata("/etc").unwrap().kind,
+            crate::FileKind::Directory
+        );
+        // A FIFO is described, not opened for reading (which would wait for a writer).
+        crate::make_fifo(&dir.path().join("etc/pipe"));
+        assert_eq!(
+            host.metadata("/etc/pipe").unwrap().kind,
+            crate::FileKind::Fifo
+        );
+        // A link out of the root resolves inside it.
+        std::os::unix::fs::symlink("/etc/passwd", dir.path().join("etc/out")).unwrap();
+        assert_eq!(host.metadata("/etc/out"), Err(ReadError::NotFound));
+        std::os::unix::fs::symlink("/etc/hostname", dir.path().join("etc/in")).unwrap();
+        assert_eq!(host.metadata("/etc/in").unwrap().mode, 0o666);
+    }
+
+    #[test]
+    fn a_file_of_another_owner_is_not_root_owned() {
+        let dir = fake_root();
+        let path = dir.path().join("etc/hostname");
+        let me = rustix::process::geteuid();
+        // Give the file to an owner that is neither root nor the tree's owner: possible only as
+        // root; otherwise the tree's owner (this user) is the one that counts as root, and a
+        // file of root's is too.
+        if me.is_root() {
+            std::os::unix::fs::chown(&path, Some(4242), None).unwrap();
+            let m = RootedHost::new(dir.path())
+                .metadata("/etc/hostname")
+                .unwrap();
+            assert_eq!(m.uid, 4242);
+            assert!(!m.root_owned && !m.root_only(), "{m:?}");
+            assert!(m.describe().starts_with("owned by uid 4242"));
+        } else {
+            let m = RootedHost::new(dir.path())
+                .metadata("/etc/hostname")
+                .unwrap();
+            assert_eq!(m.uid, me.as_raw());
+            assert!(m.root_owned);
+        }
     }
 
     #[test]

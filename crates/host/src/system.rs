@@ -65,6 +65,11 @@ impl Host for SystemHost {
         }
     }
 
+    #[cfg(unix)]
+    fn metadata(&self, path: &str) -> Result<crate::Metadata, ReadError> {
+        self.guard.metadata(path)
+    }
+
     fn read_link(&self, path: &str) -> Result<String, ReadError> {
         #[cfg(unix)]
         {

@@ -413,6 +413,10 @@ pub struct PasswordRulesRule {
     /// What accounts a cloud identity provider governs are.
     #[serde(default)]
     pub cloud_accounts: CloudAccounts,
+    /// Whether a pass that management does not enforce fails (`require_enforced`, default
+    /// false).
+    #[serde(default)]
+    pub require_enforced: bool,
 }
 
 impl Default for PasswordRulesRule {

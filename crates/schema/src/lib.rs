@@ -429,7 +429,9 @@ impl Enforcer {
     pub const MANAGED_PREFERENCE: &'static str = "managed_preference";
     /// A Group Policy (domain or local) traced as such.
     pub const GPO: &'static str = "gpo";
-    /// A local Group Policy (`Registry.pol` under `%SystemRoot%\System32\GroupPolicy`).
+    /// Local policy: the local Group Policy (gpedit, `Registry.pol` under
+    /// `%SystemRoot%\System32\GroupPolicy`), the local security policy, or a policy value an
+    /// administrator wrote directly; any local administrator can remove it.
     pub const LOCAL_POLICY: &'static str = "local_policy";
     /// A value under a `\Policies\` registry key whose origin was not traced: a Group Policy,
     /// an MDM's ADMX-backed policy, or an administrator or script writing it directly.

@@ -16,11 +16,12 @@
 use posture_host::Host;
 use posture_host::powershell;
 use posture_host::reg::RegValue;
-use posture_schema::{Enforcer, Evidence, Setting};
+use posture_schema::{Evidence, Setting};
 
 use super::{AccessFacts, Door, DoorKind, DoorState, closed, open, unknown};
 use crate::catalog::{self, access_keys, keys};
 use crate::enforcement;
+use crate::enforcement::windows::{MdmTrace, PolicyOrigins, policy_setting};
 use crate::evidence;
 
 /// One local account as the catalog's PowerShell prints it.
@@ -127,8 +128,8 @@ fn auto_logon(host: &dyn Host, ev: &mut Vec<Evidence>) -> DoorState {
 }
 
 /// Remote Desktop's state, and the setting that decides it: the Terminal Services policy value
-/// (enforced; its origin, Group Policy, an MDM's ADMX policy or an administrator, is not traced)
-/// or the administrator's own switch, which nothing pins.
+/// (enforced; the Resultant Set of Policy tells a domain GPO from the local Group Policy or a
+/// value written directly) or the administrator's own switch, which nothing pins.
 fn remote_desktop(host: &dyn Host, ev: &mut Vec<Evidence>) -> (DoorState, Vec<Setting>) {
     let mut settings = Vec::new();
     let state = remote_desktop_state(host, ev, &mut settings);
@@ -165,19 +166,18 @@ fn remote_desktop_state(
         },
     };
     settings.push(if source == "group policy" {
-        enforcement::noted(
-            enforcement::enforced(
-                "fDenyTSConnections",
-                value.describe(),
-                access_keys::TERMINAL_SERVICES_POLICY,
-                vec![enforcement::by(
-                    Enforcer::POLICY_KEY,
-                    access_keys::TERMINAL_SERVICES_POLICY,
-                    Some("origin not traced".to_owned()),
-                    Enforcer::BY_LOCAL_ADMIN,
-                )],
-            ),
-            "a policy value: whether Group Policy, an MDM's ADMX policy or an administrator wrote it is not traced",
+        let origin = PolicyOrigins::new(host).registry(
+            access_keys::TERMINAL_SERVICES_POLICY,
+            "fDenyTSConnections",
+            ev,
+        );
+        policy_setting(
+            "fDenyTSConnections",
+            value.describe(),
+            access_keys::TERMINAL_SERVICES_POLICY,
+            "fDenyTSConnections",
+            &origin,
+            &MdmTrace::NotLooked,
         )
     } else {
         enforcement::user_set(

@@ -13,14 +13,21 @@
 //! (exFAT, FAT, NTFS, HFS+) are judged from `diskutil info -plist`. Containers and volumes on
 //! removable media, external disks and disk images belong to the removable media check: an SD
 //! card in the built-in reader says `Internal` but is removable media.
+//!
+//! What keeps FileVault on: a configuration profile's `dontAllowFDEDisable` (`com.apple.MCX`
+//! under `/Library/Managed Preferences`, which mSCP's `system_settings_filevault_enforce` reads)
+//! forbids turning it off; the profile behind it (MDM, manual, or none: local MCX) is told from
+//! the installed profiles. A FileVault payload (`com.apple.MCX.FileVault2`) turns FileVault on
+//! once and does not stop an administrator turning it off, so alone it does not enforce it.
 
 use std::collections::BTreeSet;
 
 use posture_host::Host;
 use posture_host::plist::{self, PlistValue};
-use posture_schema::Evidence;
+use posture_schema::{Evidence, Setting};
 
-use super::{EncryptionFacts, EncryptionState, Volume, VolumeRole};
+use super::{EncryptionFacts, EncryptionState, Volume, VolumeRole, required_setting};
+use crate::enforcement::macos::Profiles;
 use crate::catalog::{self, DiskDevice};
 use crate::evidence;
 use crate::removable_media::macos::{Placement, parse_mount, placement};
@@ -527,6 +534,7 @@ pub(super) fn gather(host: &dyn Host) -> EncryptionFacts {
         },
         Err(reason) => EncryptionState::Unknown { reason },
     };
+    let system_settings = vec![management(host, &state, &mut ev)];
     let mut volumes = vec![Volume {
         name: "/".to_owned(),
         device: "the startup volume group (FileVault)".to_owned(),
@@ -537,8 +545,33 @@ pub(super) fn gather(host: &dyn Host) -> EncryptionFacts {
     EncryptionFacts {
         volumes,
         undecided: None,
+        system_settings,
         evidence: ev,
     }
+}
+
+/// Whether a configuration profile forbids turning FileVault off (`dontAllowFDEDisable`).
+fn management(host: &dyn Host, state: &EncryptionState, ev: &mut Vec<Evidence>) -> Setting {
+    const DOMAIN: &str = "com.apple.MCX";
+    const KEY: &str = "dontAllowFDEDisable";
+    let path = catalog::macos_managed_preferences(DOMAIN, None);
+    let mut by = Vec::new();
+    let mut unread = Vec::new();
+    match catalog::read_managed_preferences(host, &path, ev, "device") {
+        Ok(Some(p)) => match p.get(KEY) {
+            Some(v) => {
+                ev.push(evidence::file(&path, Some(KEY), v.describe()));
+                if v.as_bool() == Some(true) {
+                    let (e, note) = Profiles::new(host).enforcer(&path, &p, DOMAIN, KEY, ev);
+                    by.push((e, note.into_iter().collect()));
+                }
+            }
+            None => ev.push(evidence::file(&path, Some(KEY), "absent")),
+        },
+        Ok(None) => {}
+        Err(why) => unread.push(format!("whether a profile forbids turning FileVault off is unknown: {why}")),
+    }
+    required_setting("FileVault", state, "fdesetup status", by, unread)
 }
 
 #[cfg(test)]

@@ -10,7 +10,9 @@ use posture_host::{Host, Platform};
 
 use crate::system::{Distro, System};
 use posture_policy::DiskEncryptionRule;
-use posture_schema::{Evidence, Finding, Status, Subject};
+use posture_schema::{Enforced, Enforcer, Evidence, Finding, Setting, Status, Subject};
+
+use crate::enforcement;
 
 /// Check id in reports.
 pub const ID: &str = "disk_encryption";
@@ -32,6 +34,10 @@ pub struct EncryptionFacts {
     pub volumes: Vec<Volume>,
     /// Set when the volume list itself could not be read.
     pub undecided: Option<String>,
+    /// Whether management requires the system volume's encryption (a profile that forbids
+    /// turning FileVault off, an MDM or Group Policy that requires BitLocker), as settings
+    /// for the system volume's subject. Empty where posture does not read it.
+    pub system_settings: Vec<Setting>,
     /// Everything read, with its source.
     pub evidence: Vec<Evidence>,
 }
@@ -102,6 +108,61 @@ pub enum EncryptionState {
     },
 }
 
+/// The system volume's encryption as a setting: `by` is the management that requires it
+/// (each with its notes), `unread` why a place management could require it was not read. It is
+/// enforced when management requires it and the volume is encrypted; management whose demand is
+/// not in effect is listed with the value it asks for.
+pub(crate) fn required_setting(
+    name: &str,
+    state: &EncryptionState,
+    source: &str,
+    by: Vec<(Enforcer, Vec<String>)>,
+    unread: Vec<String>,
+) -> Setting {
+    let value = match state {
+        EncryptionState::Encrypted { method } => format!("encrypted ({method})"),
+        EncryptionState::NotEncrypted { .. } => "not encrypted".to_owned(),
+        EncryptionState::InProgress { .. } => "encryption in progress".to_owned(),
+        EncryptionState::Unprotected { .. } => "encrypted, protection off".to_owned(),
+        EncryptionState::Unknown { .. } => "unknown".to_owned(),
+    };
+    let encrypted = matches!(state, EncryptionState::Encrypted { .. });
+    let mut notes: Vec<String> = by.iter().flat_map(|(_, n)| n.iter().cloned()).collect();
+    let mut enforcers: Vec<Enforcer> = by.into_iter().map(|(e, _)| e).collect();
+    if enforcers.is_empty() {
+        if let Some(why) = unread.first() {
+            let mut s = enforcement::unknown(name, value, source, why.clone());
+            s.notes.extend(unread.into_iter().skip(1));
+            return s;
+        }
+        return enforcement::noted(
+            enforcement::user_set(name, value, source),
+            "no management requires it: any administrator can turn encryption off",
+        );
+    }
+    notes.extend(unread);
+    if encrypted {
+        let mut s = enforcement::enforced(name, value, source, enforcers);
+        s.notes = notes;
+        return s;
+    }
+    for e in &mut enforcers {
+        e.value = Some("encrypted".to_owned());
+    }
+    notes.insert(
+        0,
+        "management requires encryption, but it is not in effect".to_owned(),
+    );
+    Setting {
+        name: name.to_owned(),
+        value,
+        source: source.to_owned(),
+        enforced: Enforced::No,
+        enforced_by: enforcers,
+        notes,
+    }
+}
+
 /// Reads the volumes and their encryption.
 pub fn gather(host: &dyn Host) -> EncryptionFacts {
     match host.platform() {
@@ -159,13 +220,18 @@ pub fn evaluate_on(facts: &EncryptionFacts, rule: &DiskEncryptionRule, system: &
                 }
                 (EncryptionState::Unknown { reason }, _) => (Status::Unknown, reason.clone()),
             };
+            let settings = if v.role == VolumeRole::System {
+                facts.system_settings.clone()
+            } else {
+                Vec::new()
+            };
             Subject {
                 kind: v.role.kind().to_owned(),
                 name: v.name.clone(),
                 status,
                 summary,
-                settings: Vec::new(),
-                enforced: None,
+                enforced: crate::enforcement::all_of(&settings),
+                settings,
             }
         })
         .collect();

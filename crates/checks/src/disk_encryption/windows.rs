@@ -10,7 +10,12 @@ use posture_host::Host;
 use posture_host::powershell;
 use serde_json::{Map, Value};
 
-use super::{EncryptionFacts, EncryptionState, Volume, VolumeRole};
+use posture_schema::{Enforcer, Evidence, Setting};
+
+use super::{EncryptionFacts, EncryptionState, Volume, VolumeRole, required_setting};
+use crate::catalog::keys;
+use crate::enforcement;
+use crate::enforcement::windows::{MdmTrace, PolicyOrigins, policy_setting};
 use crate::removable_media::windows::{UsbVolume, parse_usb_volumes};
 use crate::{catalog, evidence};
 
@@ -271,11 +276,86 @@ pub(super) fn gather(host: &dyn Host) -> EncryptionFacts {
             state: state_of(v),
         });
     }
+    let system_settings = match judged.iter().find(|v| v.role == VolumeRole::System) {
+        Some(v) => vec![management(host, &v.state, &mut ev)],
+        None => Vec::new(),
+    };
     EncryptionFacts {
         volumes: judged,
         undecided: None,
+        system_settings,
         evidence: ev,
     }
+}
+
+/// What requires BitLocker on the operating system drive: the MDM's BitLocker CSP
+/// (`RequireDeviceEncryption` = 1 in `PolicyManager`), or MBAM's Group Policy
+/// (`UseOsEnforcePolicy` = 1), whose origin the RSoP tells. Other BitLocker policies
+/// (`...\Policies\Microsoft\FVE`) say how to encrypt, not that the drive must be.
+fn management(host: &dyn Host, state: &EncryptionState, ev: &mut Vec<Evidence>) -> Setting {
+    const CSP: &str = "RequireDeviceEncryption";
+    const MBAM: &str = "UseOsEnforcePolicy";
+    let mut by = Vec::new();
+    let mut unread = Vec::new();
+    match catalog::reg_values(
+        host,
+        &catalog::windows_reg_key(keys::BITLOCKER_CSP),
+        keys::BITLOCKER_CSP,
+        &[CSP],
+        ev,
+        None,
+    ) {
+        Ok(v) => {
+            if let Some(value) = v.iter().find(|x| x.name.eq_ignore_ascii_case(CSP))
+                && value.as_number() == Some(1)
+            {
+                by.push((
+                    enforcement::by(
+                        Enforcer::MDM_CSP,
+                        format!(r"{}\{CSP}", keys::BITLOCKER_CSP),
+                        Some("MDM BitLocker policy (PolicyManager)".to_owned()),
+                        Enforcer::BY_MANAGEMENT,
+                    ),
+                    Vec::new(),
+                ));
+            }
+        }
+        Err(why) => unread.push(format!("the MDM's BitLocker policy could not be read: {why}")),
+    }
+    match catalog::reg_values(
+        host,
+        &catalog::windows_reg_key(keys::MBAM_POLICY),
+        keys::MBAM_POLICY,
+        &[MBAM],
+        ev,
+        None,
+    ) {
+        Ok(v) => {
+            if let Some(value) = v.iter().find(|x| x.name.eq_ignore_ascii_case(MBAM))
+                && value.as_number() == Some(1)
+            {
+                let origins = PolicyOrigins::new(host);
+                let origin = origins.registry(keys::MBAM_POLICY, MBAM, ev);
+                let s = policy_setting(
+                    MBAM,
+                    "1",
+                    keys::MBAM_POLICY,
+                    MBAM,
+                    &origin,
+                    &MdmTrace::NotLooked,
+                );
+                by.extend(s.enforced_by.into_iter().map(|e| (e, s.notes.clone())));
+            }
+        }
+        Err(why) => unread.push(format!("MBAM's BitLocker policy could not be read: {why}")),
+    }
+    required_setting(
+        "BitLocker on the operating system drive",
+        state,
+        "Win32_EncryptableVolume (BitLocker)",
+        by,
+        unread,
+    )
 }
 
 #[cfg(test)]

@@ -155,6 +155,53 @@ impl<'h> Profiles<'h> {
             .expect("the list was set just above when it was empty")
     }
 
+    /// The profile that installed the payload `uuid` (a rule `pwpolicy` names
+    /// `ProfilePayload:UUID:...`), with a note when its removability is not certain or no
+    /// installed profile carries it.
+    pub fn payload_enforcer(
+        &self,
+        uuid: &str,
+        ev: &mut Vec<Evidence>,
+    ) -> (Enforcer, Option<String>) {
+        let listed = self.list(ev);
+        let profile = listed.as_ref().ok().and_then(|list| {
+            list.iter().find(|p| {
+                p.payloads.iter().any(|x| {
+                    x.uuid
+                        .as_deref()
+                        .is_some_and(|v| v.eq_ignore_ascii_case(uuid))
+                })
+            })
+        });
+        match (listed, profile) {
+            (_, Some(p)) => removal(p),
+            (Ok(_), None) => (
+                Enforcer {
+                    kind: Enforcer::MANAGED_PREFERENCE.to_owned(),
+                    id: uuid.to_owned(),
+                    name: None,
+                    removable_by: Enforcer::BY_UNKNOWN.to_owned(),
+                    value: None,
+                },
+                Some(format!(
+                    "a profile's payload {uuid} set it, but no installed profile carries that payload now"
+                )),
+            ),
+            (Err(why), None) => (
+                Enforcer {
+                    kind: Enforcer::MANAGED_PREFERENCE.to_owned(),
+                    id: uuid.to_owned(),
+                    name: None,
+                    removable_by: Enforcer::BY_UNKNOWN.to_owned(),
+                    value: None,
+                },
+                Some(format!(
+                    "a profile's payload {uuid} set it; which profile is unknown: {why}"
+                )),
+            ),
+        }
+    }
+
     /// What stands behind `key` of a Managed Preferences file (`plist` read from `path`, for
     /// preference `domain`), with a note when its origin or removability is not certain.
     pub fn enforcer(
@@ -200,23 +247,7 @@ impl<'h> Profiles<'h> {
             );
         }
         match (listed, profile) {
-            (_, Some(p)) => match p.removal_disallowed {
-                Some(true) => (named(Enforcer::MDM_PROFILE, Enforcer::BY_MANAGEMENT), None),
-                Some(false) => (
-                    named(Enforcer::MDM_PROFILE, Enforcer::BY_LOCAL_ADMIN),
-                    Some(format!(
-                        "profile {} allows removal (ProfileRemovalDisallowed false)",
-                        p.identifier
-                    )),
-                ),
-                None => (
-                    named(Enforcer::MDM_PROFILE, Enforcer::BY_UNKNOWN),
-                    Some(format!(
-                        "profile {} does not say whether it may be removed (no ProfileRemovalDisallowed)",
-                        p.identifier
-                    )),
-                ),
-            },
+            (_, Some(p)) => removal(p),
             (Ok(_), None) => (
                 Enforcer {
                     kind: Enforcer::LOCAL_MCX.to_owned(),
@@ -242,6 +273,34 @@ impl<'h> Profiles<'h> {
                 )),
             ),
         }
+    }
+}
+
+/// An installed profile as the enforcer, removable as its `ProfileRemovalDisallowed` says.
+fn removal(p: &Profile) -> (Enforcer, Option<String>) {
+    let named = |removable: &str| Enforcer {
+        kind: Enforcer::MDM_PROFILE.to_owned(),
+        id: p.identifier.clone(),
+        name: p.display_name.clone(),
+        removable_by: removable.to_owned(),
+        value: None,
+    };
+    match p.removal_disallowed {
+        Some(true) => (named(Enforcer::BY_MANAGEMENT), None),
+        Some(false) => (
+            named(Enforcer::BY_LOCAL_ADMIN),
+            Some(format!(
+                "profile {} allows removal (ProfileRemovalDisallowed false)",
+                p.identifier
+            )),
+        ),
+        None => (
+            named(Enforcer::BY_UNKNOWN),
+            Some(format!(
+                "profile {} does not say whether it may be removed (no ProfileRemovalDisallowed)",
+                p.identifier
+            )),
+        ),
     }
 }
 

@@ -10,6 +10,7 @@
 //! changes a verdict; [`require`] applies a policy that demands it.
 
 pub mod macos;
+pub mod windows;
 
 use posture_host::Platform;
 use posture_schema::{Enforced, Enforcer, Finding, Setting, Status};

@@ -15,15 +15,21 @@
 //! - `policyCategoryPasswordChange`: `policyAttributeExpiresEveryNDays`.
 //! - `policyAttributePasswordHistoryDepth` anywhere in the parameters: history.
 //!
-//! A rule whose identifier starts with `ProfilePayload:` was installed by a configuration profile;
-//! the evidence says which rules came from profiles. `com.apple.defaultpasswordpolicy.fde`
-//! (`.{4,}+`) is on every Mac: alone, the minimum is 4.
+//! A rule whose identifier starts with `ProfilePayload:` was installed by a configuration profile
+//! (`ProfilePayload:<payload UUID>:<key>`): the installed profiles (`profiles -P`) name the
+//! profile and whether the user may remove it. Any other rule is the Mac's own account policy,
+//! which only an administrator changes (`pwpolicy -setglobalpolicy`): a system setting,
+//! removable by a local administrator. `com.apple.defaultpasswordpolicy.fde` (`.{4,}+`) is on
+//! every Mac: alone, the minimum is 4.
 
 use posture_host::Host;
 use posture_host::plist::{self, PlistValue};
 
-use super::{Lockout, Rules, RulesFacts, Scope, ScopeKind, ScopeState, Setting, known};
+use posture_schema::{Enforcer, Evidence};
+
+use super::{Lockout, Pin, Rules, RulesFacts, Scope, ScopeKind, ScopeState, Setting, known, rule};
 use crate::catalog::{self, Console};
+use crate::enforcement::{self, macos::Profiles};
 use crate::evidence;
 
 /// One rule of a `pwpolicy` account policy.
@@ -252,7 +258,106 @@ pub fn rules_from(policies: &[PolicyRule], source: &str) -> Rules {
         max_age_days: Some(max_age_days),
         composition: Some(composition),
         pin_min_length: None,
+        pins: Vec::new(),
     }
+}
+
+/// The identifiers of the rules that decide each field [`rules_from`] fills, chosen the same
+/// way (the largest minimum, the smallest lockout, ...); an empty list where no rule decides it.
+#[must_use]
+pub fn deciding_rules(policies: &[PolicyRule]) -> Vec<(&'static str, Vec<String>)> {
+    let content: Vec<&PolicyRule> = policies
+        .iter()
+        .filter(|r| r.category == "policyCategoryPasswordContent")
+        .collect();
+    let mut min: Option<(u32, &PolicyRule)> = None;
+    for r in &content {
+        let re = r.regex().unwrap_or("");
+        let n = lengths_in(re)
+            .into_iter()
+            .max()
+            .or_else(|| r.parameter("minimumLength").and_then(|v| u32::try_from(v).ok()))
+            .unwrap_or(0);
+        if min.as_ref().is_none_or(|(m, _)| n > *m) {
+            min = Some((n, r));
+        }
+    }
+    let ids = |rules: Vec<&PolicyRule>| rules.iter().map(|r| r.identifier.clone()).collect();
+    let by_parameter = |name: &str, largest: bool| -> Vec<String> {
+        let found = policies
+            .iter()
+            .filter_map(|r| r.parameter(name).map(|n| (n, r)))
+            .filter(|(n, _)| *n > 0);
+        let chosen = if largest {
+            found.max_by_key(|(n, _)| *n)
+        } else {
+            found.min_by_key(|(n, _)| *n)
+        };
+        chosen.map(|(_, r)| vec![r.identifier.clone()]).unwrap_or_default()
+    };
+    vec![
+        (rule::MIN_LENGTH, ids(min.map(|(_, r)| r).into_iter().collect())),
+        (rule::EMPTY_PASSWORD, ids(content.clone())),
+        (
+            rule::LOCKOUT,
+            by_parameter("policyAttributeMaximumFailedAuthentications", false),
+        ),
+        (
+            rule::HISTORY,
+            by_parameter("policyAttributePasswordHistoryDepth", true),
+        ),
+        (
+            rule::MAX_AGE_DAYS,
+            by_parameter("policyAttributeExpiresEveryNDays", false),
+        ),
+        (
+            rule::COMPOSITION,
+            ids(content
+                .iter()
+                .copied()
+                .filter(|r| r.regex().unwrap_or("").contains('['))
+                .collect()),
+        ),
+    ]
+}
+
+/// What sets each field: the profiles behind `ProfilePayload:` rules, the Mac's own account
+/// policy for the others; nothing where no rule decides it (macOS's default).
+fn pins(policies: &[PolicyRule], profiles: &Profiles<'_>, ev: &mut Vec<Evidence>) -> Vec<(&'static str, Pin)> {
+    deciding_rules(policies)
+        .into_iter()
+        .map(|(field, ids)| {
+            if ids.is_empty() {
+                return (field, Pin::nothing("no rule sets it: macOS's default, which nothing pins"));
+            }
+            let mut by = Vec::new();
+            let mut notes = Vec::new();
+            for id in ids {
+                let payload = id
+                    .strip_prefix("ProfilePayload:")
+                    .map(|rest| rest.split(':').next().unwrap_or(rest).to_owned());
+                match payload {
+                    Some(uuid) => {
+                        let (e, note) = profiles.payload_enforcer(&uuid, ev);
+                        notes.extend(note);
+                        by.push(e);
+                    }
+                    None => by.push(enforcement::by(
+                        Enforcer::SYSTEM_SETTING,
+                        if id.is_empty() { "pwpolicy".to_owned() } else { id.clone() },
+                        Some(if id == "com.apple.defaultpasswordpolicy.fde" {
+                            "macOS's default account policy".to_owned()
+                        } else {
+                            "the Mac's own account policy (pwpolicy)".to_owned()
+                        }),
+                        Enforcer::BY_LOCAL_ADMIN,
+                    )),
+                }
+            }
+            by.dedup();
+            (field, Pin::by(by, notes))
+        })
+        .collect()
 }
 
 /// Runs one `pwpolicy` and parses it, recording what was seen.
@@ -306,6 +411,7 @@ pub(super) fn gather(host: &dyn Host) -> RulesFacts {
     let mut scopes = Vec::new();
     let global_spec = catalog::macos_pwpolicy_global();
     let global = run_pwpolicy(host, &global_spec, &mut ev, "global");
+    let profiles = Profiles::new(host);
     let console = catalog::macos_console(host, &mut ev);
     match (global, console) {
         (Err(why), _) => scopes.push(Scope {
@@ -319,10 +425,12 @@ pub(super) fn gather(host: &dyn Host) -> RulesFacts {
                 Ok(own) => {
                     let mut all = global;
                     all.extend(own);
-                    ScopeState::Rules(Box::new(rules_from(
+                    let mut rules = rules_from(
                         &all,
                         &format!("pwpolicy (global and {}'s own)", user.name()),
-                    )))
+                    );
+                    rules.pins = pins(&all, &profiles, &mut ev);
+                    ScopeState::Rules(Box::new(rules))
                 }
                 Err(why) => ScopeState::Unknown(why),
             };
@@ -335,7 +443,11 @@ pub(super) fn gather(host: &dyn Host) -> RulesFacts {
         (Ok(global), _) => scopes.push(Scope {
             kind: ScopeKind::Machine,
             name: "local accounts".to_owned(),
-            state: ScopeState::Rules(Box::new(rules_from(&global, "pwpolicy (global)"))),
+            state: ScopeState::Rules(Box::new({
+                let mut rules = rules_from(&global, "pwpolicy (global)");
+                rules.pins = pins(&global, &profiles, &mut ev);
+                rules
+            })),
         }),
     }
     RulesFacts {

@@ -24,7 +24,7 @@ pub mod windows;
 
 use posture_host::{Host, Platform};
 use posture_policy::{CloudAccounts, PasswordRulesRule};
-use posture_schema::{Evidence, Finding, Status, Subject};
+use posture_schema::{Enforced, Enforcer, Evidence, Finding, Setting as Pinned, Status, Subject};
 
 use crate::system::System;
 
@@ -149,6 +149,74 @@ pub struct Rules {
     pub composition: Option<Setting<Option<String>>>,
     /// Shortest Windows Hello PIN.
     pub pin_min_length: Option<Setting<u32>>,
+    /// What sets each rule, by the rule's field name ([`rule`]); empty where posture does not
+    /// trace it, and then the subject reports no settings.
+    pub pins: Vec<(&'static str, Pin)>,
+}
+
+/// The field names of [`Rules`], as [`Rules::pins`] keys them.
+pub mod rule {
+    /// [`super::Rules::min_length`].
+    pub const MIN_LENGTH: &str = "min_length";
+    /// [`super::Rules::empty_password`].
+    pub const EMPTY_PASSWORD: &str = "empty_password";
+    /// [`super::Rules::lockout`].
+    pub const LOCKOUT: &str = "lockout";
+    /// [`super::Rules::history`].
+    pub const HISTORY: &str = "history";
+    /// [`super::Rules::max_age_days`].
+    pub const MAX_AGE_DAYS: &str = "max_age_days";
+    /// [`super::Rules::composition`].
+    pub const COMPOSITION: &str = "composition";
+    /// [`super::Rules::pin_min_length`].
+    pub const PIN_MIN_LENGTH: &str = "pin_min_length";
+}
+
+/// What sets one rule: whether management enforces it, and what does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pin {
+    /// Whether it is enforced.
+    pub enforced: Enforced,
+    /// What sets it.
+    pub by: Vec<Enforcer>,
+    /// Why, when not plain.
+    pub notes: Vec<String>,
+}
+
+impl Pin {
+    /// Set by these.
+    #[must_use]
+    pub fn by(by: Vec<Enforcer>, notes: Vec<String>) -> Self {
+        Self {
+            enforced: if by.is_empty() {
+                Enforced::No
+            } else {
+                Enforced::Yes
+            },
+            by,
+            notes,
+        }
+    }
+
+    /// Nothing sets it (a default no one pinned).
+    #[must_use]
+    pub fn nothing(note: impl Into<String>) -> Self {
+        Self {
+            enforced: Enforced::No,
+            by: Vec::new(),
+            notes: vec![note.into()],
+        }
+    }
+
+    /// Not known.
+    #[must_use]
+    pub fn unknown(why: impl Into<String>) -> Self {
+        Self {
+            enforced: Enforced::Unknown,
+            by: Vec::new(),
+            notes: vec![why.into()],
+        }
+    }
 }
 
 /// Reads the machine's password rules.
@@ -187,7 +255,12 @@ pub fn evaluate_on(facts: &RulesFacts, rule: &PasswordRulesRule, system: &System
         .iter()
         .map(|scope| {
             let (status, summary) = judge_scope(scope, rule, &mut missed);
-            Subject::new(scope.kind.subject_kind(), &scope.name, status, summary)
+            let mut subject = Subject::new(scope.kind.subject_kind(), &scope.name, status, summary);
+            if let ScopeState::Rules(rules) = &scope.state {
+                subject.settings = rule_settings(rules, rule);
+                subject.enforced = crate::enforcement::all_of(&subject.settings);
+            }
+            subject
         })
         .collect();
     let status = if subjects.is_empty() {
@@ -222,7 +295,7 @@ pub fn evaluate_on(facts: &RulesFacts, rule: &PasswordRulesRule, system: &System
     } else {
         Vec::new()
     };
-    Finding {
+    let finding = Finding {
         id: ID.to_owned(),
         title: TITLE.to_owned(),
         clause: rule.clause.clone(),
@@ -231,7 +304,86 @@ pub fn evaluate_on(facts: &RulesFacts, rule: &PasswordRulesRule, system: &System
         subjects,
         evidence: facts.evidence.clone(),
         remediation,
+    };
+    crate::enforcement::require(finding, rule.require_enforced, system.platform)
+}
+
+/// The rules a verdict rests on (those the policy judges), each with what sets it; none when
+/// the platform does not trace what sets its rules.
+fn rule_settings(rules: &Rules, policy: &PasswordRulesRule) -> Vec<Pinned> {
+    if rules.pins.is_empty() {
+        return Vec::new();
     }
+    fn shown<T>(s: &Setting<T>, show: impl Fn(&T) -> String) -> (String, String) {
+        match s {
+            Ok(k) => (show(&k.value), k.source.clone()),
+            Err(why) => ("unknown".to_owned(), why.clone()),
+        }
+    }
+    let mut read: Vec<(&'static str, &str, (String, String))> = Vec::new();
+    if let Some(s) = &rules.min_length {
+        read.push((rule::MIN_LENGTH, "minimum length", shown(s, u32::to_string)));
+    }
+    if let Some(s) = rules.empty_password.as_ref().filter(|_| policy.require_password) {
+        read.push((
+            rule::EMPTY_PASSWORD,
+            "empty password",
+            shown(s, |v| if *v { "accepted" } else { "refused" }.to_owned()),
+        ));
+    }
+    if let Some(s) = rules.lockout.as_ref().filter(|_| policy.max_failed_attempts > 0) {
+        read.push((
+            rule::LOCKOUT,
+            "lockout",
+            shown(s, |v| match v {
+                Lockout::Never => "never".to_owned(),
+                Lockout::After(n) => format!("after {n} failed attempts"),
+                Lockout::Throttle(what) => format!("throttle: {what}"),
+            }),
+        ));
+    }
+    if let Some(s) = rules.history.as_ref().filter(|_| policy.min_history > 0) {
+        read.push((rule::HISTORY, "password history", shown(s, u32::to_string)));
+    }
+    if let Some(s) = rules.max_age_days.as_ref().filter(|_| policy.max_age_days > 0) {
+        read.push((
+            rule::MAX_AGE_DAYS,
+            "maximum age (days)",
+            shown(s, |v| v.map_or_else(|| "never".to_owned(), |d| d.to_string())),
+        ));
+    }
+    if let Some(s) = rules
+        .composition
+        .as_ref()
+        .filter(|_| policy.forbid_composition_rules)
+    {
+        read.push((
+            rule::COMPOSITION,
+            "composition",
+            shown(s, |v| v.clone().unwrap_or_else(|| "none".to_owned())),
+        ));
+    }
+    if let Some(s) = rules.pin_min_length.as_ref().filter(|_| policy.min_pin_length > 0) {
+        read.push((rule::PIN_MIN_LENGTH, "PIN minimum length", shown(s, u32::to_string)));
+    }
+    read.into_iter()
+        .map(|(field, name, (value, source))| {
+            let pin = rules
+                .pins
+                .iter()
+                .find(|(f, _)| *f == field)
+                .map(|(_, p)| p.clone())
+                .unwrap_or_else(|| Pin::unknown("what sets this rule is not traced"));
+            Pinned {
+                name: name.to_owned(),
+                value,
+                source,
+                enforced: pin.enforced,
+                enforced_by: pin.by,
+                notes: pin.notes,
+            }
+        })
+        .collect()
 }
 
 /// A subject's text without its parenthesized sources, for the one-line summary of a pass (the

@@ -15,14 +15,104 @@
 //!   (`HKLM\SOFTWARE\Policies\Microsoft\PassportForWork\PINComplexity`) or MDM
 //!   (`HKLM\SOFTWARE\Microsoft\Policies\PassportForWork`, any tenant); Windows's own default,
 //!   6, when neither sets it.
+//!
+//! What sets each rule: the Resultant Set of Policy ([`PolicyOrigins`]) names the domain GPO or
+//! the local Group Policy behind each `[System Access]` key; a key no GPO sets is the PC's local
+//! security policy (`secpol.msc`, `net accounts`), which any local administrator changes. The
+//! PIN length is traced to its GPO or MDM policy like any policy value.
 
 use posture_host::Host;
 use posture_host::powershell;
 use serde_json::Value;
 
-use super::{Lockout, Rules, RulesFacts, Scope, ScopeKind, ScopeState, known};
+use posture_schema::{Enforced, Enforcer, Evidence};
+
+use super::{Lockout, Pin, Rules, RulesFacts, Scope, ScopeKind, ScopeState, known, rule};
 use crate::catalog;
+use crate::enforcement;
+use crate::enforcement::windows::{MdmTrace, Origin, PolicyOrigins, gpo_enforcer, policy_setting};
 use crate::evidence;
+
+/// The `[System Access]` key behind each rule.
+const ACCOUNT_POLICY_KEYS: &[(&str, &str)] = &[
+    (rule::MIN_LENGTH, "MinimumPasswordLength"),
+    (rule::EMPTY_PASSWORD, "MinimumPasswordLength"),
+    (rule::LOCKOUT, "LockoutBadCount"),
+    (rule::HISTORY, "PasswordHistorySize"),
+    (rule::MAX_AGE_DAYS, "MaximumPasswordAge"),
+    (rule::COMPOSITION, "PasswordComplexity"),
+];
+
+/// What sets an account policy, from its origin.
+#[must_use]
+pub fn account_policy_pin(key: &str, origin: &Origin) -> Pin {
+    if let Some(e) = gpo_enforcer(origin) {
+        return Pin::by(vec![e], Vec::new());
+    }
+    match origin {
+        Origin::Unknown(why) => Pin {
+            enforced: Enforced::Yes,
+            by: vec![enforcement::by(
+                Enforcer::SYSTEM_SETTING,
+                format!("secedit [System Access] {key}"),
+                Some("account policy (origin not traced)".to_owned()),
+                Enforcer::BY_UNKNOWN,
+            )],
+            notes: vec![format!(
+                "only an administrator changes it, but whether Group Policy sets it is unknown: {why}"
+            )],
+        },
+        _ => Pin::by(
+            vec![enforcement::by(
+                Enforcer::LOCAL_POLICY,
+                format!("secedit [System Access] {key}"),
+                Some("local security policy (secpol.msc, net accounts)".to_owned()),
+                Enforcer::BY_LOCAL_ADMIN,
+            )],
+            vec!["no Group Policy sets it (RSoP): the PC's own security policy, which any local administrator can change".to_owned()],
+        ),
+    }
+}
+
+fn account_pins(origins: &PolicyOrigins<'_>, ev: &mut Vec<Evidence>) -> Vec<(&'static str, Pin)> {
+    ACCOUNT_POLICY_KEYS
+        .iter()
+        .map(|(field, key)| (*field, account_policy_pin(key, &origins.security(key, ev))))
+        .collect()
+}
+
+/// What sets the PIN's minimum length.
+fn pin_pins(out: &PolicyOutput, origins: &PolicyOrigins<'_>, ev: &mut Vec<Evidence>) -> Vec<(&'static str, Pin)> {
+    const KEY: &str = r"HKLM\SOFTWARE\Policies\Microsoft\PassportForWork\PINComplexity";
+    const MDM: &str = r"HKLM\SOFTWARE\Microsoft\Policies\PassportForWork";
+    let mdm = if out.pin_mdm.is_empty() {
+        MdmTrace::Absent
+    } else {
+        MdmTrace::Found(format!(r"{MDM}\...\MinimumPINLength"))
+    };
+    let pin = match (out.pin_gpo, &mdm) {
+        (Some(v), _) => {
+            let origin = origins.registry(KEY, "MinimumPINLength", ev);
+            let s = policy_setting("MinimumPINLength", v.to_string(), KEY, "MinimumPINLength", &origin, &mdm);
+            Pin {
+                enforced: s.enforced,
+                by: s.enforced_by,
+                notes: s.notes,
+            }
+        }
+        (None, MdmTrace::Found(id)) => Pin::by(
+            vec![enforcement::by(
+                Enforcer::MDM_CSP,
+                id.clone(),
+                Some("MDM PassportForWork policy".to_owned()),
+                Enforcer::BY_MANAGEMENT,
+            )],
+            Vec::new(),
+        ),
+        (None, _) => Pin::nothing("Windows's default: no Group Policy or MDM policy sets it"),
+    };
+    vec![(rule::PIN_MIN_LENGTH, pin)]
+}
 
 /// What the password-policy script printed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -179,6 +269,7 @@ pub fn local_rules(out: &PolicyOutput) -> Result<Rules, String> {
         max_age_days: Some(max_age_days),
         composition: Some(composition),
         pin_min_length: None,
+        pins: Vec::new(),
     })
 }
 
@@ -276,18 +367,24 @@ pub(super) fn gather(host: &dyn Host) -> RulesFacts {
                 .join(", "),
         ));
     }
+    let origins = PolicyOrigins::new(host);
     scopes.push(Scope {
         kind: ScopeKind::Machine,
         name: "local accounts".to_owned(),
         state: match local_rules(&out) {
-            Ok(rules) => ScopeState::Rules(Box::new(rules)),
+            Ok(mut rules) => {
+                rules.pins = account_pins(&origins, &mut ev);
+                ScopeState::Rules(Box::new(rules))
+            }
             Err(why) => ScopeState::Unknown(why),
         },
     });
+    let mut pin = pin_rules(&out);
+    pin.pins = pin_pins(&out, &origins, &mut ev);
     scopes.push(Scope {
         kind: ScopeKind::Pin,
         name: "Windows Hello PIN".to_owned(),
-        state: ScopeState::Rules(Box::new(pin_rules(&out))),
+        state: ScopeState::Rules(Box::new(pin)),
     });
     // Who governs each signed-in user.
     match catalog::windows_interactive_users(host, &mut ev) {

@@ -2,8 +2,10 @@
 //!
 //! USB mass storage counts as blocked when one strong layer stops it: the kernel cannot load
 //! `usb-storage` (an `install usb-storage /bin/false` rule while it is not loaded, the kernel's
-//! own `module_blacklist=`, `modules_disabled=1`, or no driver for this kernel at all), or
-//! USBGuard rejects mass-storage interfaces. `blacklist usb-storage` alone is not a block: it only
+//! own `module_blacklist=`, `modules_disabled=1`, or no driver for this kernel at all),
+//! USBGuard rejects mass-storage interfaces, or a udev rule deauthorizes them
+//! ([`udev_rules`]). A rule file counts as enforcement only when it and its directory are
+//! root-owned and writable by nobody else. `blacklist usb-storage` alone is not a block: it only
 //! stops auto-loading by alias, and `uas` pulls the module in as a dependency. Linux has no
 //! generic read-only switch for USB storage, so this probe never reports read-only.
 //!
@@ -12,6 +14,7 @@
 //! stack passes through dm-crypt.
 
 mod kmod;
+mod udev_rules;
 mod usbguard;
 
 use posture_host::Host;
@@ -54,6 +57,7 @@ pub(super) fn gather(host: &dyn Host) -> RemovableFacts {
         ));
     }
     layers.push(guard);
+    layers.push(udev_rules::layer(host, &mut evidence, &mut control_settings));
     let control = combine(&layers);
     evidence.push(derived(
         "USB mass storage control",

@@ -23,6 +23,7 @@ use serde_json::Value;
 use super::{RemovableFacts, RemovableVolume, StorageControl};
 use crate::catalog::{self, keys};
 use crate::enforcement;
+use crate::enforcement::windows::{MdmTrace, Origin, PolicyOrigins, policy_setting};
 use crate::evidence;
 
 /// A partition of a USB disk, as the catalog script reports it.
@@ -445,7 +446,7 @@ pub(super) fn gather(host: &dyn Host) -> RemovableFacts {
         }
     };
     let control = read_control(host, &users, &mut ev);
-    let control_settings = vec![control_setting(&control)];
+    let control_settings = vec![control_setting(&control, &PolicyOrigins::new(host), &mut ev)];
     let (mounted, mounts_unknown) = match mounted(host, &mut ev) {
         Ok(v) => (v, None),
         Err(reason) => (Vec::new(), Some(reason)),
@@ -459,38 +460,62 @@ pub(super) fn gather(host: &dyn Host) -> RemovableFacts {
     }
 }
 
-/// The control in force as a setting: a value under a `\\Policies\\` key is enforced (origin
-/// not traced), the MDM's PolicyManager names the MDM, the drivers' start type is a machine
-/// setting only an administrator changes; nothing in force is not enforced.
-fn control_setting(control: &StorageControl) -> Setting {
+/// The control in force as a setting: a value under a `\\Policies\\` key is enforced by the GPO
+/// the RSoP names, or is local policy (origin not traced when the RSoP is unreadable), the
+/// MDM's PolicyManager names the MDM, the drivers' start type is a machine setting only an
+/// administrator changes; nothing in force is not enforced.
+fn control_setting(
+    control: &StorageControl,
+    origins: &PolicyOrigins<'_>,
+    ev: &mut Vec<Evidence>,
+) -> Setting {
     const NAME: &str = "removable storage control";
     match control {
         StorageControl::Blocked { how } | StorageControl::ReadOnly { how } => {
-            let key = how.split_whitespace().next().unwrap_or(how).to_owned();
-            let (kind, name, removable) = if how.contains("PolicyManager") {
-                (
-                    Enforcer::MDM_CSP,
-                    "MDM policy (PolicyManager)",
-                    Enforcer::BY_MANAGEMENT,
-                )
-            } else if how.contains(r"\Policies\") {
-                (
-                    Enforcer::POLICY_KEY,
-                    "origin not traced",
-                    Enforcer::BY_LOCAL_ADMIN,
-                )
-            } else {
-                (
-                    Enforcer::SYSTEM_SETTING,
-                    "driver start type (no policy)",
-                    Enforcer::BY_LOCAL_ADMIN,
-                )
-            };
+            let words: Vec<&str> = how.split_whitespace().collect();
+            let key = words.first().copied().unwrap_or(how).to_owned();
+            if how.contains("PolicyManager") {
+                return enforcement::enforced(
+                    NAME,
+                    how.clone(),
+                    key.clone(),
+                    vec![enforcement::by(
+                        Enforcer::MDM_CSP,
+                        key,
+                        Some("MDM policy (PolicyManager)".to_owned()),
+                        Enforcer::BY_MANAGEMENT,
+                    )],
+                );
+            }
+            if how.contains(r"\Policies\") {
+                // `KEY NAME = 1 ...`, as the control's description writes it.
+                let value_name = match words.as_slice() {
+                    [_, name, "=", ..] => Some(*name),
+                    _ => None,
+                };
+                let origin = match value_name {
+                    Some(name) => origins.registry(&key, name, ev),
+                    None => Origin::Unknown(format!("no value name in {how}")),
+                };
+                return policy_setting(
+                    NAME,
+                    how.clone(),
+                    &key,
+                    value_name.unwrap_or(""),
+                    &origin,
+                    &MdmTrace::NotLooked,
+                );
+            }
             enforcement::enforced(
                 NAME,
                 how.clone(),
                 key.clone(),
-                vec![enforcement::by(kind, key, Some(name.to_owned()), removable)],
+                vec![enforcement::by(
+                    Enforcer::SYSTEM_SETTING,
+                    key,
+                    Some("driver start type (no policy)".to_owned()),
+                    Enforcer::BY_LOCAL_ADMIN,
+                )],
             )
         }
         StorageControl::Allowed { why } => enforcement::user_set(NAME, why.clone(), "registry"),

@@ -19,6 +19,7 @@ use posture_schema::{Enforcer, Evidence, Setting};
 use super::{LockEnforcement, LockSetting, ScreenLockFacts, UserLock};
 use crate::catalog::{self, WindowsUser, keys, power};
 use crate::enforcement;
+use crate::enforcement::windows::{MdmTrace, Origin, PolicyOrigins, policy_setting};
 use crate::evidence;
 
 /// `DelayLockInterval` meaning "Never" require sign-in after the display turns off.
@@ -95,74 +96,32 @@ struct Machine {
     pinned: [Option<u64>; 2],
 }
 
-/// A value under a `\Policies\` key. Group Policy, an MDM's ADMX-backed policy and an
-/// administrator writing the registry all land there alike; only a trace elsewhere (the MDM's
-/// `PolicyManager`) tells them apart, so without one the origin is said to be unknown.
-fn policy_value(
-    name: &str,
-    value: String,
-    key: &str,
-    mdm_trace: Option<&str>,
-) -> Setting {
-    match mdm_trace {
-        Some(csp) => enforcement::enforced(
-            name,
-            value,
-            key,
-            vec![enforcement::by(
-                Enforcer::MDM_CSP,
-                csp,
-                Some("MDM policy (PolicyManager)".to_owned()),
-                Enforcer::BY_MANAGEMENT,
-            )],
-        ),
-        None => enforcement::noted(
-            enforcement::enforced(
-                name,
-                value,
-                key,
-                vec![enforcement::by(
-                    Enforcer::POLICY_KEY,
-                    key,
-                    Some("origin not traced".to_owned()),
-                    Enforcer::BY_LOCAL_ADMIN,
-                )],
-            ),
-            "a policy value: users cannot change it, but whether Group Policy, an MDM's ADMX policy or an administrator wrote it is not traced (gpresult /r tells), and nothing may re-apply it once removed",
-        ),
-    }
-}
-
 /// The machine inactivity limit as a setting, with an MDM trace when the MDM's
-/// LocalPoliciesSecurityOptions policy sets it.
-fn inactivity_setting(host: &dyn Host, n: u64, ev: &mut Vec<Evidence>) -> Setting {
+/// LocalPoliciesSecurityOptions policy sets it and the GPO the RSoP names.
+fn inactivity_setting(
+    host: &dyn Host,
+    origins: &PolicyOrigins<'_>,
+    n: u64,
+    ev: &mut Vec<Evidence>,
+) -> Setting {
     const NAME: &str = "InteractiveLogon_MachineInactivityLimit";
-    let trace = catalog::reg_values(
+    const VALUE: &str = "InactivityTimeoutSecs";
+    let mdm = match catalog::reg_values(
         host,
         &catalog::windows_reg_key(keys::SECURITY_OPTIONS_CSP),
         keys::SECURITY_OPTIONS_CSP,
         &[NAME],
         ev,
         None,
-    );
-    let setting = match &trace {
-        Ok(v) if named(v, NAME).is_some() => policy_value(
-            "InactivityTimeoutSecs",
-            n.to_string(),
-            keys::SYSTEM_POLICIES,
-            Some(&format!(r"{}\{NAME}", keys::SECURITY_OPTIONS_CSP)),
-        ),
-        _ => policy_value(
-            "InactivityTimeoutSecs",
-            n.to_string(),
-            keys::SYSTEM_POLICIES,
-            None,
-        ),
+    ) {
+        Ok(v) if named(&v, NAME).is_some() => {
+            MdmTrace::Found(format!(r"{}\{NAME}", keys::SECURITY_OPTIONS_CSP))
+        }
+        Ok(_) => MdmTrace::Absent,
+        Err(why) => MdmTrace::Unreadable(why),
     };
-    match trace {
-        Err(why) => enforcement::noted(setting, format!("the MDM trace could not be read: {why}")),
-        Ok(_) => setting,
-    }
+    let origin = origins.registry(keys::SYSTEM_POLICIES, VALUE, ev);
+    policy_setting(VALUE, n.to_string(), keys::SYSTEM_POLICIES, VALUE, &origin, &mdm)
 }
 
 /// The DeviceLock CSP's inactivity lock, which an MDM sets without any `\Policies\` value.
@@ -207,6 +166,7 @@ fn device_lock_csp(host: &dyn Host, ev: &mut Vec<Evidence>) -> Option<Setting> {
 
 fn machine(host: &dyn Host, ev: &mut Vec<Evidence>) -> Result<Machine, String> {
     let mut settings = Vec::new();
+    let origins = PolicyOrigins::new(host);
     let v = catalog::reg_values(
         host,
         &catalog::windows_reg_key(keys::SYSTEM_POLICIES),
@@ -246,10 +206,11 @@ fn machine(host: &dyn Host, ev: &mut Vec<Evidence>) -> Result<Machine, String> {
         })?,
     };
     if let Some(n) = inactivity {
-        settings.push(inactivity_setting(host, n, ev));
+        settings.push(inactivity_setting(host, &origins, n, ev));
     }
     let (standby, standby_policy) = power_setting(
         host,
+        &origins,
         power::SUB_SLEEP,
         power::STANDBYIDLE,
         "STANDBYIDLE",
@@ -258,6 +219,7 @@ fn machine(host: &dyn Host, ev: &mut Vec<Evidence>) -> Result<Machine, String> {
     )?;
     let (console_lock, console_policy) = power_setting(
         host,
+        &origins,
         power::SUB_NONE,
         power::CONSOLELOCK,
         "CONSOLELOCK",
@@ -279,6 +241,7 @@ fn machine(host: &dyn Host, ev: &mut Vec<Evidence>) -> Result<Machine, String> {
                 ));
                 let (video, _) = power_setting(
                     host,
+                    &origins,
                     power::SUB_VIDEO,
                     power::VIDEOIDLE,
                     "VIDEOIDLE",
@@ -344,6 +307,7 @@ fn setting_value(alias: &str, value: u64) -> String {
 /// The (AC, DC) value of a power setting: group policy first, else the active plan.
 fn power_setting(
     host: &dyn Host,
+    origins: &PolicyOrigins<'_>,
     subgroup: &'static str,
     setting: &'static str,
     alias: &str,
@@ -395,7 +359,14 @@ fn power_setting(
         let shown = setting_value(alias, values[i]);
         from_policy[i] = named(&policy, index).is_some();
         settings.push(if from_policy[i] {
-            policy_value(&name, shown, &format!(r"{key}\{index}"), None)
+            policy_setting(
+                &name,
+                shown,
+                &key,
+                index,
+                &origins.registry(&key, index, ev),
+                &MdmTrace::NotLooked,
+            )
         } else {
             enforcement::user_set(&name, shown, "active power plan (powercfg /qh)")
         });
@@ -459,7 +430,17 @@ fn screen_saver(
     let mut read = Vec::new();
     for name in SAVER_NAMES {
         if let Some(v) = named(&policy, name) {
-            read.push(policy_value(name, v.describe(), &policy_key, None));
+            read.push(policy_setting(
+                name,
+                v.describe(),
+                &policy_key,
+                name,
+                &Origin::Unknown(
+                    "a per-user policy: the user's own Resultant Set of Policy is not read"
+                        .to_owned(),
+                ),
+                &MdmTrace::NotLooked,
+            ));
         } else if let Some(v) = named(&own, name) {
             read.push(enforcement::user_set(name, v.describe(), user_key.clone()));
         }

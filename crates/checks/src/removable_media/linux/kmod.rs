@@ -4,7 +4,7 @@ use posture_host::modprobe::{
     self, MODPROBE_DIRS, ModprobeDirective, cmdline_module_list, effective_conf_files,
 };
 use posture_host::{Host, ReadError};
-use posture_schema::{Enforcer, Evidence, Setting};
+use posture_schema::{Enforced, Enforcer, Evidence, Setting};
 
 use super::Layer;
 use crate::enforcement;
@@ -28,9 +28,9 @@ enum Loaded {
 
 /// The layers of kernel-module control, each with its reason.
 /// The layers of kernel-module control, and into `settings` each that blocks (or the modprobe
-/// rules, blocking or not) with its enforcement. Everything here lives where only root writes
-/// (`/proc`, the kernel's module tree, the modprobe.d directories); file ownership itself is not
-/// read, since the Host reads contents only.
+/// rules, blocking or not) with its enforcement. `/proc` and the kernel's module tree are the
+/// kernel's; a modprobe rule counts as enforced only when its file and directory are root-owned
+/// and writable by nobody else.
 pub(super) fn layers(
     host: &dyn Host,
     evidence: &mut Vec<Evidence>,
@@ -419,10 +419,25 @@ fn modprobe_layer(
     } else {
         let value = format!("install rule in place; usb_storage {loaded_word}");
         match loaded {
-            Loaded::No => enforcement::noted(
-                enforcement::enforced("usb-storage module", value, source, rules),
-                "the rule's file lies in a modprobe.d directory only root writes",
-            ),
+            Loaded::No => {
+                let mut s = enforcement::enforced("usb-storage module", value, source, rules);
+                // Every blocking rule's file must be root's alone for the block to be pinned.
+                let mut seen = Vec::new();
+                for r in &s.enforced_by {
+                    if seen.contains(&r.id) {
+                        continue;
+                    }
+                    seen.push(r.id.clone());
+                    let (e, note) = super::udev_rules::ownership(host, &r.id, evidence);
+                    s.notes.extend(note);
+                    s.enforced = match (s.enforced, e) {
+                        (Enforced::No, _) | (_, Enforced::No) => Enforced::No,
+                        (Enforced::Unknown, _) | (_, Enforced::Unknown) => Enforced::Unknown,
+                        _ => Enforced::Yes,
+                    };
+                }
+                s
+            }
             Loaded::Yes => {
                 let mut s = enforcement::user_set("usb-storage module", value, source);
                 s.enforced_by = rules;
