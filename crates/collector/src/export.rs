@@ -413,8 +413,16 @@ pub fn ocsf_body(source: ExportSource, window: OcsfWindow) -> Body {
                 .store
                 .received_page(&source.filter, source.now, after.as_ref(), until, rows)
                 .await?;
-            let ids: Vec<String> = page.iter().map(|d| d.summary.id.clone()).collect();
-            let findings = source.store.latest_findings_of(&ids).await?;
+            // The findings of the report each device row names, not of a newer one that came
+            // in since the page was read.
+            let reports: Vec<(String, String)> = page
+                .iter()
+                .filter_map(|d| {
+                    let report = d.report.report_id.clone()?;
+                    Some((d.summary.id.clone(), report))
+                })
+                .collect();
+            let findings = source.store.latest_findings_of(&reports).await?;
             // The page is in receive order and its findings in device-id order: group them.
             let mut by_device = std::collections::HashMap::<&str, Vec<_>>::new();
             for f in &findings {

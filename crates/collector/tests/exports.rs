@@ -423,15 +423,15 @@ on_both_databases!(ocsf_events_follow_the_class_schemas_and_never_call_undecided
 
 /// Devices in the paging test, and rounds of reports each sends while the exports run.
 const PAGING_DEVICES: usize = 20;
-const PAGING_ROUNDS: usize = 6;
+const PAGING_ROUNDS: usize = 25;
 
 async fn paged_exports_give_every_row_exactly_once_while_devices_report(db: &TestDb) {
-    // Pages of three rows: many page boundaries for a few devices. A settle window of two
-    // seconds: reports are acknowledged only after their commit, so none of this test's is
-    // still being committed two seconds after it was received.
+    // Pages of three rows: many page boundaries for a few devices. A settle window of five
+    // seconds: reports are acknowledged only after their commit, and none of this test's waits
+    // that long between its arrival and its commit, even on a busy machine.
     let c = Arc::new(Collector::start_with(
         db,
-        &["--export-page-rows", "3", "--export-settle-secs", "2"],
+        &["--export-page-rows", "3", "--export-settle-secs", "5"],
         None,
     ));
     let mut devices = Vec::new();
@@ -527,7 +527,7 @@ async fn paged_exports_give_every_row_exactly_once_while_devices_report(db: &Tes
     }
     let latest = ingest.await.unwrap();
     // Past the settle window of the last report, one more poll brings every device's latest.
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    tokio::time::sleep(Duration::from_millis(5500)).await;
     let path = format!(
         "/api/v1/export/ocsf.ndjson?since={}",
         since.as_deref().unwrap()

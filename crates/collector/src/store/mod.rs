@@ -895,9 +895,14 @@ pub trait Store: Send + Sync + 'static {
         until: i64,
         limit: u32,
     ) -> StoreResult<Vec<ExportDevice>>;
-    /// The latest findings of these devices, by device id and check id (the OCSF export reads
-    /// those of one page of devices at a time).
-    async fn latest_findings_of(&self, device_ids: &[String]) -> StoreResult<Vec<LatestFinding>>;
+    /// The latest findings of these devices that come from these reports (`(device_id,
+    /// report_id)`), by device id and check id: the OCSF export reads those of one page of
+    /// devices at a time, and a device that reported again since its page was read has none
+    /// (its new report goes out with the next poll, whole).
+    async fn latest_findings_of(
+        &self,
+        reports: &[(String, String)],
+    ) -> StoreResult<Vec<LatestFinding>>;
     /// Compares the maintained counters with a full recount of the state rows; empty when they
     /// agree (tests and diagnostics: this one reads every device).
     async fn check_state(&self) -> StoreResult<Vec<StateMismatch>>;

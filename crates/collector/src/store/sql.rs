@@ -383,19 +383,25 @@ macro_rules! impl_store {
 
             async fn latest_findings_of(
                 &self,
-                device_ids: &[String],
+                reports: &[(String, String)],
             ) -> StoreResult<Vec<LatestFinding>> {
                 let mut out = Vec::new();
-                for chunk in device_ids.chunks(500) {
+                for chunk in reports.chunks(400) {
                     let mut q = sqlx::QueryBuilder::<$db>::new(
                         "SELECT device_id, check_id, title, clause, status, summary, \
                              status_since, changed_by_report, change_trigger, change_cause, \
                              change_detected_at_agent_clock \
-                         FROM latest_findings WHERE device_id IN (",
+                         FROM latest_findings WHERE (device_id, report_id) IN (VALUES ",
                     );
-                    let mut list = q.separated(", ");
-                    for id in chunk {
-                        list.push_bind(id.clone());
+                    for (n, (device, report)) in chunk.iter().enumerate() {
+                        if n > 0 {
+                            q.push(", ");
+                        }
+                        q.push("(CAST(");
+                        q.push_bind(device.clone());
+                        q.push(" AS TEXT), CAST(");
+                        q.push_bind(report.clone());
+                        q.push(" AS TEXT))");
                     }
                     q.push(") ORDER BY device_id, check_id");
                     let rows = q
