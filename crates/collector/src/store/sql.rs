@@ -1016,11 +1016,13 @@ macro_rules! impl_store {
                 .await
                 .map_err(sqlx_err)?
                 .0;
-                sqlx::query("DELETE FROM daily_posture_counts WHERE day < $1 AND n = 0")
-                    .bind(days_before)
-                    .execute(&self.pool)
-                    .await
-                    .map_err(sqlx_err)?;
+                if stats.daily_rows > 0 {
+                    sqlx::query("DELETE FROM daily_posture_counts WHERE day < $1 AND n = 0")
+                        .bind(days_before)
+                        .execute(&self.pool)
+                        .await
+                        .map_err(sqlx_err)?;
+                }
                 stats.sessions = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
                     .bind(now)
                     .execute(&self.pool)
