@@ -4,6 +4,9 @@
 //! that reports during the export is neither skipped nor repeated) and each page is sent before
 //! the next is read, so an export holds one page in memory whatever the fleet's size.
 //!
+//! The findings export ends with `enforcement`: whether management enforces the result
+//! (`crate::enforcement::export_word`, the one mapping every export uses).
+//!
 //! Cells that a spreadsheet would read as a formula (starting with `=`, `+`, `-`, `@`, tab or
 //! carriage return) get a leading apostrophe, so a hostile host name cannot run in an auditor's
 //! spreadsheet.
@@ -34,7 +37,8 @@ const DEVICE_HEADER: [&str; 13] = [
     "last_report_at",
 ];
 
-const FINDING_HEADER: [&str; 9] = [
+// New columns go at the end, so that readers of the older columns by position keep working.
+const FINDING_HEADER: [&str; 10] = [
     "device_id",
     "hostname",
     "owner",
@@ -44,6 +48,7 @@ const FINDING_HEADER: [&str; 9] = [
     "status",
     "status_since",
     "summary",
+    "enforcement",
 ];
 
 /// Header and rows of the device export (a whole export in memory: tests and small lists).
@@ -91,6 +96,7 @@ fn push_finding(out: &mut String, f: &ExportFinding) {
             f.finding.finding.status.as_str(),
             &rfc3339(f.finding.status_since),
             &f.finding.finding.summary,
+            crate::enforcement::export_word(f.finding.finding.enforcement),
         ],
     );
 }

@@ -90,8 +90,9 @@ macro_rules! impl_state {
             for check in &policy.enabled_checks {
                 sqlx::query(
                     "INSERT INTO latest_findings (device_id, check_id, report_id, title, clause, \
-                         status, summary, status_since) \
-                     SELECT id, $1, latest_report_id, $1, '', 'unknown', $2, $3 FROM devices \
+                         status, summary, status_since, enforcement) \
+                     SELECT id, $1, latest_report_id, $1, '', 'unknown', $2, $3, \
+                         'not_applicable' FROM devices \
                      WHERE latest_report_id IS NOT NULL \
                      ON CONFLICT (device_id, check_id) DO NOTHING",
                 )
@@ -145,7 +146,13 @@ macro_rules! impl_state {
                      UNION ALL \
                      SELECT 'check', f.check_id, f.status, COUNT(*) \
                      FROM latest_findings f JOIN devices d ON d.id = f.device_id \
-                     WHERE d.asset_state <> 'retired' GROUP BY f.check_id, f.status), \
+                     WHERE d.asset_state <> 'retired' GROUP BY f.check_id, f.status \
+                     UNION ALL \
+                     SELECT 'enforcement', f.check_id, \
+                         f.status || ':' || COALESCE(f.enforcement, 'unknown'), COUNT(*) \
+                     FROM latest_findings f JOIN devices d ON d.id = f.device_id \
+                     WHERE d.asset_state <> 'retired' \
+                     GROUP BY f.check_id, f.status || ':' || COALESCE(f.enforcement, 'unknown')), \
                  kept AS (SELECT kind, k1, k2, n FROM fleet_counts WHERE n <> 0), \
                  both_sides AS (\
                      SELECT kind, k1, k2, n AS kept, 0 AS counted FROM kept \
