@@ -1139,6 +1139,38 @@ mod tests {
     }
 
     #[test]
+    fn the_enforced_share_of_passes_rounds_down_and_ignores_other_statuses() {
+        let count = |status: &str, enforcement: &str, count| EnforcementCount {
+            check_id: "screen_lock".into(),
+            status: status.into(),
+            enforcement: enforcement.into(),
+            count,
+        };
+        let mut summary = FleetSummary {
+            by_enforcement: vec![
+                count("fail", "enforced", 5),
+                count("pass", "enforced", 2),
+                count("pass", "not_applicable", 1),
+            ],
+            ..FleetSummary::default()
+        };
+        summary.compute_pass_enforcement();
+        assert_eq!(
+            summary.pass_enforcement,
+            vec![PassEnforcement {
+                check_id: "screen_lock".into(),
+                passing: 3,
+                enforced: 2,
+                partly: 0,
+                not_enforced: 0,
+                unknown: 1,
+                // 66.7 %: never shown higher than it is.
+                enforced_percent: 66,
+            }]
+        );
+    }
+
+    #[test]
     fn asset_states_round_trip_through_their_words() {
         for s in [AssetState::Active, AssetState::Lost, AssetState::Retired] {
             assert_eq!(AssetState::parse(s.as_str()), Some(s));
