@@ -8,8 +8,9 @@
 //!    `tests/fixtures/protocol/report-0.1.0-linux.json`, with each device's id, host name and
 //!    machine id), from `POSTURE_FLEET_CLIENTS` keep-alive clients. Then, while those clients keep
 //!    posting new reports, times every admin read (p50/p95 over `POSTURE_FLEET_READ_ROUNDS`),
-//!    and prints the ingest rate meanwhile, the collector's RSS (also during a full findings
-//!    export) and the database and WAL size.
+//!    and prints the ingest rate meanwhile, the collector's RSS, the database and WAL size, and
+//!    times each export in full (`devices.csv`, `findings.csv`, `devices.ndjson`,
+//!    `findings.ndjson`, `ocsf.ndjson`) with the collector's peak RSS during each.
 //! 2. *History*: on a second database, enrolls `POSTURE_FLEET_HISTORY_DEVICES` devices through
 //!    the API, writes `POSTURE_FLEET_DAYS` days of check-ins every 15 minutes for each straight
 //!    into the store's tables with the store's own encoding (three status changes a day), posts
@@ -101,6 +102,59 @@ fn ms(d: Duration) -> String {
 
 fn mib(bytes: u64) -> String {
     format!("{:.1} MiB", bytes as f64 / 1_048_576.0)
+}
+
+/// The exports the live fleet times.
+const EXPORTS: [&str; 5] = [
+    "/api/v1/export/devices.csv",
+    "/api/v1/export/findings.csv",
+    "/api/v1/export/devices.ndjson",
+    "/api/v1/export/findings.ndjson",
+    "/api/v1/export/ocsf.ndjson",
+];
+
+/// One export's figures.
+struct ExportRun {
+    path: &'static str,
+    lines: u64,
+    bytes: u64,
+    time: Duration,
+    rss_peak_kib: u64,
+}
+
+/// Downloads an export chunk by chunk (counting, not keeping, what arrives) with the
+/// collector's RSS sampled meanwhile.
+async fn time_export(c: &Collector, path: &'static str) -> ExportRun {
+    let peak = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    sample_rss(c.pid, Arc::clone(&stop), Arc::clone(&peak));
+    let t = Instant::now();
+    let mut response = c
+        .http
+        .get(c.url(path))
+        .bearer_auth(&c.admin_token)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response.status().is_success(),
+        "{path}: {}",
+        response.status()
+    );
+    let (mut lines, mut bytes) = (0u64, 0u64);
+    while let Some(chunk) = response.chunk().await.unwrap() {
+        bytes += chunk.len() as u64;
+        lines += chunk.iter().filter(|b| **b == b'\n').count() as u64;
+    }
+    let time = t.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    ExportRun {
+        path,
+        lines,
+        bytes,
+        time,
+        rss_peak_kib: peak.load(Ordering::Relaxed),
+    }
 }
 
 /// Database and WAL bytes.
@@ -304,17 +358,12 @@ async fn live_fleet(db: &TestDb, label: &str) {
     let read_secs = ingest_started.elapsed().as_secs_f64();
     let rate = (posted.load(Ordering::Relaxed) - posted_before) as f64 / read_secs;
 
-    // Full findings export, RSS sampled meanwhile.
-    let export_peak = Arc::new(AtomicU64::new(0));
-    let stop_export = Arc::new(AtomicBool::new(false));
-    sample_rss(c.pid, Arc::clone(&stop_export), Arc::clone(&export_peak));
-    let t = Instant::now();
-    let (status, csv) = c
-        .get_text("/api/v1/export/findings.csv", Some(&c.admin_token))
-        .await;
-    let export_time = t.elapsed();
-    stop_export.store(true, Ordering::Relaxed);
-    assert_eq!(status, 200);
+    // Every export in full, while the clients keep posting, the collector's RSS sampled during
+    // each.
+    let mut exports = Vec::new();
+    for path in EXPORTS {
+        exports.push(time_export(&c, path).await);
+    }
     stop.store(true, Ordering::Relaxed);
     for t in ingest {
         let _ = t.await;
@@ -328,16 +377,24 @@ async fn live_fleet(db: &TestDb, label: &str) {
     for (name, p50, p95) in &table {
         println!("| {name} | {} | {} |", ms(*p50), ms(*p95));
     }
-    println!(
-        "| findings.csv ({} lines) | {} | (one run) |",
-        csv.lines().count(),
-        ms(export_time)
-    );
     println!("ingest during reads: {rate:.0} reports/s");
     println!(
-        "collector RSS peak: {} (during the findings export: {})",
-        mib(peak.load(Ordering::Relaxed) * 1024),
-        mib(export_peak.load(Ordering::Relaxed) * 1024)
+        "\n| Export (one run, while clients post) | lines | size | time | collector RSS peak during |"
+    );
+    println!("|---|---|---|---|---|");
+    for e in &exports {
+        println!(
+            "| {} | {} | {} | {} | {} |",
+            e.path.trim_start_matches("/api/v1/export/"),
+            e.lines,
+            mib(e.bytes),
+            ms(e.time),
+            mib(e.rss_peak_kib * 1024)
+        );
+    }
+    println!(
+        "collector RSS peak: {}",
+        mib(peak.load(Ordering::Relaxed) * 1024)
     );
     println!(
         "database: {} (WAL {}), {} per device",

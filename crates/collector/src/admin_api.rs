@@ -1,9 +1,9 @@
 //! The administrator's JSON API (bearer admin token): devices, history, fleet summary, asset
-//! management, check-now, CSV exports and secret rotation. Every route is listed in
+//! management, check-now, exports (CSV, NDJSON, OCSF) and secret rotation. Every route is listed in
 //! `docs/collector-api.md`.
 
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware;
@@ -16,8 +16,11 @@ use crate::agent_api::body_rejection;
 use crate::app::{ApiError, AppState, authenticate_admin, now_ms, require_json};
 use crate::credentials::{generate_secret, hash_secret, rotate};
 use crate::display::{day_before, rfc3339};
-use crate::export::{devices_csv_body, findings_csv_body};
-use crate::store::{AssetUpdate, DeviceFilter, setting};
+use crate::export::{
+    ExportSource, OcsfWindow, devices_csv_body, devices_ndjson_body, export_filter,
+    findings_csv_body, findings_ndjson_body, ocsf_body,
+};
+use crate::store::{AssetUpdate, DeviceFilter, ReceivedCursor, setting};
 
 /// How long a one-time dashboard login link stays valid.
 pub const LOGIN_LINK_TTL_MS: i64 = 5 * 60 * 1000;
@@ -38,6 +41,12 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/v1/summary", get(summary))
         .route("/api/v1/export/devices.csv", get(export_devices))
         .route("/api/v1/export/findings.csv", get(export_findings))
+        .route("/api/v1/export/devices.ndjson", get(export_devices_ndjson))
+        .route(
+            "/api/v1/export/findings.ndjson",
+            get(export_findings_ndjson),
+        )
+        .route("/api/v1/export/ocsf.ndjson", get(export_ocsf))
         .route("/api/v1/enroll-secret/rotate", post(rotate_enroll_secret))
         .route(
             "/api/v1/login-links",
@@ -134,12 +143,23 @@ async fn policy_versions(
     Ok(Json(serde_json::json!({ "versions": versions })))
 }
 
+/// The device-list filter of a request, checked: a value no filter takes is a 400 naming it,
+/// for the list and every export alike.
+pub(crate) fn device_filter(
+    query: Result<Query<DeviceFilter>, QueryRejection>,
+) -> Result<DeviceFilter, ApiError> {
+    let Query(filter) = query.map_err(|r| ApiError::BadRequest(r.body_text()))?;
+    filter.validate().map_err(ApiError::BadRequest)?;
+    Ok(filter)
+}
+
 async fn list_devices(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(mut filter): Query<DeviceFilter>,
+    query: Result<Query<DeviceFilter>, QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     authenticate_admin(&state, &headers).await?;
+    let mut filter = device_filter(query)?;
     let limit = filter.limit.unwrap_or(1000).min(10_000);
     filter.limit = Some(limit);
     let devices = state.store.list_devices(&filter, now_ms()).await?;
@@ -399,26 +419,119 @@ pub(crate) fn csv_response(name: &str, body: axum::body::Body) -> Response {
         .into_response()
 }
 
+/// What an export of this request reads.
+pub(crate) fn export_source(state: &AppState, filter: DeviceFilter) -> ExportSource {
+    ExportSource {
+        store: std::sync::Arc::clone(&state.store),
+        filter: std::sync::Arc::new(filter),
+        now: now_ms(),
+        page_rows: state.config.export_page_rows.max(1),
+    }
+}
+
+/// An NDJSON download (one JSON object per line).
+pub(crate) fn ndjson_response(name: &str, body: axum::body::Body) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "application/x-ndjson".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
 async fn export_devices(
     State(state): State<AppState>,
     headers: HeaderMap,
+    query: Result<Query<DeviceFilter>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     authenticate_admin(&state, &headers).await?;
+    let filter = export_filter(device_filter(query)?, true);
     Ok(csv_response(
         "devices.csv",
-        devices_csv_body(std::sync::Arc::clone(&state.store)),
+        devices_csv_body(export_source(&state, filter)),
     ))
 }
 
 async fn export_findings(
     State(state): State<AppState>,
     headers: HeaderMap,
+    query: Result<Query<DeviceFilter>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     authenticate_admin(&state, &headers).await?;
+    let filter = export_filter(device_filter(query)?, false);
     Ok(csv_response(
         "findings.csv",
-        findings_csv_body(std::sync::Arc::clone(&state.store)),
+        findings_csv_body(export_source(&state, filter)),
     ))
+}
+
+async fn export_devices_ndjson(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<DeviceFilter>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    authenticate_admin(&state, &headers).await?;
+    let filter = export_filter(device_filter(query)?, true);
+    Ok(ndjson_response(
+        "devices.ndjson",
+        devices_ndjson_body(export_source(&state, filter)),
+    ))
+}
+
+async fn export_findings_ndjson(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<DeviceFilter>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    authenticate_admin(&state, &headers).await?;
+    let filter = export_filter(device_filter(query)?, false);
+    Ok(ndjson_response(
+        "findings.ndjson",
+        findings_ndjson_body(export_source(&state, filter)),
+    ))
+}
+
+/// The OCSF export's own parameter; the filters are read separately.
+#[derive(Debug, Deserialize)]
+struct SinceQuery {
+    since: Option<String>,
+}
+
+/// The response header that carries the cursor of the next OCSF poll.
+pub const NEXT_SINCE_HEADER: &str = "posture-next-since";
+
+async fn export_ocsf(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<DeviceFilter>, QueryRejection>,
+    since: Result<Query<SinceQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    authenticate_admin(&state, &headers).await?;
+    let filter = export_filter(device_filter(query)?, false);
+    let Query(since) = since.map_err(|r| ApiError::BadRequest(r.body_text()))?;
+    let since = since
+        .since
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .map(ReceivedCursor::parse)
+        .transpose()
+        .map_err(ApiError::BadRequest)?;
+    let source = export_source(&state, filter);
+    let window = OcsfWindow {
+        since,
+        until: source.now - state.config.export_settle_ms,
+    };
+    let next = window.next_cursor().to_string();
+    let mut response = ndjson_response("ocsf.ndjson", ocsf_body(source, window));
+    let value = header::HeaderValue::from_str(&next)
+        .map_err(|e| ApiError::Internal(format!("next cursor {next:?}: {e}")))?;
+    response.headers_mut().insert(NEXT_SINCE_HEADER, value);
+    Ok(response)
 }
 
 async fn rotate_enroll_secret(

@@ -43,6 +43,12 @@ pub struct AppConfig {
     pub session_ttl: Duration,
     /// How far an agent's clock may be off before its device is flagged (ms).
     pub max_clock_skew_ms: i64,
+    /// How long the OCSF export waits before it includes a report (ms): reports received
+    /// within this window of a request are left for the next poll, so one whose commit is
+    /// still under way is not passed by the client's cursor.
+    pub export_settle_ms: i64,
+    /// Rows an export reads per page.
+    pub export_page_rows: u32,
 }
 
 impl Default for AppConfig {
@@ -57,6 +63,8 @@ impl Default for AppConfig {
             secure_cookies: false,
             session_ttl: Duration::from_secs(12 * 60 * 60),
             max_clock_skew_ms: crate::ingest::DEFAULT_MAX_CLOCK_SKEW_MS,
+            export_settle_ms: i64::from(crate::export::DEFAULT_EXPORT_SETTLE_SECS) * 1000,
+            export_page_rows: crate::export::EXPORT_PAGE_ROWS,
         }
     }
 }

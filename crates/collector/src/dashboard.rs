@@ -7,6 +7,7 @@
 
 use askama::Template;
 use axum::Router;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -14,11 +15,11 @@ use axum::routing::{get, post};
 use posture_schema::{Posture, Report, Status};
 use serde::Deserialize;
 
-use crate::admin_api::{csv_response, is_local_path};
+use crate::admin_api::{csv_response, device_filter, export_source, is_local_path};
 use crate::app::{ApiError, AppState, admin_token_matches, csrf_matches, now_ms};
 use crate::credentials::{generate_secret, hash_secret};
 use crate::display::{age, day_before, rfc3339, skew};
-use crate::export::{devices_csv_body, findings_csv_body};
+use crate::export::{devices_csv_body, export_filter, findings_csv_body};
 use crate::store::{
     AssetState, AssetUpdate, DeviceFilter, DeviceSummary, LatestFinding, ReportTrigger, Session,
     StatusChange,
@@ -1042,22 +1043,26 @@ async fn check_now(
 async fn export_devices(
     State(state): State<AppState>,
     headers: HeaderMap,
+    query: Result<Query<DeviceFilter>, QueryRejection>,
 ) -> Result<Response, PageError> {
     require_session(&state, &headers, "/").await?;
+    let filter = export_filter(device_filter(query)?, true);
     Ok(csv_response(
         "devices.csv",
-        devices_csv_body(std::sync::Arc::clone(&state.store)),
+        devices_csv_body(export_source(&state, filter)),
     ))
 }
 
 async fn export_findings(
     State(state): State<AppState>,
     headers: HeaderMap,
+    query: Result<Query<DeviceFilter>, QueryRejection>,
 ) -> Result<Response, PageError> {
     require_session(&state, &headers, "/").await?;
+    let filter = export_filter(device_filter(query)?, false);
     Ok(csv_response(
         "findings.csv",
-        findings_csv_body(std::sync::Arc::clone(&state.store)),
+        findings_csv_body(export_source(&state, filter)),
     ))
 }
 

@@ -254,6 +254,7 @@ pub fn validate(
         generated_at,
         received_at,
         received_day,
+        agent_version: column_text(&report.agent.version),
         clock_skew_ms,
         machine_id: d.machine_id.as_deref().map(column_text),
         policy_digest: column_text(&report.policy.digest),

@@ -22,6 +22,7 @@ pub mod export;
 pub mod fleet;
 pub mod ingest;
 pub mod limits;
+pub mod ocsf;
 pub mod ratelimit;
 pub mod retention;
 pub mod server;

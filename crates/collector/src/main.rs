@@ -103,6 +103,14 @@ enum Command {
         /// Seconds an agent's clock may be off before its device is flagged for clock skew.
         #[arg(long, default_value_t = 600)]
         max_clock_skew_secs: u32,
+        /// Seconds the OCSF export leaves a received report out of its answers, so that a report
+        /// still being committed is not passed by a SIEM's `since` cursor (docs/collector-api.md).
+        #[arg(long, default_value_t = posture_collector::export::DEFAULT_EXPORT_SETTLE_SECS)]
+        export_settle_secs: u32,
+        /// Rows an export reads from the database per page (tests use small pages to cross
+        /// many page boundaries).
+        #[arg(long, default_value_t = posture_collector::export::EXPORT_PAGE_ROWS, hide = true)]
+        export_page_rows: u32,
         /// Most client connections open at once; more are closed on arrival.
         #[arg(long, default_value_t = limits::DEFAULT_MAX_OPEN_CONNECTIONS)]
         max_open_connections: usize,
@@ -328,6 +336,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             max_small_body_bytes,
             max_connections,
             max_clock_skew_secs,
+            export_settle_secs,
+            export_page_rows,
             max_open_connections,
             header_timeout_secs,
             idle_timeout_secs,
@@ -375,6 +385,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     max_small_body_bytes,
                     stale_days,
                     max_clock_skew_ms: i64::from(max_clock_skew_secs) * 1000,
+                    export_settle_ms: i64::from(export_settle_secs) * 1000,
+                    export_page_rows: export_page_rows.max(1),
                     public_origin,
                     metrics_token_sha256,
                     ..AppConfig::default()

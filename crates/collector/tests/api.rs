@@ -721,7 +721,10 @@ async fn enforcement_is_summarised_filtered_and_exported(db: &TestDb) {
     assert_eq!(status, 200);
     let mut lines = csv.lines();
     assert!(
-        lines.next().unwrap().ends_with(",summary,enforcement"),
+        lines
+            .next()
+            .unwrap()
+            .ends_with(",report_received_at,enforcement"),
         "{csv}"
     );
     let screen_of = |id: &str| {

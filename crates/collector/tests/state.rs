@@ -1,8 +1,8 @@
-//! The fleet state the collector maintains at ingest (devices' postures, latest findings and the
-//! counters the summary, dashboard and metrics read, the enforcement counters among them)
-//! equals a recount from the reports it
-//! stored, after random sequences of reports, prunes, token revocations, lost/retired changes
-//! and fleet policy changes, on SQLite and on PostgreSQL.
+//! The fleet state the collector maintains at ingest (devices' postures, latest findings with
+//! their enforcement, the counters the summary, dashboard and metrics read, and the per-day
+//! counts of the compliance chart) equals a recount from the rows it stored, after random
+//! sequences of reports, prunes (of reports and of daily rows), token revocations, lost/retired
+//! changes and fleet policy changes, on SQLite and on PostgreSQL.
 //!
 //! The model below keeps each device's latest report as sent and judges it with the fleet
 //! policy in force, as the collector does; the store is then compared with it and with its own
@@ -40,8 +40,9 @@ enum Op {
     /// Reports of (device, reported checks, index of the digest the agent judged with), stored
     /// in one batch.
     Reports(Vec<ReportOp>),
-    /// Prune reports older than this many days before now.
-    Prune(u8),
+    /// Prune reports older than this many days before now, and, when given, the daily rows of
+    /// days more than this many days before today.
+    Prune(u8, Option<u8>),
     Revoke(usize),
     State(usize, AssetState),
     /// A fleet policy: which checks it enables, which digest it has.
@@ -78,7 +79,7 @@ fn report() -> impl Strategy<Value = ReportOp> {
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         6 => proptest::collection::vec(report(), 1..4).prop_map(Op::Reports),
-        1 => (0u8..4).prop_map(Op::Prune),
+        1 => (0u8..4, proptest::option::of(0u8..3)).prop_map(|(r, d)| Op::Prune(r, d)),
         1 => (0..DEVICES).prop_map(Op::Revoke),
         2 => (0..DEVICES, prop_oneof![
             Just(AssetState::Active),
@@ -97,6 +98,12 @@ struct ModelDevice {
     retired: bool,
     /// The latest report: its checks as sent and the digest the agent judged with.
     latest: Option<(Vec<Reported>, String)>,
+}
+
+/// The day key the collector stores for a receive time (fixed width, so text order is day
+/// order).
+fn day_key(at: i64) -> String {
+    format!("day-{}", at / DAY_MS)
 }
 
 /// Findings and posture of a report judged with `policy`, as `ingest::validate` judges.
@@ -175,6 +182,8 @@ async fn run(db_url: &str, ops: Vec<Op>) -> Result<(), TestCaseError> {
         ids.push(device_id);
     }
     let mut model: Vec<ModelDevice> = vec![ModelDevice::default(); DEVICES];
+    // The posture of each device's last report of each day that prune kept.
+    let mut daily = BTreeMap::<(String, usize), Posture>::new();
     let mut now = start;
     let mut serial = 0u64;
     for op in ops {
@@ -194,7 +203,8 @@ async fn run(db_url: &str, ops: Vec<Op>) -> Result<(), TestCaseError> {
                         report_id: format!("report-{serial}"),
                         generated_at: now,
                         received_at: now,
-                        received_day: format!("day-{}", now / DAY_MS),
+                        received_day: day_key(now),
+                        agent_version: "0.1.0".into(),
                         clock_skew_ms: None,
                         machine_id: Some(format!("machine-{device}")),
                         policy_digest: DIGESTS[digest].to_owned(),
@@ -209,12 +219,18 @@ async fn run(db_url: &str, ops: Vec<Op>) -> Result<(), TestCaseError> {
                         trigger: None,
                     });
                     model[device].latest = Some((checks, DIGESTS[digest].to_owned()));
+                    daily.insert((day_key(now), device), posture);
                 }
                 store.ingest(&items).await.unwrap();
             }
-            Op::Prune(days) => {
+            Op::Prune(days, daily_days) => {
                 let before = now - i64::from(days) * DAY_MS;
-                store.prune(before, "day-0", now).await.unwrap();
+                let days_before = match daily_days {
+                    Some(d) => day_key(now - i64::from(d) * DAY_MS),
+                    None => "day-0".to_owned(),
+                };
+                store.prune(before, &days_before, now).await.unwrap();
+                daily.retain(|(day, _), _| *day >= days_before);
             }
             Op::Revoke(device) => {
                 store.revoke_token(&ids[device]).await.unwrap();
@@ -311,7 +327,7 @@ async fn run(db_url: &str, ops: Vec<Op>) -> Result<(), TestCaseError> {
             }
         }
     }
-    let summary = store.fleet_summary("9999-12-31").await.unwrap();
+    let summary = store.fleet_summary("day-0").await.unwrap();
     let got_posture: BTreeMap<String, i64> = summary
         .by_posture
         .iter()
@@ -384,6 +400,34 @@ async fn run(db_url: &str, ops: Vec<Op>) -> Result<(), TestCaseError> {
                 prop_assert_eq!(got, want, "{} {:?} enforced={}", check, status, word);
             }
         }
+    }
+    // The chart: per day, the devices in service by the posture of their last report that day.
+    let mut by_day = BTreeMap::<(String, String), i64>::new();
+    for ((day, device), posture) in &daily {
+        if !model[*device].retired {
+            *by_day
+                .entry((day.clone(), posture.as_str().to_owned()))
+                .or_default() += 1;
+        }
+    }
+    let got_day: BTreeMap<(String, String), i64> = summary
+        .by_day
+        .iter()
+        .map(|c| ((c.day.clone(), c.posture.clone()), c.count))
+        .collect();
+    prop_assert_eq!(&got_day, &by_day);
+    // Only the days asked: from the latest day on.
+    if let Some(last) = daily.keys().map(|(day, _)| day.clone()).max() {
+        let recent = store.fleet_summary(&last).await.unwrap();
+        prop_assert!(recent.by_day.iter().all(|c| c.day == last));
+        prop_assert_eq!(
+            recent.by_day.iter().map(|c| c.count).sum::<i64>(),
+            by_day
+                .iter()
+                .filter(|((day, _), _)| *day == last)
+                .map(|(_, n)| n)
+                .sum::<i64>()
+        );
     }
 
     // The device list pages through every device exactly once with its cursor.
@@ -485,4 +529,23 @@ async fn a_counter_that_disagrees_with_the_rows_is_reported() {
     let mismatches = store.check_state().await.unwrap();
     assert_eq!(mismatches.len(), 1, "{mismatches:?}");
     assert_eq!((mismatches[0].maintained, mismatches[0].recounted), (2, 1));
+    sqlx::query("UPDATE fleet_counts SET n = n - 1 WHERE kind = 'posture' AND k1 = 'never'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    // A per-day chart count without a row behind it.
+    sqlx::query(
+        "INSERT INTO daily_posture_counts (day, posture, n) VALUES ('2027-01-01', 'compliant', 1)",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let mismatches = store.check_state().await.unwrap();
+    assert_eq!(mismatches.len(), 1, "{mismatches:?}");
+    let m = &mismatches[0];
+    assert_eq!(
+        (m.kind.as_str(), m.key.as_str(), m.status.as_str()),
+        ("day", "2027-01-01", "compliant")
+    );
+    assert_eq!((m.maintained, m.recounted), (1, 0));
 }

@@ -233,6 +233,7 @@ mod tests {
             generated_at: at,
             received_at: at,
             received_day: "2026-11-23".into(),
+            agent_version: "0.1.0".into(),
             clock_skew_ms: None,
             machine_id: None,
             policy_digest: String::new(),

@@ -444,20 +444,27 @@ macro_rules! impl_checkins {
             /// less than a batch, sizing each batch so that it holds the write lock about
             /// `budget` at most. Returns the rows deleted, and (with `sum_records`) what
             /// `RETURNING records` summed, else the rows again.
-            pub(crate) async fn delete_in_batches(
+            pub(crate) async fn delete_in_batches<A>(
                 pool: &Pool,
                 sql: &'static str,
-                arg: i64,
+                arg: A,
                 budget: Duration,
                 sum_records: bool,
-            ) -> Result<(u64, u64), sqlx::Error> {
+            ) -> Result<(u64, u64), sqlx::Error>
+            where
+                A: for<'q> sqlx::Encode<'q, $db> + sqlx::Type<$db> + Clone + Send + 'static,
+            {
                 let mut limit: i64 = 256;
                 let mut total = 0u64;
                 let mut rows_total = 0u64;
                 loop {
                     let started = Instant::now();
                     let (deleted, counted) = if sum_records {
-                        let rows = sqlx::query(sql).bind(arg).bind(limit).fetch_all(pool).await?;
+                        let rows = sqlx::query(sql)
+                            .bind(arg.clone())
+                            .bind(limit)
+                            .fetch_all(pool)
+                            .await?;
                         let mut sum = 0u64;
                         for r in &rows {
                             sum += u64::try_from(r.try_get::<i64, _>("records")?).unwrap_or(0);
@@ -465,7 +472,7 @@ macro_rules! impl_checkins {
                         (rows.len() as u64, sum)
                     } else {
                         let n = sqlx::query(sql)
-                            .bind(arg)
+                            .bind(arg.clone())
                             .bind(limit)
                             .execute(pool)
                             .await?

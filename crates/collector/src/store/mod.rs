@@ -194,6 +194,8 @@ pub struct IngestItem {
     pub received_at: i64,
     /// The UTC day of `received_at`, `YYYY-MM-DD`.
     pub received_day: String,
+    /// The agent version the report names.
+    pub agent_version: String,
     /// How far the agent's clock was off when it sent the report (Unix ms, positive when
     /// ahead), when that is beyond the collector's `--max-clock-skew`.
     pub clock_skew_ms: Option<i64>,
@@ -395,29 +397,82 @@ pub struct DeviceFilter {
     pub cursor: Option<String>,
 }
 
+/// The words the device list's `status` filter takes.
+pub const STATUS_FILTER_WORDS: [&str; 5] = [
+    "compliant",
+    "noncompliant",
+    "unknown",
+    "never",
+    "policy_mismatch",
+];
+
+/// The words the device list's `state` filter takes.
+pub const STATE_FILTER_WORDS: [&str; 4] = ["active", "lost", "retired", "all"];
+
+/// Longest text a free-text filter (`owner`, `hostname`, `check`, `os`) may have, in bytes.
+pub const FILTER_TEXT_MAX_BYTES: usize = 1024;
+
 impl DeviceFilter {
-    /// Refuses values no device could match by mistake: an `enforced` word that is not one of
-    /// [`crate::enforcement::FILTER_VALUES`], or `enforced` without `check`.
+    /// Checks every value against the words each filter takes, so that a misspelt filter is an
+    /// error instead of an empty (or unfiltered) list. The device list and every export call it.
     ///
     /// # Errors
-    /// [`StoreError::InvalidInput`] naming the parameter and its valid values.
-    pub fn validate(&self) -> StoreResult<()> {
-        if let Some(word) = self.enforced.as_deref().filter(|s| !s.is_empty()) {
-            if crate::enforcement::filter_matches(word).is_none() {
-                let valid: Vec<&str> = crate::enforcement::FILTER_VALUES
-                    .iter()
-                    .map(|(w, _)| *w)
-                    .collect();
-                return Err(StoreError::InvalidInput(format!(
-                    "enforced={word:?} is not one of: {}",
-                    valid.join(", ")
-                )));
+    /// A sentence naming the parameter, the value and what it takes.
+    pub fn validate(&self) -> Result<(), String> {
+        fn word(name: &str, value: Option<&str>, words: &[&str]) -> Result<(), String> {
+            match value.filter(|v| !v.is_empty()) {
+                Some(v) if !words.contains(&v) => {
+                    Err(format!("{name}={v:?} is not one of {}", words.join(", ")))
+                }
+                _ => Ok(()),
             }
-            if self.check.as_deref().is_none_or(str::is_empty) {
-                return Err(StoreError::InvalidInput(
-                    "enforced needs check (enforcement is per check: ?check=ID&enforced=…)".into(),
+        }
+        word("status", self.status.as_deref(), &STATUS_FILTER_WORDS)?;
+        word("state", self.state.as_deref(), &STATE_FILTER_WORDS)?;
+        let statuses = [
+            Status::Pass,
+            Status::Fail,
+            Status::Unknown,
+            Status::NotApplicable,
+            Status::Error,
+        ]
+        .map(Status::as_str);
+        word("check_status", self.check_status.as_deref(), &statuses)?;
+        if self.check_status.as_deref().is_some_and(|s| !s.is_empty())
+            && self.check.as_deref().is_none_or(str::is_empty)
+        {
+            return Err("check_status needs check (the check id whose status to match)".into());
+        }
+        for (name, value) in [
+            ("owner", &self.owner),
+            ("hostname", &self.hostname),
+            ("check", &self.check),
+            ("os", &self.os),
+        ] {
+            let Some(v) = value else { continue };
+            if v.contains('\0') {
+                return Err(format!("{name} contains a NUL character"));
+            }
+            if v.len() > FILTER_TEXT_MAX_BYTES {
+                return Err(format!(
+                    "{name} is longer than {FILTER_TEXT_MAX_BYTES} bytes"
                 ));
             }
+        }
+        let enforced_words = crate::enforcement::FILTER_VALUES.map(|(w, _)| w);
+        word("enforced", self.enforced.as_deref(), &enforced_words)?;
+        if self.enforced.as_deref().is_some_and(|s| !s.is_empty())
+            && self.check.as_deref().is_none_or(str::is_empty)
+        {
+            return Err(
+                "enforced needs check (enforcement is per check: ?check=ID&enforced=…)".into(),
+            );
+        }
+        if let Some(cursor) = self.cursor.as_deref().filter(|c| !c.is_empty()) {
+            parse_cursor(cursor).map_err(|e| match e {
+                StoreError::InvalidInput(reason) => reason,
+                other => other.to_string(),
+            })?;
         }
         Ok(())
     }
@@ -456,18 +511,91 @@ pub struct ExportFinding {
     pub hostname: String,
     /// The device's owner.
     pub owner: Option<String>,
+    /// The report the finding comes from (the device's latest).
+    pub report: ReportProvenance,
+}
+
+/// Which report a device's export row comes from: the provenance every export row carries.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ReportProvenance {
+    /// The device's latest report, `None` if it never reported.
+    pub report_id: Option<String>,
+    /// The `sha256:` digest of the policy the agent judged that report with.
+    pub policy_digest: Option<String>,
+    /// The agent version that report names; for a device that has not reported since the
+    /// collector began keeping it, the version the agent gave at enrollment.
+    pub agent_version: String,
+    /// When the report was generated (Unix ms, the agent's clock: shown, never used to order).
+    pub generated_at: Option<i64>,
+    /// When the collector received it (Unix ms, the collector's clock).
+    pub received_at: Option<i64>,
+}
+
+/// One device of an export: its list row, the report the row comes from, and its inventory.
+#[derive(Debug, Clone)]
+pub struct ExportDevice {
+    /// The list row (failing checks filled in).
+    pub summary: DeviceSummary,
+    /// The report the row comes from.
+    pub report: ReportProvenance,
+    /// Inventory facts from that report.
+    pub inventory: Inventory,
+}
+
+/// Where the OCSF export continues: after the device whose latest report the collector received
+/// at `received_at`, with id `device_id` (`None`: after every device received at that time).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedCursor {
+    /// Unix ms, the collector's clock.
+    pub received_at: i64,
+    /// The last device sent at that time, if the previous answer stopped within it.
+    pub device_id: Option<String>,
+}
+
+impl ReceivedCursor {
+    /// Reads `RECEIVED_MS` or `RECEIVED_MS:DEVICE_ID`.
+    ///
+    /// # Errors
+    /// A sentence naming the value and the form it should have.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let bad = || {
+            format!("since={text:?} is not a cursor: expected RECEIVED_MS or RECEIVED_MS:DEVICE_ID")
+        };
+        let (ms, id) = match text.split_once(':') {
+            Some((ms, id)) if !id.is_empty() && !id.contains('\0') => (ms, Some(id.to_owned())),
+            Some(_) => return Err(bad()),
+            None => (text, None),
+        };
+        let received_at = ms.parse::<i64>().map_err(|_| bad())?;
+        if received_at < 0 {
+            return Err(bad());
+        }
+        Ok(Self {
+            received_at,
+            device_id: id,
+        })
+    }
+}
+
+impl std::fmt::Display for ReceivedCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.device_id {
+            Some(id) => write!(f, "{}:{id}", self.received_at),
+            None => write!(f, "{}", self.received_at),
+        }
+    }
 }
 
 /// A maintained counter that disagrees with a count of the state rows (see
 /// [`Store::check_state`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StateMismatch {
-    /// `posture`, `check` or `enforcement`.
+    /// `posture`, `check`, `enforcement`, or `day` (a count of the per-day compliance chart).
     pub kind: String,
-    /// The posture word, or the check id.
+    /// The posture word, the check id, or the day (`YYYY-MM-DD`).
     pub key: String,
-    /// The status word for a check, `STATUS:ENFORCEMENT` for an enforcement count, empty for a
-    /// posture.
+    /// The status word for a check, `STATUS:ENFORCEMENT` for an enforcement count, the posture
+    /// word for a day, empty for a posture.
     pub status: String,
     /// What the counter says.
     pub maintained: i64,
@@ -840,20 +968,38 @@ pub trait Store: Send + Sync + 'static {
     async fn report(&self, device_id: &str, report_id: &str) -> StoreResult<Option<String>>;
     /// Latest findings of every device that is not retired (CSV export).
     async fn all_latest_findings(&self) -> StoreResult<Vec<LatestFinding>>;
-    /// Every device, retired ones included, ordered by id, from after `after_id`: one page of a
-    /// streamed export.
+    /// Devices matching `filter` (its paging fields ignored), ordered by id, from after
+    /// `after_id`: one page of a streamed export. `now` is the time stale filters count from.
     async fn devices_page(
         &self,
+        filter: &DeviceFilter,
+        now: i64,
         after_id: Option<&str>,
         limit: u32,
-    ) -> StoreResult<Vec<DeviceSummary>>;
-    /// Latest findings of devices that are not retired, ordered by device id and check id, from
-    /// after `after` (`(device_id, check_id)`): one page of a streamed export.
+    ) -> StoreResult<Vec<ExportDevice>>;
+    /// Latest findings of the devices matching `filter`, ordered by device id and check id,
+    /// from after `after` (`(device_id, check_id)`): one page of a streamed export.
     async fn findings_page(
         &self,
+        filter: &DeviceFilter,
+        now: i64,
         after: Option<(&str, &str)>,
         limit: u32,
     ) -> StoreResult<Vec<ExportFinding>>;
+    /// Devices matching `filter` that have reported, in the order the collector received their
+    /// latest reports (then by id), after `after` and received no later than `until`: one page
+    /// of the OCSF export.
+    async fn received_page(
+        &self,
+        filter: &DeviceFilter,
+        now: i64,
+        after: Option<&ReceivedCursor>,
+        until: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<ExportDevice>>;
+    /// The latest findings of these devices, by device id and check id (the OCSF export reads
+    /// those of one page of devices at a time).
+    async fn latest_findings_of(&self, device_ids: &[String]) -> StoreResult<Vec<LatestFinding>>;
     /// Compares the maintained counters with a full recount of the state rows; empty when they
     /// agree (tests and diagnostics: this one reads every device).
     async fn check_state(&self) -> StoreResult<Vec<StateMismatch>>;
@@ -1168,6 +1314,64 @@ mod tests {
                 enforced_percent: 66,
             }]
         );
+    }
+
+    #[test]
+    fn a_received_cursor_reads_back_what_it_writes_and_refuses_anything_else() {
+        for text in ["0", "1765051200000", "1765051200000:01a24d0f-13a8-73e5"] {
+            let cursor = ReceivedCursor::parse(text).unwrap();
+            assert_eq!(cursor.to_string(), text);
+        }
+        for bad in ["", "x", "-1", "12:", ":abc", "1.5", "12:a\0b"] {
+            assert!(ReceivedCursor::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_filter_word_no_filter_takes_is_refused_naming_its_parameter() {
+        let bad = |f: DeviceFilter, name: &str| {
+            let err = f.validate().unwrap_err();
+            assert!(err.starts_with(name), "{err}");
+        };
+        bad(
+            DeviceFilter {
+                status: Some("noncompliance".into()),
+                ..DeviceFilter::default()
+            },
+            "status",
+        );
+        bad(
+            DeviceFilter {
+                state: Some("stolen".into()),
+                ..DeviceFilter::default()
+            },
+            "state",
+        );
+        bad(
+            DeviceFilter {
+                check_status: Some("fail".into()),
+                ..DeviceFilter::default()
+            },
+            "check_status",
+        );
+        bad(
+            DeviceFilter {
+                cursor: Some("yesterday".into()),
+                ..DeviceFilter::default()
+            },
+            "cursor",
+        );
+        let good = DeviceFilter {
+            status: Some("policy_mismatch".into()),
+            state: Some("all".into()),
+            check: Some("screen_lock".into()),
+            check_status: Some("not_applicable".into()),
+            os: Some("freebsd".into()),
+            cursor: Some("1765051200000:abc".into()),
+            ..DeviceFilter::default()
+        };
+        assert_eq!(good.validate(), Ok(()));
+        assert_eq!(DeviceFilter::default().validate(), Ok(()));
     }
 
     #[test]

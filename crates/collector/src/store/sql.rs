@@ -291,7 +291,8 @@ macro_rules! impl_store {
                 filter: &DeviceFilter,
                 now: i64,
             ) -> StoreResult<Vec<DeviceSummary>> {
-                filter.validate()?;
+                // The API refuses a bad filter before; the dashboard's comes here.
+                filter.validate().map_err(StoreError::InvalidInput)?;
                 let mut q = sqlx::QueryBuilder::<$db>::new(format!(
                     "SELECT {} FROM devices d WHERE 1 = 1",
                     $crate::store::sql::SUMMARY_COLUMNS
@@ -327,55 +328,118 @@ macro_rules! impl_store {
 
             async fn devices_page(
                 &self,
+                filter: &DeviceFilter,
+                now: i64,
                 after_id: Option<&str>,
                 limit: u32,
-            ) -> StoreResult<Vec<DeviceSummary>> {
+            ) -> StoreResult<Vec<$crate::store::ExportDevice>> {
                 let mut q = sqlx::QueryBuilder::<$db>::new(format!(
-                    "SELECT {} FROM devices d WHERE 1 = 1",
-                    $crate::store::sql::SUMMARY_COLUMNS
+                    "SELECT {}, {} FROM devices d WHERE 1 = 1",
+                    $crate::store::sql::SUMMARY_COLUMNS,
+                    $crate::store::sql::EXPORT_COLUMNS
                 ));
+                $crate::store::sql::push_filter(&mut q, filter, now);
                 if let Some(after) = after_id {
                     q.push(" AND d.id > ");
                     q.push_bind(after.to_owned());
                 }
                 q.push(" ORDER BY d.id LIMIT ");
                 q.push_bind(i64::from(limit));
-                let rows = q
-                    .build()
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(StoreError::from_sqlx)?;
-                let mut devices = rows
-                    .iter()
-                    .map(summary_from_row)
-                    .collect::<Result<Vec<_>, sqlx::Error>>()
-                    .map_err(StoreError::from_sqlx)?;
-                self.add_failing_checks(&mut devices).await?;
-                Ok(devices)
+                self.export_devices(q).await
+            }
+
+            async fn received_page(
+                &self,
+                filter: &DeviceFilter,
+                now: i64,
+                after: Option<&$crate::store::ReceivedCursor>,
+                until: i64,
+                limit: u32,
+            ) -> StoreResult<Vec<$crate::store::ExportDevice>> {
+                let mut q = sqlx::QueryBuilder::<$db>::new(format!(
+                    "SELECT {}, {} FROM devices d WHERE d.latest_received_at <= ",
+                    $crate::store::sql::SUMMARY_COLUMNS,
+                    $crate::store::sql::EXPORT_COLUMNS
+                ));
+                q.push_bind(until);
+                $crate::store::sql::push_filter(&mut q, filter, now);
+                match after {
+                    Some($crate::store::ReceivedCursor { received_at, device_id: Some(id) }) => {
+                        q.push(" AND (d.latest_received_at, d.id) > (");
+                        q.push_bind(*received_at);
+                        q.push(", ");
+                        q.push_bind(id.clone());
+                        q.push(")");
+                    }
+                    Some($crate::store::ReceivedCursor { received_at, device_id: None }) => {
+                        q.push(" AND d.latest_received_at > ");
+                        q.push_bind(*received_at);
+                    }
+                    None => {}
+                }
+                // The order of the devices_received index (migration 0019).
+                q.push(" ORDER BY d.latest_received_at, d.id LIMIT ");
+                q.push_bind(i64::from(limit));
+                self.export_devices(q).await
+            }
+
+            async fn latest_findings_of(
+                &self,
+                device_ids: &[String],
+            ) -> StoreResult<Vec<LatestFinding>> {
+                let mut out = Vec::new();
+                for chunk in device_ids.chunks(500) {
+                    let mut q = sqlx::QueryBuilder::<$db>::new(
+                        "SELECT device_id, check_id, title, clause, status, summary, \
+                             status_since, changed_by_report, change_trigger, change_cause, \
+                             change_detected_at_agent_clock, enforcement \
+                         FROM latest_findings WHERE device_id IN (",
+                    );
+                    let mut list = q.separated(", ");
+                    for id in chunk {
+                        list.push_bind(id.clone());
+                    }
+                    q.push(") ORDER BY device_id, check_id");
+                    let rows = q
+                        .build()
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(StoreError::from_sqlx)?;
+                    for row in &rows {
+                        out.push(finding_from_row(row).map_err(StoreError::from_sqlx)?);
+                    }
+                }
+                Ok(out)
             }
 
             async fn findings_page(
                 &self,
+                filter: &DeviceFilter,
+                now: i64,
                 after: Option<(&str, &str)>,
                 limit: u32,
             ) -> StoreResult<Vec<$crate::store::ExportFinding>> {
-                let mut q = sqlx::QueryBuilder::<$db>::new(
-                    "SELECT f.device_id, f.check_id, f.title, f.clause, f.status, f.summary, \
-                         f.status_since, f.changed_by_report, f.change_trigger, f.change_cause, \
-                         f.change_detected_at_agent_clock, f.enforcement, \
+                // `lf`, not `f`: the filter's check condition has a subquery of its own on
+                // latest_findings named `f`.
+                let mut q = sqlx::QueryBuilder::<$db>::new(format!(
+                    "SELECT lf.device_id, lf.check_id, lf.title, lf.clause, lf.status, \
+                         lf.summary, lf.status_since, lf.changed_by_report, lf.change_trigger, \
+                         lf.change_cause, lf.change_detected_at_agent_clock, lf.enforcement, \
                          COALESCE(d.hostname, d.enrolled_hostname) AS device_hostname, \
-                         d.owner AS device_owner \
-                     FROM latest_findings f JOIN devices d ON d.id = f.device_id \
-                     WHERE d.asset_state <> 'retired'",
-                );
+                         d.owner AS device_owner, {} \
+                     FROM latest_findings lf JOIN devices d ON d.id = lf.device_id \
+                     WHERE 1 = 1",
+                    $crate::store::sql::EXPORT_COLUMNS
+                ));
+                $crate::store::sql::push_filter(&mut q, filter, now);
                 if let Some((device, check)) = after {
-                    q.push(" AND (f.device_id, f.check_id) > (");
+                    q.push(" AND (lf.device_id, lf.check_id) > (");
                     q.push_bind(device.to_owned());
                     q.push(", ");
                     q.push_bind(check.to_owned());
                     q.push(")");
                 }
-                q.push(" ORDER BY f.device_id, f.check_id LIMIT ");
+                q.push(" ORDER BY lf.device_id, lf.check_id LIMIT ");
                 q.push_bind(i64::from(limit));
                 let rows = q
                     .build()
@@ -388,6 +452,7 @@ macro_rules! impl_store {
                             finding: finding_from_row(r)?,
                             hostname: r.try_get("device_hostname")?,
                             owner: r.try_get("device_owner")?,
+                            report: provenance_from_row(r)?,
                         })
                     })
                     .collect::<Result<_, sqlx::Error>>()
@@ -752,11 +817,10 @@ macro_rules! impl_store {
                     });
                 }
                 summary.compute_pass_enforcement();
+                // Maintained per-day counts (migration 0018): only the days asked are read.
                 let rows = sqlx::query(
-                    "SELECT p.day, p.posture, COUNT(*) AS n \
-                     FROM daily_posture p JOIN devices d ON d.id = p.device_id \
-                     WHERE p.day >= $1 AND d.asset_state <> 'retired' \
-                     GROUP BY p.day, p.posture ORDER BY p.day, p.posture",
+                    "SELECT day, posture, n FROM daily_posture_counts \
+                     WHERE day >= $1 AND n <> 0 ORDER BY day, posture",
                 )
                 .bind(since_day)
                 .fetch_all(&self.pool)
@@ -1042,12 +1106,24 @@ macro_rules! impl_store {
                 .await
                 .map_err(sqlx_err)?
                 .0;
-                stats.daily_rows = sqlx::query("DELETE FROM daily_posture WHERE day < $1")
+                // Their per-day counts follow through triggers (migration 0018); the counts of
+                // the days that are gone, all at 0 now, go after them.
+                stats.daily_rows = checkins_sql::delete_in_batches(
+                    &self.pool,
+                    "DELETE FROM daily_posture WHERE (day, device_id) IN (\
+                         SELECT day, device_id FROM daily_posture WHERE day < $1 LIMIT $2)",
+                    days_before.to_owned(),
+                    budget,
+                    false,
+                )
+                .await
+                .map_err(sqlx_err)?
+                .0;
+                sqlx::query("DELETE FROM daily_posture_counts WHERE day < $1 AND n = 0")
                     .bind(days_before)
                     .execute(&self.pool)
                     .await
-                    .map_err(StoreError::from_sqlx)?
-                    .rows_affected();
+                    .map_err(sqlx_err)?;
                 stats.sessions = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
                     .bind(now)
                     .execute(&self.pool)
@@ -1065,6 +1141,46 @@ macro_rules! impl_store {
         }
 
         impl $store {
+            /// Runs an export's device query (summary and export columns) and fills in the
+            /// failing checks of its rows.
+            async fn export_devices(
+                &self,
+                mut q: sqlx::QueryBuilder<$db>,
+            ) -> StoreResult<Vec<$crate::store::ExportDevice>> {
+                let rows = q
+                    .build()
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(StoreError::from_sqlx)?;
+                let mut summaries = rows
+                    .iter()
+                    .map(summary_from_row)
+                    .collect::<Result<Vec<_>, sqlx::Error>>()
+                    .map_err(StoreError::from_sqlx)?;
+                self.add_failing_checks(&mut summaries).await?;
+                summaries
+                    .into_iter()
+                    .zip(&rows)
+                    .map(|(summary, row)| {
+                        Ok($crate::store::ExportDevice {
+                            summary,
+                            report: provenance_from_row(row)?,
+                            inventory: $crate::store::Inventory {
+                                hostname: row.try_get("hostname")?,
+                                os_family: row.try_get("os_family")?,
+                                os_name: row.try_get("os_name")?,
+                                os_version: row.try_get("os_version")?,
+                                hw_vendor: row.try_get("hw_vendor")?,
+                                hw_model: row.try_get("hw_model")?,
+                                hw_serial: row.try_get("hw_serial")?,
+                                users: row.try_get("users")?,
+                            },
+                        })
+                    })
+                    .collect::<Result<_, sqlx::Error>>()
+                    .map_err(StoreError::from_sqlx)
+            }
+
             /// Fills in the failing checks of the listed devices only.
             async fn add_failing_checks(&self, devices: &mut [DeviceSummary]) -> StoreResult<()> {
                 for chunk in devices.chunks_mut(500) {
@@ -1134,6 +1250,19 @@ macro_rules! impl_store {
                 serial: row.try_get("hw_serial")?,
                 clock_skew_ms: row.try_get("clock_skew_ms")?,
                 policy_mismatch: row.try_get::<i64, _>("policy_mismatch")? != 0,
+            })
+        }
+
+        /// The report an export row comes from ([`EXPORT_COLUMNS`](crate::store::sql)).
+        fn provenance_from_row(
+            row: &<$db as sqlx::Database>::Row,
+        ) -> Result<$crate::store::ReportProvenance, sqlx::Error> {
+            Ok($crate::store::ReportProvenance {
+                report_id: row.try_get("latest_report_id")?,
+                policy_digest: row.try_get("policy_digest")?,
+                agent_version: row.try_get("export_agent_version")?,
+                generated_at: row.try_get("latest_generated_at")?,
+                received_at: row.try_get("latest_received_at")?,
             })
         }
 
@@ -1512,6 +1641,12 @@ pub(crate) const SUMMARY_COLUMNS: &str = "d.id, d.hostname, d.enrolled_hostname,
     d.asset_state, d.os_family, d.enrolled_platform, d.os_name, d.os_version, d.posture, \
     d.noncompliant_since, d.last_seen_at, d.latest_generated_at, d.check_now_requested_at, \
     d.users, d.hw_serial, d.clock_skew_ms, d.policy_mismatch";
+
+/// Columns an export row adds to [`SUMMARY_COLUMNS`] (or to a finding), table alias `d`: the
+/// report the row comes from, and the inventory the list does not show.
+pub(crate) const EXPORT_COLUMNS: &str = "d.latest_report_id, d.policy_digest, \
+    COALESCE(d.report_agent_version, d.agent_version) AS export_agent_version, \
+    d.latest_generated_at, d.latest_received_at, d.hw_vendor, d.hw_model";
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 

@@ -8,11 +8,13 @@
 //! transaction of the change it follows:
 //!
 //! * [`after_ingest`](self): the policy digest of each device's latest report, so that a fleet
-//!   policy change can be applied to the stored verdicts;
+//!   policy change can be applied to the stored verdicts, and the agent version it names (the
+//!   exports carry it);
 //! * a fleet policy change: the `unknown` findings the collector adds for checks the policy
 //!   enables but a report lacks, each device's `policy_mismatch` and posture, recomputed at once
 //!   so that no verdict is judged with an older policy;
-//! * [`recount`](self): the counters against a count of the state rows (tests, diagnostics).
+//! * [`recount`](self): the counters (`fleet_counts`, and `daily_posture_counts` of migration
+//!   0018) against a count of the state rows (tests, diagnostics).
 
 /// What the collector writes as the summary of a check that the fleet policy enables and a
 /// report lacks (the finding's title is the check id, its clause empty).
@@ -35,7 +37,7 @@ macro_rules! impl_state {
         ) -> Result<(), sqlx::Error> {
             for chunk in items.chunks(STATE_ROWS_PER_STATEMENT) {
                 let mut q = sqlx::QueryBuilder::<$db>::new(
-                    "WITH v (id, report_id, digest) AS (VALUES ",
+                    "WITH v (id, report_id, digest, agent_version) AS (VALUES ",
                 );
                 for (n, item) in chunk.iter().enumerate() {
                     if n > 0 {
@@ -47,12 +49,17 @@ macro_rules! impl_state {
                     q.push_bind(item.report_id.clone());
                     q.push(" AS TEXT), CAST(");
                     q.push_bind(item.policy_digest.clone());
+                    q.push(" AS TEXT), CAST(");
+                    q.push_bind(item.agent_version.clone());
                     q.push(" AS TEXT))");
                 }
                 q.push(
-                    ") UPDATE devices SET policy_digest = v.digest FROM v \
+                    ") UPDATE devices SET policy_digest = v.digest, \
+                     report_agent_version = v.agent_version FROM v \
                      WHERE devices.id = v.id AND devices.latest_report_id = v.report_id \
-                     AND (devices.policy_digest IS NULL OR devices.policy_digest <> v.digest)",
+                     AND (devices.policy_digest IS NULL OR devices.policy_digest <> v.digest \
+                     OR devices.report_agent_version IS NULL \
+                     OR devices.report_agent_version <> v.agent_version)",
                 );
                 q.build().execute(&mut **tx).await?;
             }
@@ -136,6 +143,7 @@ macro_rules! impl_state {
 
         /// The maintained counters and the same counts taken from the state rows: `(kind, k1,
         /// k2, maintained, recounted)` for every key where they differ. Empty when they agree.
+        /// Kind `day` is a per-day chart count: `k1` the day, `k2` the posture.
         async fn state_recount(
             pool: &sqlx::Pool<$db>,
         ) -> Result<Vec<(String, String, String, i64, i64)>, sqlx::Error> {
@@ -152,8 +160,14 @@ macro_rules! impl_state {
                          f.status || ':' || COALESCE(f.enforcement, 'unknown'), COUNT(*) \
                      FROM latest_findings f JOIN devices d ON d.id = f.device_id \
                      WHERE d.asset_state <> 'retired' \
-                     GROUP BY f.check_id, f.status || ':' || COALESCE(f.enforcement, 'unknown')), \
-                 kept AS (SELECT kind, k1, k2, n FROM fleet_counts WHERE n <> 0), \
+                     GROUP BY f.check_id, f.status || ':' || COALESCE(f.enforcement, 'unknown') \
+                     UNION ALL \
+                     SELECT 'day', p.day, p.posture, COUNT(*) \
+                     FROM daily_posture p JOIN devices d ON d.id = p.device_id \
+                     WHERE d.asset_state <> 'retired' GROUP BY p.day, p.posture), \
+                 kept AS (SELECT kind, k1, k2, n FROM fleet_counts WHERE n <> 0 \
+                     UNION ALL \
+                     SELECT 'day', day, posture, n FROM daily_posture_counts WHERE n <> 0), \
                  both_sides AS (\
                      SELECT kind, k1, k2, n AS kept, 0 AS counted FROM kept \
                      UNION ALL SELECT kind, k1, k2, 0, n FROM recount) \
