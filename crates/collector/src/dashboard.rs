@@ -330,6 +330,10 @@ struct FilterForm {
     #[serde(default)]
     check: String,
     #[serde(default)]
+    check_status: String,
+    #[serde(default)]
+    enforced: String,
+    #[serde(default)]
     os: String,
     #[serde(default)]
     owner: String,
@@ -347,6 +351,8 @@ impl FilterForm {
         DeviceFilter {
             status: text(&self.status),
             check: text(&self.check),
+            check_status: text(&self.check_status),
+            enforced: text(&self.enforced),
             os: text(&self.os),
             owner: text(&self.owner),
             hostname: text(&self.hostname),
@@ -458,6 +464,11 @@ struct CheckRow {
     fail: i64,
     unknown: i64,
     not_applicable: i64,
+    /// "62% enforced": the share of passing devices whose pass management enforces; empty
+    /// when no device passes.
+    enforced_share: String,
+    /// Passing devices whose pass is not (fully) enforced: `not_enforced` and `partly`.
+    pass_not_enforced: i64,
 }
 
 struct DayRow {
@@ -489,6 +500,8 @@ struct IndexPage {
     filter: FilterEcho,
     status_options: Vec<SelectOption>,
     check_options: Vec<SelectOption>,
+    check_status_options: Vec<SelectOption>,
+    enforced_options: Vec<SelectOption>,
     os_options: Vec<SelectOption>,
     state_options: Vec<SelectOption>,
 }
@@ -521,6 +534,8 @@ async fn index(
                 fail: 0,
                 unknown: 0,
                 not_applicable: 0,
+                enforced_share: String::new(),
+                pass_not_enforced: 0,
             });
         }
         if let Some(row) = checks.last_mut() {
@@ -530,6 +545,15 @@ async fn index(
                 "not_applicable" => row.not_applicable += c.count,
                 _ => row.unknown += c.count,
             }
+        }
+    }
+    // From the maintained counters, like the counts above.
+    for p in &summary.pass_enforcement {
+        if let Some(row) = checks.iter_mut().find(|r| r.check_id == p.check_id) {
+            if p.passing > 0 {
+                row.enforced_share = format!("{}% enforced", p.enforced_percent);
+            }
+            row.pass_not_enforced = p.not_enforced + p.partly;
         }
     }
     let mut days: Vec<DayRow> = Vec::new();
@@ -616,6 +640,25 @@ async fn index(
             ],
         ),
         check_options: options(&form.check, &check_refs),
+        check_status_options: options(
+            &form.check_status,
+            &[
+                ("", "failing"),
+                ("pass", "passing"),
+                ("unknown", "unknown"),
+                ("error", "error"),
+                ("not_applicable", "not applicable"),
+            ],
+        ),
+        enforced_options: options(
+            &form.enforced,
+            &[
+                ("", "any"),
+                ("true", "enforced"),
+                ("false", "not enforced"),
+                ("unknown", "unknown"),
+            ],
+        ),
         os_options: options(
             &form.os,
             &[

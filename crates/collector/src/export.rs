@@ -8,6 +8,10 @@
 //! every row carries the report it comes from: report id, policy digest, agent version,
 //! generated and received times.
 //!
+//! The findings exports carry `enforcement`: whether management enforces the result
+//! (`crate::enforcement::export_word`, the one mapping every export uses); in the findings CSV it
+//! is the last column, so that readers of the older columns by position keep working.
+//!
 //! CSV cells that a spreadsheet would read as a formula (starting with `=`, `+`, `-`, `@`, tab
 //! or carriage return) get a leading apostrophe, so a hostile host name cannot run in an
 //! auditor's spreadsheet.
@@ -64,7 +68,8 @@ const DEVICE_HEADER: [&str; 18] = [
     "report_received_at",
 ];
 
-const FINDING_HEADER: [&str; 14] = [
+// New columns go at the end, so that readers of the older columns by position keep working.
+const FINDING_HEADER: [&str; 15] = [
     "device_id",
     "hostname",
     "owner",
@@ -79,6 +84,7 @@ const FINDING_HEADER: [&str; 14] = [
     "agent_version",
     "report_generated_at",
     "report_received_at",
+    "enforcement",
 ];
 
 /// The filter of an export: the list's filter without its paging (an export has every matching
@@ -162,6 +168,7 @@ fn push_finding(out: &mut String, f: &ExportFinding) {
             &r.agent_version,
             &time_cell(r.generated_at),
             &time_cell(r.received_at),
+            crate::enforcement::export_word(f.finding.finding.enforcement),
         ],
     );
 }
@@ -227,6 +234,7 @@ pub fn finding_json(f: &ExportFinding) -> serde_json::Value {
         "changed_by_report": change.changed_by_report,
         "change_trigger": change.change_trigger,
         "change_cause": change.change_cause,
+        "enforcement": crate::enforcement::export_word(finding.enforcement),
     });
     if let Some(obj) = map.as_object_mut() {
         obj.extend(provenance_json(&f.report));

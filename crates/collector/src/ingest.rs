@@ -219,6 +219,7 @@ pub fn validate(
             clause: column_text(&f.clause),
             status: f.status,
             summary: column_text(&f.summary),
+            enforcement: Some(crate::enforcement::Enforcement::of_finding(f)),
         })
         .collect();
     for id in &judging.policy.enabled_checks {
@@ -229,6 +230,7 @@ pub fn validate(
                 clause: String::new(),
                 status: Status::Unknown,
                 summary: crate::store::MISSING_CHECK_SUMMARY.into(),
+                enforcement: Some(crate::enforcement::Enforcement::NotApplicable),
             });
         }
     }

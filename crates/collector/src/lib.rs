@@ -17,6 +17,7 @@ pub mod app;
 pub mod credentials;
 pub mod dashboard;
 pub mod display;
+pub mod enforcement;
 pub mod export;
 pub mod fleet;
 pub mod ingest;

@@ -214,6 +214,8 @@ pub fn compliance_event(device: &ExportDevice, finding: &LatestFinding) -> Value
     let time = event_time(device);
     let mut unmapped = unmapped(device);
     unmapped["status_since"] = rfc3339(finding.status_since).into();
+    // OCSF 1.3.0 has no attribute for whether management enforces a compliance result.
+    unmapped["enforcement"] = crate::enforcement::export_word(finding.finding.enforcement).into();
     json!({
         "class_uid": COMPLIANCE_CLASS_UID,
         "class_name": "Compliance Finding",

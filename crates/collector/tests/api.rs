@@ -594,3 +594,197 @@ async fn health_and_metrics_describe_the_collector(db: &TestDb) {
     );
 }
 on_both_databases!(health_and_metrics_describe_the_collector);
+
+/// `report` with the screen-lock subjects' settings enforced as given (one setting per value,
+/// dconf-style, the shape the agent sends since issue 23).
+fn report_with_enforcement(
+    device_id: &str,
+    hostname: &str,
+    enforced: &[posture_schema::Enforced],
+) -> posture_schema::Report {
+    let mut r = report(device_id, hostname, Status::Pass);
+    let screen = r.checks.iter_mut().find(|f| f.id == "screen_lock").unwrap();
+    for subject in &mut screen.subjects {
+        subject.status = Status::Pass;
+        subject.settings = enforced
+            .iter()
+            .enumerate()
+            .map(|(n, e)| posture_schema::Setting {
+                name: format!("setting-{n}"),
+                value: "300".into(),
+                source: "/etc/dconf/db/local".into(),
+                enforced: *e,
+                enforced_by: Vec::new(),
+                notes: Vec::new(),
+            })
+            .collect();
+    }
+    r
+}
+
+async fn enforcement_is_summarised_filtered_and_exported(db: &TestDb) {
+    use posture_schema::Enforced::{No, Unknown, Yes};
+    let c = Collector::start(db);
+    let mut ids = Vec::new();
+    for (n, settings) in [&[Yes, Yes][..], &[No, No], &[Yes, Unknown], &[Yes, No]]
+        .into_iter()
+        .enumerate()
+    {
+        let host = format!("host-{n}");
+        let (id, token) = c.enroll(&format!("m-{n}"), &host).await;
+        let (status, body) = c
+            .post_report(&token, &report_with_enforcement(&id, &host, settings))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        ids.push(id);
+    }
+
+    // Four passes: one enforced, one not, one unknown, one partly. 1 of 4 is 25%.
+    let summary = c.admin_get("/api/v1/summary").await;
+    let share = summary["pass_enforcement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["check_id"] == "screen_lock")
+        .unwrap_or_else(|| panic!("no screen_lock share: {summary}"));
+    assert_eq!(share["passing"], 4, "{share}");
+    assert_eq!(share["enforced"], 1, "{share}");
+    assert_eq!(share["partly"], 1, "{share}");
+    assert_eq!(share["not_enforced"], 1, "{share}");
+    assert_eq!(share["unknown"], 1, "{share}");
+    assert_eq!(share["enforced_percent"], 25, "{share}");
+    // A check without per-setting results passes with nothing to say about enforcement.
+    let disk = summary["by_enforcement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["check_id"] == "disk_encryption" && e["status"] == "pass")
+        .unwrap();
+    assert_eq!(disk["enforcement"], "not_applicable");
+    assert_eq!(disk["count"], 4);
+
+    let listed = |query: &'static str| {
+        let c = &c;
+        async move {
+            let page = c.admin_get(&format!("/api/v1/devices?{query}")).await;
+            let mut ids: Vec<String> = page["devices"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d["id"].as_str().unwrap().to_owned())
+                .collect();
+            ids.sort();
+            ids
+        }
+    };
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+    assert_eq!(
+        listed("check=screen_lock&check_status=pass&enforced=true").await,
+        vec![ids[0].clone()]
+    );
+    assert_eq!(
+        listed("check=screen_lock&check_status=pass&enforced=false").await,
+        sorted(vec![ids[1].clone(), ids[3].clone()])
+    );
+    assert_eq!(
+        listed("check=screen_lock&check_status=pass&enforced=unknown").await,
+        vec![ids[2].clone()]
+    );
+    // The status of the check still applies (it defaults to fail, and nothing fails).
+    assert!(listed("check=screen_lock&enforced=true").await.is_empty());
+
+    for (query, words) in [
+        (
+            "check=screen_lock&enforced=yes",
+            &["enforced=\"yes\"", "true, false, unknown"][..],
+        ),
+        ("enforced=true", &["enforced needs check"][..]),
+    ] {
+        let (status, body) = c
+            .get_text(&format!("/api/v1/devices?{query}"), Some(&c.admin_token))
+            .await;
+        assert_eq!(status, 400, "{query}: {body}");
+        let error: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let message = error["error"].as_str().unwrap();
+        for word in words {
+            assert!(message.contains(word), "{query}: {message}");
+        }
+    }
+
+    // The findings export ends with the enforcement column.
+    let (status, csv) = c
+        .get_text("/api/v1/export/findings.csv", Some(&c.admin_token))
+        .await;
+    assert_eq!(status, 200);
+    let mut lines = csv.lines();
+    assert!(
+        lines
+            .next()
+            .unwrap()
+            .ends_with(",report_received_at,enforcement"),
+        "{csv}"
+    );
+    let screen_of = |id: &str| {
+        csv.lines()
+            .find(|l| l.starts_with(id) && l.contains(",screen_lock,"))
+            .unwrap_or_else(|| panic!("no screen_lock row for {id}: {csv}"))
+            .to_owned()
+    };
+    assert!(screen_of(&ids[0]).ends_with(",enforced"), "{csv}");
+    assert!(screen_of(&ids[1]).ends_with(",not_enforced"), "{csv}");
+    assert!(screen_of(&ids[2]).ends_with(",unknown"), "{csv}");
+    assert!(screen_of(&ids[3]).ends_with(",partly"), "{csv}");
+}
+on_both_databases!(enforcement_is_summarised_filtered_and_exported);
+
+/// Findings stored before the collector kept enforcement (migration 0017 leaves them NULL) get
+/// it from their stored report when the collector starts, and the counters follow.
+async fn findings_stored_before_enforcement_was_kept_are_derived_at_start(db: &TestDb) {
+    use posture_schema::Enforced::{No, Yes};
+    let c = Collector::start(db);
+    let (id, token) = c.enroll("m-0", "host-0").await;
+    let (status, body) = c
+        .post_report(&token, &report_with_enforcement(&id, "host-0", &[Yes, No]))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let secrets = c.secrets();
+    c.kill();
+
+    let forget = "UPDATE latest_findings SET enforcement = NULL";
+    use sqlx::Connection as _;
+    if db.url().starts_with("sqlite:") {
+        let mut conn = sqlx::SqliteConnection::connect(db.url()).await.unwrap();
+        sqlx::query(forget).execute(&mut conn).await.unwrap();
+    } else {
+        let mut conn = sqlx::PgConnection::connect(db.url()).await.unwrap();
+        sqlx::query(forget).execute(&mut conn).await.unwrap();
+    }
+
+    let c = Collector::start_with(db, &[], Some(secrets));
+    let detail = c.admin_get(&format!("/api/v1/devices/{id}")).await;
+    let enforcement = |check: &str| {
+        detail["device"]["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["check_id"] == check)
+            .unwrap()["enforcement"]
+            .clone()
+    };
+    assert_eq!(enforcement("screen_lock"), "partly", "{detail}");
+    assert_eq!(enforcement("disk_encryption"), "not_applicable", "{detail}");
+    let summary = c.admin_get("/api/v1/summary").await;
+    let partly = summary["by_enforcement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["check_id"] == "screen_lock" && e["status"] == "pass")
+        .unwrap()
+        .clone();
+    assert_eq!(partly["enforcement"], "partly", "{summary}");
+    assert_eq!(partly["count"], 1, "{summary}");
+}
+on_both_databases!(findings_stored_before_enforcement_was_kept_are_derived_at_start);

@@ -475,3 +475,70 @@ async fn the_device_page_shows_what_enforces_each_setting() {
     );
     assert!(page.contains("&lt;user db&gt;") || page.contains("&#60;user db&#62;"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fleet_page_shows_how_many_passes_are_enforced_and_lists_the_others() {
+    use posture_schema::{Enforced, Setting};
+    let db = TestDb::sqlite();
+    let c = Collector::start(&db);
+    for (machine, host, enforced) in [
+        ("m-pinned", "pinned-laptop", Enforced::Yes),
+        ("m-by-hand", "by-hand-laptop", Enforced::No),
+    ] {
+        let (id, token) = c.enroll(machine, host).await;
+        let mut r = report(&id, host, Status::Pass);
+        let lock = r.checks.iter_mut().find(|f| f.id == "screen_lock").unwrap();
+        for subject in &mut lock.subjects {
+            subject.status = Status::Pass;
+            subject.settings = vec![Setting {
+                name: "/org/gnome/desktop/session/idle-delay".into(),
+                value: "uint32 300".into(),
+                source: "/etc/dconf/db/local (system database local)".into(),
+                enforced,
+                enforced_by: vec![],
+                notes: vec![],
+            }];
+        }
+        assert_eq!(c.post_report(&token, &r).await.0, 200);
+    }
+
+    let http = no_redirects();
+    let response = http
+        .post(c.url("/login"))
+        .form_pairs(&[("token", c.admin_token.as_str()), ("next", "/")])
+        .send()
+        .await
+        .unwrap();
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let get = |path: String| {
+        let (http, cookie, c) = (&http, &cookie, &c);
+        async move {
+            let response = http
+                .get(c.url(&path))
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap();
+            (response.status().as_u16(), response.text().await.unwrap())
+        }
+    };
+    let (status, page) = get("/".into()).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("compliant, 50% enforced"), "{page}");
+    let link = "/?check=screen_lock&amp;check_status=pass&amp;enforced=false";
+    assert!(page.contains(link), "{page}");
+
+    let (status, page) = get(link.replace("&amp;", "&")).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("by-hand-laptop"), "{page}");
+    assert!(!page.contains("pinned-laptop"), "{page}");
+
+    let (status, _) = get("/?check=screen_lock&enforced=sometimes".into()).await;
+    assert_eq!(status, 400);
+}

@@ -1,8 +1,8 @@
-//! The fleet state the collector maintains at ingest (devices' postures, latest findings, the
-//! counters the summary, dashboard and metrics read, and the per-day counts of the compliance
-//! chart) equals a recount from the rows it stored, after random sequences of reports, prunes
-//! (of reports and of daily rows), token revocations, lost/retired changes and fleet policy
-//! changes, on SQLite and on PostgreSQL.
+//! The fleet state the collector maintains at ingest (devices' postures, latest findings with
+//! their enforcement, the counters the summary, dashboard and metrics read, and the per-day
+//! counts of the compliance chart) equals a recount from the rows it stored, after random
+//! sequences of reports, prunes (of reports and of daily rows), token revocations, lost/retired
+//! changes and fleet policy changes, on SQLite and on PostgreSQL.
 //!
 //! The model below keeps each device's latest report as sent and judges it with the fleet
 //! policy in force, as the collector does; the store is then compared with it and with its own
@@ -13,6 +13,7 @@ mod support;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use posture_collector::enforcement::Enforcement;
 use posture_collector::ingest::FleetPolicy;
 use posture_collector::store::{
     self, AssetState, AssetUpdate, Enrollment, FindingSummary, IngestItem, Inventory, OpenOptions,
@@ -27,8 +28,12 @@ const DIGESTS: [&str; 2] = ["sha256:one", "sha256:two"];
 const DEVICES: usize = 4;
 const DAY_MS: i64 = 86_400_000;
 
-/// One report: the device, the checks it reports with their statuses, the digest it judged with.
-type ReportOp = (usize, Vec<(usize, Status)>, usize);
+/// One report: the device, the checks it reports with their statuses and enforcement, the
+/// digest it judged with.
+type ReportOp = (usize, Vec<(usize, (Status, Enforcement))>, usize);
+
+/// A reported check as the model keeps it.
+type Reported = (String, Status, Enforcement);
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -54,11 +59,19 @@ fn status() -> impl Strategy<Value = Status> {
     ]
 }
 
+fn enforcement() -> impl Strategy<Value = Enforcement> {
+    proptest::sample::select(Enforcement::ALL.to_vec())
+}
+
 fn report() -> impl Strategy<Value = ReportOp> {
     (
         0..DEVICES,
-        proptest::collection::btree_map(0..CHECKS.len(), status(), 0..=CHECKS.len())
-            .prop_map(|m| m.into_iter().collect::<Vec<_>>()),
+        proptest::collection::btree_map(
+            0..CHECKS.len(),
+            (status(), enforcement()),
+            0..=CHECKS.len(),
+        )
+        .prop_map(|m| m.into_iter().collect::<Vec<_>>()),
         0..DIGESTS.len(),
     )
 }
@@ -84,7 +97,7 @@ fn op() -> impl Strategy<Value = Op> {
 struct ModelDevice {
     retired: bool,
     /// The latest report: its checks as sent and the digest the agent judged with.
-    latest: Option<(Vec<(String, Status)>, String)>,
+    latest: Option<(Vec<Reported>, String)>,
 }
 
 /// The day key the collector stores for a receive time (fixed width, so text order is day
@@ -95,28 +108,30 @@ fn day_key(at: i64) -> String {
 
 /// Findings and posture of a report judged with `policy`, as `ingest::validate` judges.
 fn judge(
-    checks: &[(String, Status)],
+    checks: &[Reported],
     digest: &str,
     policy: &FleetPolicy,
 ) -> (Vec<FindingSummary>, Posture, bool) {
     let mut findings: Vec<FindingSummary> = checks
         .iter()
-        .map(|(id, s)| FindingSummary {
+        .map(|(id, s, e)| FindingSummary {
             check_id: id.clone(),
             title: format!("title of {id}"),
             clause: "clause".into(),
             status: *s,
             summary: "as reported".into(),
+            enforcement: Some(*e),
         })
         .collect();
     for id in &policy.enabled_checks {
-        if !checks.iter().any(|(c, _)| c == id) {
+        if !checks.iter().any(|(c, _, _)| c == id) {
             findings.push(FindingSummary {
                 check_id: id.clone(),
                 title: id.clone(),
                 clause: String::new(),
                 status: Status::Unknown,
                 summary: store::MISSING_CHECK_SUMMARY.into(),
+                enforcement: Some(Enforcement::NotApplicable),
             });
         }
     }
@@ -178,9 +193,9 @@ async fn run(db_url: &str, ops: Vec<Op>) -> Result<(), TestCaseError> {
                 for (device, checks, digest) in reports {
                     now += 3_600_000;
                     serial += 1;
-                    let checks: Vec<(String, Status)> = checks
+                    let checks: Vec<Reported> = checks
                         .into_iter()
-                        .map(|(c, s)| (CHECKS[c].to_owned(), s))
+                        .map(|(c, (s, e))| (CHECKS[c].to_owned(), s, e))
                         .collect();
                     let (findings, posture, mismatch) = judge(&checks, DIGESTS[digest], &policy);
                     items.push(IngestItem {
@@ -247,21 +262,34 @@ async fn run(db_url: &str, ops: Vec<Op>) -> Result<(), TestCaseError> {
     // Every device against the model, and the summary's counts against the model's.
     let mut by_posture = BTreeMap::<String, i64>::new();
     let mut by_check = BTreeMap::<(String, String), i64>::new();
+    let mut by_enforcement = BTreeMap::<(String, String, String), i64>::new();
+    // Findings of devices in service: (device id, check, status, enforcement).
+    let mut in_service = Vec::new();
     for (n, id) in ids.iter().enumerate() {
         let detail = store.device(id).await.unwrap().unwrap();
         let expected = model[n]
             .latest
             .as_ref()
             .map(|(checks, digest)| judge(checks, digest, &policy));
-        let mut got: Vec<(String, Status)> = detail
+        let mut got: Vec<(String, Status, Option<Enforcement>)> = detail
             .findings
             .iter()
-            .map(|f| (f.finding.check_id.clone(), f.finding.status))
+            .map(|f| {
+                (
+                    f.finding.check_id.clone(),
+                    f.finding.status,
+                    f.finding.enforcement,
+                )
+            })
             .collect();
         got.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut want: Vec<(String, Status)> = expected
+        let mut want: Vec<(String, Status, Option<Enforcement>)> = expected
             .as_ref()
-            .map(|(f, _, _)| f.iter().map(|f| (f.check_id.clone(), f.status)).collect())
+            .map(|(f, _, _)| {
+                f.iter()
+                    .map(|f| (f.check_id.clone(), f.status, f.enforcement))
+                    .collect()
+            })
             .unwrap_or_default();
         want.sort_by(|a, b| a.0.cmp(&b.0));
         prop_assert_eq!(&got, &want, "findings of device {}", n);
@@ -283,9 +311,18 @@ async fn run(db_url: &str, ops: Vec<Op>) -> Result<(), TestCaseError> {
                 .map_or("never", |(_, p, _)| p.as_str())
                 .to_owned();
             *by_posture.entry(key).or_default() += 1;
-            for (check, status) in &want {
+            for (check, status, enforcement) in &want {
                 *by_check
                     .entry((check.clone(), status.as_str().to_owned()))
+                    .or_default() += 1;
+                in_service.push((id.clone(), check.clone(), *status, *enforcement));
+                let enforcement = enforcement.map_or("unknown", Enforcement::as_str);
+                *by_enforcement
+                    .entry((
+                        check.clone(),
+                        status.as_str().to_owned(),
+                        enforcement.to_owned(),
+                    ))
                     .or_default() += 1;
             }
         }
@@ -302,7 +339,68 @@ async fn run(db_url: &str, ops: Vec<Op>) -> Result<(), TestCaseError> {
         .iter()
         .map(|c| ((c.check_id.clone(), c.status.clone()), c.count))
         .collect();
-    prop_assert_eq!(got_check, by_check);
+    prop_assert_eq!(&got_check, &by_check);
+    let got_enforcement: BTreeMap<(String, String, String), i64> = summary
+        .by_enforcement
+        .iter()
+        .map(|c| {
+            (
+                (c.check_id.clone(), c.status.clone(), c.enforcement.clone()),
+                c.count,
+            )
+        })
+        .collect();
+    prop_assert_eq!(&got_enforcement, &by_enforcement);
+    // The share of enforced passes, per check, from the same counts.
+    for p in &summary.pass_enforcement {
+        let count = |e: &str| {
+            by_enforcement
+                .get(&(p.check_id.clone(), "pass".to_owned(), e.to_owned()))
+                .copied()
+                .unwrap_or(0)
+        };
+        let passing: i64 = Enforcement::ALL.iter().map(|e| count(e.as_str())).sum();
+        prop_assert_eq!(p.passing, passing);
+        prop_assert_eq!(p.enforced, count("enforced"));
+        prop_assert_eq!(p.enforced_percent, count("enforced") * 100 / passing.max(1));
+    }
+    let checks_passing = by_check.keys().filter(|(_, s)| s == "pass").count();
+    prop_assert_eq!(summary.pass_enforcement.len(), checks_passing);
+
+    // The enforcement filter of the device list lists exactly the model's devices.
+    for check in CHECKS {
+        for status in [Status::Pass, Status::Fail] {
+            for (word, matches) in posture_collector::enforcement::FILTER_VALUES {
+                let mut got: Vec<String> = store
+                    .list_devices(
+                        &store::DeviceFilter {
+                            check: Some(check.to_owned()),
+                            check_status: Some(status.as_str().to_owned()),
+                            enforced: Some(word.to_owned()),
+                            ..store::DeviceFilter::default()
+                        },
+                        now,
+                    )
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|d| d.id)
+                    .collect();
+                got.sort();
+                let mut want: Vec<String> = in_service
+                    .iter()
+                    .filter(|(_, c, s, e)| {
+                        c == check
+                            && *s == status
+                            && matches.contains(&e.unwrap_or(Enforcement::Unknown))
+                    })
+                    .map(|(id, _, _, _)| id.clone())
+                    .collect();
+                want.sort();
+                prop_assert_eq!(got, want, "{} {:?} enforced={}", check, status, word);
+            }
+        }
+    }
     // The chart: per day, the devices in service by the posture of their last report that day.
     let mut by_day = BTreeMap::<(String, String), i64>::new();
     for ((day, device), posture) in &daily {

@@ -17,6 +17,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use posture_schema::{Posture, Status};
 
+use crate::enforcement::Enforcement;
+
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use state::MISSING_CHECK_SUMMARY;
@@ -262,6 +264,21 @@ pub struct FindingSummary {
     pub status: Status,
     /// One-line summary.
     pub summary: String,
+    /// Whether management enforces the result, derived by the collector from the report's
+    /// per-setting results (`crate::enforcement`); `None` for a finding stored before the
+    /// collector derived it and not yet backfilled.
+    #[serde(serialize_with = "serialize_enforcement")]
+    pub enforcement: Option<Enforcement>,
+}
+
+fn serialize_enforcement<S: serde::Serializer>(
+    e: &Option<Enforcement>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match e {
+        Some(e) => serializer.serialize_str(e.as_str()),
+        None => serializer.serialize_none(),
+    }
 }
 
 /// Something about a device that an administrator should know: an identity change in a report
@@ -368,6 +385,9 @@ pub struct DeviceFilter {
     pub seen_within_days: Option<u32>,
     /// Host name contains this text (case-insensitive).
     pub hostname: Option<String>,
+    /// With `check`: only devices whose finding for it is enforced (`true`: `enforced`), not
+    /// (`false`: `not_enforced` or `partly`) or `unknown` (`unknown` or `not_applicable`).
+    pub enforced: Option<String>,
     /// At most this many devices (default 1000, at most 10000).
     pub limit: Option<u32>,
     /// Skip this many devices (cost grows with the offset; prefer `cursor`).
@@ -438,6 +458,15 @@ impl DeviceFilter {
                     "{name} is longer than {FILTER_TEXT_MAX_BYTES} bytes"
                 ));
             }
+        }
+        let enforced_words = crate::enforcement::FILTER_VALUES.map(|(w, _)| w);
+        word("enforced", self.enforced.as_deref(), &enforced_words)?;
+        if self.enforced.as_deref().is_some_and(|s| !s.is_empty())
+            && self.check.as_deref().is_none_or(str::is_empty)
+        {
+            return Err(
+                "enforced needs check (enforcement is per check: ?check=ID&enforced=…)".into(),
+            );
         }
         if let Some(cursor) = self.cursor.as_deref().filter(|c| !c.is_empty()) {
             parse_cursor(cursor).map_err(|e| match e {
@@ -561,11 +590,12 @@ impl std::fmt::Display for ReceivedCursor {
 /// [`Store::check_state`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StateMismatch {
-    /// `posture`, `check`, or `day` (a count of the per-day compliance chart).
+    /// `posture`, `check`, `enforcement`, or `day` (a count of the per-day compliance chart).
     pub kind: String,
     /// The posture word, the check id, or the day (`YYYY-MM-DD`).
     pub key: String,
-    /// The status word for a check, the posture word for a day, empty for a posture.
+    /// The status word for a check, `STATUS:ENFORCEMENT` for an enforcement count, the posture
+    /// word for a day, empty for a posture.
     pub status: String,
     /// What the counter says.
     pub maintained: i64,
@@ -712,6 +742,78 @@ pub struct FleetSummary {
     pub by_check: Vec<CheckCount>,
     /// Per UTC day, devices that reported that day by their last posture of the day.
     pub by_day: Vec<DayCount>,
+    /// Latest findings by check, status and enforcement (devices not retired).
+    pub by_enforcement: Vec<EnforcementCount>,
+    /// Per check with passing devices: how many of those passes management enforces
+    /// ("compliant, 62% enforced"), from `by_enforcement`.
+    pub pass_enforcement: Vec<PassEnforcement>,
+}
+
+/// How many devices have one status and one enforcement value for one check.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct EnforcementCount {
+    /// Check id.
+    pub check_id: String,
+    /// Status word.
+    pub status: String,
+    /// Enforcement word ([`crate::enforcement::Enforcement::as_str`]); findings not derived yet
+    /// count as `unknown`.
+    pub enforcement: String,
+    /// How many devices.
+    pub count: i64,
+}
+
+/// The passing devices of one check, by whether management enforces their pass.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct PassEnforcement {
+    /// Check id.
+    pub check_id: String,
+    /// Devices (not retired) passing the check.
+    pub passing: i64,
+    /// Of those, passes every setting of which management enforces.
+    pub enforced: i64,
+    /// Passes some settings of which management enforces, and some not.
+    pub partly: i64,
+    /// Passes nothing enforces.
+    pub not_enforced: i64,
+    /// Passes whose enforcement is unknown, or that report no settings (`not_applicable`).
+    pub unknown: i64,
+    /// `enforced` as a whole percentage of `passing`, rounded down so that a share is never
+    /// shown higher than it is.
+    pub enforced_percent: i64,
+}
+
+impl FleetSummary {
+    /// Derives [`FleetSummary::pass_enforcement`] from [`FleetSummary::by_enforcement`].
+    pub fn compute_pass_enforcement(&mut self) {
+        use crate::enforcement::Enforcement;
+        let mut out: Vec<PassEnforcement> = Vec::new();
+        for c in self.by_enforcement.iter().filter(|c| c.status == "pass") {
+            if out.last().is_none_or(|p| p.check_id != c.check_id) {
+                out.push(PassEnforcement {
+                    check_id: c.check_id.clone(),
+                    ..PassEnforcement::default()
+                });
+            }
+            if let Some(p) = out.last_mut() {
+                p.passing += c.count;
+                match Enforcement::parse(&c.enforcement) {
+                    Some(Enforcement::Enforced) => p.enforced += c.count,
+                    Some(Enforcement::Partly) => p.partly += c.count,
+                    Some(Enforcement::NotEnforced) => p.not_enforced += c.count,
+                    _ => p.unknown += c.count,
+                }
+            }
+        }
+        for p in &mut out {
+            p.enforced_percent = if p.passing > 0 {
+                p.enforced * 100 / p.passing
+            } else {
+                0
+            };
+        }
+        self.pass_enforcement = out;
+    }
 }
 
 /// A count for one key.
@@ -970,18 +1072,111 @@ pub trait Store: Send + Sync + 'static {
 
     /// Daily roll-ups from `since_day` (`YYYY-MM-DD`) on, by day, check and status.
     async fn daily_rollups(&self, since_day: &str) -> StoreResult<Vec<CheckRollup>>;
+
+    /// Up to `limit` latest findings whose enforcement is not derived yet (stored before
+    /// migration 0017), after `after` (device id, check id), in that order.
+    async fn findings_without_enforcement(
+        &self,
+        after: Option<(&str, &str)>,
+        limit: u32,
+    ) -> StoreResult<Vec<UnderivedFinding>>;
+
+    /// Stores derived enforcement values; a row changes only if it still holds the same report
+    /// and no value (an ingest in between wrote its own). Returns the rows changed.
+    async fn set_enforcement(
+        &self,
+        values: &[(UnderivedFinding, crate::enforcement::Enforcement)],
+    ) -> StoreResult<u64>;
+}
+
+/// A latest finding whose enforcement the collector has not derived yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnderivedFinding {
+    /// Device id.
+    pub device_id: String,
+    /// Check id.
+    pub check_id: String,
+    /// The report the finding comes from.
+    pub report_id: String,
+}
+
+/// Findings read per page by [`backfill_enforcement`].
+const BACKFILL_PAGE_ROWS: u32 = 500;
+
+/// Derives the enforcement of every latest finding stored before the collector kept it, from
+/// the finding's stored report (migration 0017 leaves those rows NULL). Run by [`open`] before
+/// the collector serves; each page is its own transaction, so a restart resumes where it
+/// stopped. A report that cannot be read or parsed leaves `unknown`; a check the report lacks
+/// (one the collector added for the fleet policy) is `not_applicable`. Returns the rows set.
+///
+/// # Errors
+/// A store error reading or writing.
+pub async fn backfill_enforcement(store: &dyn Store) -> StoreResult<u64> {
+    use crate::enforcement::Enforcement;
+    let mut after: Option<(String, String)> = None;
+    let mut set = 0;
+    loop {
+        let page = store
+            .findings_without_enforcement(
+                after.as_ref().map(|(d, c)| (d.as_str(), c.as_str())),
+                BACKFILL_PAGE_ROWS,
+            )
+            .await?;
+        let Some(last) = page.last() else {
+            break;
+        };
+        after = Some((last.device_id.clone(), last.check_id.clone()));
+        let mut values = Vec::with_capacity(page.len());
+        let mut report: Option<(String, Option<posture_schema::Report>)> = None;
+        for row in page {
+            if report.as_ref().is_none_or(|(id, _)| *id != row.report_id) {
+                let parsed = match store.report(&row.device_id, &row.report_id).await? {
+                    Some(body) => serde_json::from_str::<posture_schema::Report>(&body)
+                        .inspect_err(|e| {
+                            tracing::warn!(
+                                device_id = %row.device_id, report_id = %row.report_id,
+                                error = %e,
+                                "stored report does not parse; its findings' enforcement is unknown"
+                            );
+                        })
+                        .ok(),
+                    None => None,
+                };
+                report = Some((row.report_id.clone(), parsed));
+            }
+            let value = match report.as_ref().and_then(|(_, r)| r.as_ref()) {
+                Some(r) => r
+                    .checks
+                    .iter()
+                    .find(|f| f.id == row.check_id)
+                    .map_or(Enforcement::NotApplicable, Enforcement::of_finding),
+                None => Enforcement::Unknown,
+            };
+            values.push((row, value));
+        }
+        set += store.set_enforcement(&values).await?;
+    }
+    if set > 0 {
+        tracing::info!(
+            findings = set,
+            "derived the enforcement of findings stored before it was kept"
+        );
+    }
+    Ok(set)
 }
 
 /// Opens the store a URL names and applies its migrations: `sqlite:PATH` (created if missing)
 /// or `postgres://…`.
 pub async fn open(url: &str, options: &OpenOptions) -> StoreResult<std::sync::Arc<dyn Store>> {
-    if url.starts_with("sqlite:") {
-        Ok(std::sync::Arc::new(SqliteStore::open(url, options).await?))
+    let store: std::sync::Arc<dyn Store> = if url.starts_with("sqlite:") {
+        std::sync::Arc::new(SqliteStore::open(url, options).await?)
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(std::sync::Arc::new(PgStore::open(url, options).await?))
+        std::sync::Arc::new(PgStore::open(url, options).await?)
     } else {
-        Err(StoreError::UnsupportedUrl(redact_url(url)))
-    }
+        return Err(StoreError::UnsupportedUrl(redact_url(url)));
+    };
+    backfill_enforcement(store.as_ref()).await?;
+    Ok(store)
 }
 
 /// Prepared statements kept by each connection that commits report batches. A batch statement's
@@ -1092,6 +1287,38 @@ mod tests {
     fn a_refused_value_is_a_client_error_and_not_temporary() {
         let err = StoreError::InvalidInput("22021".into());
         assert!(!err.is_temporary());
+    }
+
+    #[test]
+    fn the_enforced_share_of_passes_rounds_down_and_ignores_other_statuses() {
+        let count = |status: &str, enforcement: &str, count| EnforcementCount {
+            check_id: "screen_lock".into(),
+            status: status.into(),
+            enforcement: enforcement.into(),
+            count,
+        };
+        let mut summary = FleetSummary {
+            by_enforcement: vec![
+                count("fail", "enforced", 5),
+                count("pass", "enforced", 2),
+                count("pass", "not_applicable", 1),
+            ],
+            ..FleetSummary::default()
+        };
+        summary.compute_pass_enforcement();
+        assert_eq!(
+            summary.pass_enforcement,
+            vec![PassEnforcement {
+                check_id: "screen_lock".into(),
+                passing: 3,
+                enforced: 2,
+                partly: 0,
+                not_enforced: 0,
+                unknown: 1,
+                // 66.7 %: never shown higher than it is.
+                enforced_percent: 66,
+            }]
+        );
     }
 
     #[test]

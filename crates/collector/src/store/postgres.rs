@@ -224,13 +224,14 @@ async fn ingest_batch(
         sqlx::query(
             "INSERT INTO latest_findings (device_id, check_id, report_id, title, clause, status, \
                  summary, status_since, changed_by_report, change_trigger, change_cause, \
-                 change_detected_at_agent_clock) \
+                 change_detected_at_agent_clock, enforcement) \
              SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
                  $6::text[], $7::text[], $8::bigint[], $9::text[], $10::text[], $11::text[], \
-                 $12::bigint[]) \
+                 $12::bigint[], $13::text[]) \
              ON CONFLICT (device_id, check_id) DO UPDATE SET \
                  report_id = excluded.report_id, title = excluded.title, \
                  clause = excluded.clause, summary = excluded.summary, \
+                 enforcement = excluded.enforcement, \
                  status_since = CASE WHEN latest_findings.status = excluded.status \
                      THEN latest_findings.status_since ELSE excluded.status_since END, \
                  changed_by_report = CASE WHEN latest_findings.status = excluded.status \
@@ -263,6 +264,12 @@ async fn ingest_batch(
         .bind(
             triggers
                 .map(|t| t.and_then(|t| t.detected_at_agent_clock))
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            findings
+                .iter()
+                .map(|(_, f)| f.enforcement.map(|e| e.as_str()))
                 .collect::<Vec<_>>(),
         )
         .execute(&mut **tx)

@@ -291,6 +291,8 @@ macro_rules! impl_store {
                 filter: &DeviceFilter,
                 now: i64,
             ) -> StoreResult<Vec<DeviceSummary>> {
+                // The API refuses a bad filter before; the dashboard's comes here.
+                filter.validate().map_err(StoreError::InvalidInput)?;
                 let mut q = sqlx::QueryBuilder::<$db>::new(format!(
                     "SELECT {} FROM devices d WHERE 1 = 1",
                     $crate::store::sql::SUMMARY_COLUMNS
@@ -390,7 +392,7 @@ macro_rules! impl_store {
                     let mut q = sqlx::QueryBuilder::<$db>::new(
                         "SELECT device_id, check_id, title, clause, status, summary, \
                              status_since, changed_by_report, change_trigger, change_cause, \
-                             change_detected_at_agent_clock \
+                             change_detected_at_agent_clock, enforcement \
                          FROM latest_findings WHERE (device_id, report_id) IN (VALUES ",
                     );
                     for (n, (device, report)) in chunk.iter().enumerate() {
@@ -428,7 +430,7 @@ macro_rules! impl_store {
                 let mut q = sqlx::QueryBuilder::<$db>::new(format!(
                     "SELECT lf.device_id, lf.check_id, lf.title, lf.clause, lf.status, \
                          lf.summary, lf.status_since, lf.changed_by_report, lf.change_trigger, \
-                         lf.change_cause, lf.change_detected_at_agent_clock, \
+                         lf.change_cause, lf.change_detected_at_agent_clock, lf.enforcement, \
                          COALESCE(d.hostname, d.enrolled_hostname) AS device_hostname, \
                          d.owner AS device_owner, {} \
                      FROM latest_findings lf JOIN devices d ON d.id = lf.device_id \
@@ -461,6 +463,90 @@ macro_rules! impl_store {
                     })
                     .collect::<Result<_, sqlx::Error>>()
                     .map_err(StoreError::from_sqlx)
+            }
+
+            async fn findings_without_enforcement(
+                &self,
+                after: Option<(&str, &str)>,
+                limit: u32,
+            ) -> StoreResult<Vec<$crate::store::UnderivedFinding>> {
+                let mut q = sqlx::QueryBuilder::<$db>::new(
+                    "SELECT device_id, check_id, report_id FROM latest_findings \
+                     WHERE enforcement IS NULL",
+                );
+                if let Some((device, check)) = after {
+                    q.push(" AND (device_id, check_id) > (");
+                    q.push_bind(device.to_owned());
+                    q.push(", ");
+                    q.push_bind(check.to_owned());
+                    q.push(")");
+                }
+                q.push(" ORDER BY device_id, check_id LIMIT ");
+                q.push_bind(i64::from(limit));
+                let rows = q
+                    .build()
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(StoreError::from_sqlx)?;
+                rows.iter()
+                    .map(|r| {
+                        Ok($crate::store::UnderivedFinding {
+                            device_id: r.try_get("device_id")?,
+                            check_id: r.try_get("check_id")?,
+                            report_id: r.try_get("report_id")?,
+                        })
+                    })
+                    .collect::<Result<_, sqlx::Error>>()
+                    .map_err(StoreError::from_sqlx)
+            }
+
+            async fn set_enforcement(
+                &self,
+                values: &[(
+                    $crate::store::UnderivedFinding,
+                    $crate::enforcement::Enforcement,
+                )],
+            ) -> StoreResult<u64> {
+                let mut changed = 0;
+                let mut tx = self
+                    .pool
+                    .begin_with($begin)
+                    .await
+                    .map_err(StoreError::from_sqlx)?;
+                for chunk in values.chunks(STATE_ROWS_PER_STATEMENT) {
+                    let mut q = sqlx::QueryBuilder::<$db>::new(
+                        "WITH v (device_id, check_id, report_id, enforcement) AS (VALUES ",
+                    );
+                    for (n, (row, value)) in chunk.iter().enumerate() {
+                        if n > 0 {
+                            q.push(", ");
+                        }
+                        q.push("(CAST(");
+                        q.push_bind(row.device_id.clone());
+                        q.push(" AS TEXT), CAST(");
+                        q.push_bind(row.check_id.clone());
+                        q.push(" AS TEXT), CAST(");
+                        q.push_bind(row.report_id.clone());
+                        q.push(" AS TEXT), CAST(");
+                        q.push_bind(value.as_str());
+                        q.push(" AS TEXT))");
+                    }
+                    q.push(
+                        ") UPDATE latest_findings SET enforcement = v.enforcement FROM v \
+                         WHERE latest_findings.device_id = v.device_id \
+                         AND latest_findings.check_id = v.check_id \
+                         AND latest_findings.report_id = v.report_id \
+                         AND latest_findings.enforcement IS NULL",
+                    );
+                    changed += q
+                        .build()
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(StoreError::from_sqlx)?
+                        .rows_affected();
+                }
+                tx.commit().await.map_err(StoreError::from_sqlx)?;
+                Ok(changed)
             }
 
             async fn check_state(&self) -> StoreResult<Vec<$crate::store::StateMismatch>> {
@@ -550,7 +636,7 @@ macro_rules! impl_store {
                 let rows = sqlx::query(
                     "SELECT device_id, check_id, title, clause, status, summary, status_since, \
                          changed_by_report, change_trigger, change_cause, \
-                         change_detected_at_agent_clock \
+                         change_detected_at_agent_clock, enforcement \
                      FROM latest_findings WHERE device_id = $1 ORDER BY check_id",
                 )
                 .bind(device_id)
@@ -665,7 +751,7 @@ macro_rules! impl_store {
                 let rows = sqlx::query(
                     "SELECT f.device_id, f.check_id, f.title, f.clause, f.status, f.summary, \
                          f.status_since, f.changed_by_report, f.change_trigger, f.change_cause, \
-                         f.change_detected_at_agent_clock \
+                         f.change_detected_at_agent_clock, f.enforcement \
                      FROM latest_findings f JOIN devices d ON d.id = f.device_id \
                      WHERE d.asset_state <> 'retired' ORDER BY f.device_id, f.check_id",
                 )
@@ -714,6 +800,29 @@ macro_rules! impl_store {
                         count: r.try_get("n").map_err(StoreError::from_sqlx)?,
                     });
                 }
+                // Maintained counters too (migration 0017): k2 is `STATUS:ENFORCEMENT`.
+                let rows = sqlx::query(
+                    "SELECT k1, k2, n FROM fleet_counts \
+                     WHERE kind = 'enforcement' AND n <> 0 ORDER BY k1, k2",
+                )
+                .fetch_all(&self.pool)
+                .await
+                .map_err(StoreError::from_sqlx)?;
+                for r in &rows {
+                    let key: String = r.try_get("k2").map_err(StoreError::from_sqlx)?;
+                    let (status, enforcement) = key.split_once(':').ok_or_else(|| {
+                        StoreError::Database(format!(
+                            "fleet_counts enforcement key {key:?} is not STATUS:ENFORCEMENT"
+                        ))
+                    })?;
+                    summary.by_enforcement.push($crate::store::EnforcementCount {
+                        check_id: r.try_get("k1").map_err(StoreError::from_sqlx)?,
+                        status: status.to_owned(),
+                        enforcement: enforcement.to_owned(),
+                        count: r.try_get("n").map_err(StoreError::from_sqlx)?,
+                    });
+                }
+                summary.compute_pass_enforcement();
                 // Maintained per-day counts (migration 0018): only the days asked are read.
                 let rows = sqlx::query(
                     "SELECT day, posture, n FROM daily_posture_counts \
@@ -1234,6 +1343,22 @@ macro_rules! impl_store {
             })
         }
 
+        fn enforcement_column(
+            row: &<$db as sqlx::Database>::Row,
+            column: &str,
+        ) -> Result<Option<$crate::enforcement::Enforcement>, sqlx::Error> {
+            let word: Option<String> = row.try_get(column)?;
+            word.map(|word| {
+                $crate::enforcement::Enforcement::parse(&word).ok_or_else(|| {
+                    sqlx::Error::ColumnDecode {
+                        index: column.to_owned(),
+                        source: format!("{word:?} is not an enforcement value").into(),
+                    }
+                })
+            })
+            .transpose()
+        }
+
         fn finding_from_row(
             row: &<$db as sqlx::Database>::Row,
         ) -> Result<LatestFinding, sqlx::Error> {
@@ -1245,6 +1370,7 @@ macro_rules! impl_store {
                     clause: row.try_get("clause")?,
                     status: status_column(row, "status")?,
                     summary: row.try_get("summary")?,
+                    enforcement: enforcement_column(row, "enforcement")?,
                 },
                 status_since: row.try_get("status_since")?,
                 change: $crate::store::StatusChange {
@@ -1427,7 +1553,7 @@ macro_rules! impl_values_ingest {
                 let mut q = sqlx::QueryBuilder::<$db>::new(
                     "INSERT INTO latest_findings (device_id, check_id, report_id, title, clause, \
                          status, summary, status_since, changed_by_report, change_trigger, \
-                         change_cause, change_detected_at_agent_clock) ",
+                         change_cause, change_detected_at_agent_clock, enforcement) ",
                 );
                 q.push_values(chunk, |mut b, (item, f)| {
                     let trigger = item.trigger.as_ref();
@@ -1442,7 +1568,8 @@ macro_rules! impl_values_ingest {
                         .push_bind(item.report_id.clone())
                         .push_bind(trigger.map(|t| t.kind.clone()))
                         .push_bind(trigger.and_then(|t| t.cause.clone()))
-                        .push_bind(trigger.and_then(|t| t.detected_at_agent_clock));
+                        .push_bind(trigger.and_then(|t| t.detected_at_agent_clock))
+                        .push_bind(f.enforcement.map(|e| e.as_str()));
                 });
                 // "Changed at" moves only when the status does: the receive time and trigger of
                 // the first report with the new status. Every right-hand side reads the row as
@@ -1456,7 +1583,8 @@ macro_rules! impl_values_ingest {
                 q.push(
                     " ON CONFLICT (device_id, check_id) DO UPDATE SET \
                          report_id = excluded.report_id, title = excluded.title, \
-                         clause = excluded.clause, summary = excluded.summary, ",
+                         clause = excluded.clause, summary = excluded.summary, \
+                         enforcement = excluded.enforcement, ",
                 );
                 q.push(
                     [
@@ -1577,6 +1705,25 @@ where
                 .unwrap_or("fail")
                 .to_owned(),
         );
+        // `validate` refused any other word before the query was built.
+        if let Some(matches) = f
+            .enforced
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .and_then(crate::enforcement::filter_matches)
+        {
+            q.push(" AND (f.enforcement IN (");
+            let mut list = q.separated(", ");
+            for e in matches {
+                list.push_bind(e.as_str().to_owned());
+            }
+            q.push(")");
+            // Not derived yet (before the startup backfill finished) reads as unknown.
+            if matches.contains(&crate::enforcement::Enforcement::Unknown) {
+                q.push(" OR f.enforcement IS NULL");
+            }
+            q.push(")");
+        }
         q.push(")");
     }
     if let Some(os) = f.os.as_deref().filter(|s| !s.is_empty()) {

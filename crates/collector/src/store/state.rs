@@ -97,8 +97,9 @@ macro_rules! impl_state {
             for check in &policy.enabled_checks {
                 sqlx::query(
                     "INSERT INTO latest_findings (device_id, check_id, report_id, title, clause, \
-                         status, summary, status_since) \
-                     SELECT id, $1, latest_report_id, $1, '', 'unknown', $2, $3 FROM devices \
+                         status, summary, status_since, enforcement) \
+                     SELECT id, $1, latest_report_id, $1, '', 'unknown', $2, $3, \
+                         'not_applicable' FROM devices \
                      WHERE latest_report_id IS NOT NULL \
                      ON CONFLICT (device_id, check_id) DO NOTHING",
                 )
@@ -154,6 +155,12 @@ macro_rules! impl_state {
                      SELECT 'check', f.check_id, f.status, COUNT(*) \
                      FROM latest_findings f JOIN devices d ON d.id = f.device_id \
                      WHERE d.asset_state <> 'retired' GROUP BY f.check_id, f.status \
+                     UNION ALL \
+                     SELECT 'enforcement', f.check_id, \
+                         f.status || ':' || COALESCE(f.enforcement, 'unknown'), COUNT(*) \
+                     FROM latest_findings f JOIN devices d ON d.id = f.device_id \
+                     WHERE d.asset_state <> 'retired' \
+                     GROUP BY f.check_id, f.status || ':' || COALESCE(f.enforcement, 'unknown') \
                      UNION ALL \
                      SELECT 'day', p.day, p.posture, COUNT(*) \
                      FROM daily_posture p JOIN devices d ON d.id = p.device_id \
