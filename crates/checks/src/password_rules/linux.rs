@@ -28,6 +28,14 @@
 //!
 //! Root bypasses pwquality, pwhistory and pam_unix's checks unless `enforce_for_root` is set;
 //! the evidence says which.
+//!
+//! Enforcement: each rule is the system's own configuration (`system_setting`, removable by a
+//! local administrator), enforced only when every file that decides it, and its directory, is
+//! root-owned and writable by nobody else ([`enforcement::root_only_files`]): the PAM files of
+//! the stack with their includes, and the pwquality, pwhistory or faillock files read for it;
+//! for an account, `/etc/shadow` (with the sign-in stacks for `nullok`). A module's default
+//! counts too, since only those files can change it. A file others may write makes the rule not
+//! enforced; an owner that could not be read makes it unknown.
 
 use posture_host::{Host, ReadError};
 use posture_schema::{Enforcer, Evidence};
