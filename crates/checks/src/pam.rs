@@ -48,6 +48,9 @@ pub struct AuthStack {
     pub file: String,
     /// Every `auth` line, includes expanded, in order.
     pub lines: Vec<AuthLine>,
+    /// Every file read to resolve the stack (the service's and each included one), in reading
+    /// order, each once: what decides the stack, lines of the group or not.
+    pub files: Vec<String>,
 }
 
 impl AuthStack {
@@ -95,8 +98,9 @@ pub fn stack_with(host: Read<'_>, service: &str, kind: &str) -> Result<Option<Au
         },
     };
     let mut lines = Vec::new();
-    collect(host, &file, kind, 0, &mut lines)?;
-    Ok(Some(AuthStack { file, lines }))
+    let mut files = Vec::new();
+    collect(host, &file, kind, 0, &mut lines, &mut files)?;
+    Ok(Some(AuthStack { file, lines, files }))
 }
 
 /// The first file of that name in the PAM directories; an absolute name is used as it is.
@@ -121,11 +125,15 @@ fn collect(
     kind_wanted: &str,
     depth: usize,
     out: &mut Vec<AuthLine>,
+    files: &mut Vec<String>,
 ) -> Result<(), String> {
     if depth > MAX_DEPTH {
         return Err(format!("{path}: PAM includes nested too deeply (a loop?)"));
     }
     let text = host(path).map_err(|e| evidence::read_failure(path, &e))?;
+    if !files.iter().any(|f| f == path) {
+        files.push(path.to_owned());
+    }
     for (number, line) in logical_lines(&text) {
         let mut words = line.split_whitespace();
         let Some(first) = words.next() else {
@@ -138,7 +146,7 @@ fn collect(
             };
             let target = find(host, name)?
                 .ok_or_else(|| format!("{path}, line {number}: @include {name}: not found"))?;
-            collect(host, &target, kind_wanted, depth + 1, out)?;
+            collect(host, &target, kind_wanted, depth + 1, out, files)?;
             continue;
         }
         let kind = first.trim_start_matches('-');
@@ -153,7 +161,7 @@ fn collect(
             };
             let target = find(host, name)?
                 .ok_or_else(|| format!("{path}, line {number}: {control} {name}: not found"))?;
-            collect(host, &target, kind_wanted, depth + 1, out)?;
+            collect(host, &target, kind_wanted, depth + 1, out, files)?;
             continue;
         }
         let Some(module) = after.first() else {

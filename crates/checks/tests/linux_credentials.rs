@@ -459,3 +459,67 @@ fn a_server_without_a_desktop_session_is_not_applicable() {
     assert_eq!(f.status, Status::NotApplicable, "{f:#?}");
     assert!(f.summary.contains("no graphical login"), "{}", f.summary);
 }
+
+#[test]
+fn a_keys_passphrase_is_never_enforced_and_the_extensions_enforcement_is_unknown_not_guessed() {
+    use posture_schema::Enforced;
+    let f = judge_with("company-account", &company());
+    let keys: Vec<_> = f
+        .subjects
+        .iter()
+        .filter(|s| s.name.contains("/.ssh/"))
+        .collect();
+    assert!(!keys.is_empty());
+    for k in &keys {
+        // Nothing manages an SSH key's passphrase: not enforced, and nothing listed.
+        let s = &k.settings[0];
+        assert_eq!(
+            (s.name.as_str(), s.enforced),
+            ("passphrase", Enforced::No),
+            "{k:#?}"
+        );
+        assert!(s.enforced_by.is_empty());
+        assert!(k.name.ends_with(&s.source), "{k:#?}");
+        assert_eq!(k.enforced, Some(Enforced::No));
+    }
+    // A browser policy could force-install the extension; posture does not read those, so it
+    // says unknown with the reason rather than "not enforced".
+    let chrome = subject(&f, "alice: Google Chrome profile Default");
+    let ext = &chrome.settings[0];
+    assert_eq!(
+        (ext.value.as_str(), ext.enforced),
+        ("enabled", Enforced::Unknown)
+    );
+    assert!(
+        ext.notes[0].contains("ExtensionInstallForcelist"),
+        "{ext:#?}"
+    );
+    // A profile never opened has no value to report.
+    assert!(
+        subject(&f, "alice: Firefox profile t3st0002.default")
+            .settings
+            .is_empty()
+    );
+    // The verdicts are as before; only require_enforced turns them.
+    assert_eq!(f.status, Status::Pass);
+    let strict = CredentialsRule {
+        require_enforced: true,
+        ..company()
+    };
+    let f = judge_with("company-account", &strict);
+    assert_eq!(f.status, Status::Fail, "{f:#?}");
+    assert!(
+        keys.iter()
+            .all(|k| subject(&f, &k.name).status == Status::Fail),
+        "{f:#?}"
+    );
+}
+
+#[test]
+fn a_plain_keys_passphrase_setting_says_none() {
+    let f = judge_with("plain-ssh-keys", &company());
+    let s = subject(&f, "alice: /home/alice/.ssh/openssh-ed25519-plain");
+    assert_eq!(s.settings[0].value, "none", "{s:#?}");
+    let s = subject(&f, "alice: /home/alice/.ssh/openssh-ed25519-encrypted");
+    assert_eq!(s.settings[0].value, "set", "{s:#?}");
+}

@@ -278,3 +278,215 @@ fn no_hash_reaches_the_evidence() {
         assert!(!e.value.contains("$posture$"), "{e:?}");
     }
 }
+
+// Whether management enforces each rule: the system's own files, enforced when only root can
+// change every file that decides the rule. Git keeps neither owners nor modes, so each case
+// copies the fixtures into a fresh directory and sets the modes itself.
+mod enforcement {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    use posture_host::{
+        CommandError, CommandOutput, CommandSpec, Host, Metadata, Platform, ReadError,
+    };
+    use posture_schema::{Enforced, Enforcer, Setting};
+
+    use super::*;
+
+    /// A copy of `layers` whose files are 0644 and directories 0755 (as packages install them).
+    fn root_only_copy(layers: &[&str]) -> tempfile::TempDir {
+        fn normalize(dir: &Path) {
+            fs_err::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+            for entry in fs_err::read_dir(dir).unwrap() {
+                let entry = entry.unwrap();
+                let kind = entry.file_type().unwrap();
+                if kind.is_dir() {
+                    normalize(&entry.path());
+                } else if kind.is_file() {
+                    chmod(&entry.path(), 0o644);
+                }
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        for layer in layers {
+            copy_tree(&fixtures().join(layer), dir.path());
+        }
+        normalize(&dir.path().join("etc"));
+        dir
+    }
+
+    fn chmod(path: &Path, mode: u32) {
+        fs_err::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    fn gather(host: &dyn Host) -> Finding {
+        let system = System::gather(host);
+        password_rules::evaluate_on(&password_rules::gather(host), &default_rule(), &system)
+    }
+
+    fn setting<'f>(f: &'f Finding, subject_name: &str, name: &str) -> &'f Setting {
+        subject(f, subject_name)
+            .settings
+            .iter()
+            .find(|s| s.name == name)
+            .unwrap_or_else(|| panic!("no setting {name} of {subject_name}: {f:#?}"))
+    }
+
+    fn statuses(f: &Finding) -> Vec<(String, Status)> {
+        f.subjects
+            .iter()
+            .map(|s| (s.name.clone(), s.status))
+            .collect()
+    }
+
+    #[test]
+    fn root_only_pam_pwquality_faillock_and_shadow_files_enforce_every_rule() {
+        let dir = root_only_copy(&["ubuntu-2404-stock", "hardened"]);
+        let f = gather(&RootedHost::new(dir.path()));
+        assert_eq!(f.status, Status::Pass, "{f:#?}");
+        let length = setting(&f, "local accounts", "minimum length");
+        assert_eq!(length.value, "15");
+        assert_eq!(length.enforced, Enforced::Yes, "{length:#?}");
+        let by = &length.enforced_by[0];
+        assert_eq!(by.kind, Enforcer::SYSTEM_SETTING);
+        assert_eq!(by.id, "/etc/pam.d/passwd");
+        assert_eq!(by.removable_by, Enforcer::BY_LOCAL_ADMIN);
+        let lockout = setting(&f, "local accounts", "lockout");
+        assert_eq!(lockout.value, "after 5 failed attempts");
+        assert_eq!(lockout.enforced, Enforced::Yes, "{lockout:#?}");
+        let empty = setting(&f, "alice", "empty password");
+        assert_eq!(
+            (empty.value.as_str(), empty.enforced),
+            ("refused", Enforced::Yes)
+        );
+        assert_eq!(empty.enforced_by[0].id, "/etc/shadow");
+        for s in &f.subjects {
+            if s.kind == "rules" || s.kind == "account" {
+                assert_eq!(s.enforced, Some(Enforced::Yes), "{s:#?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_pwquality_drop_in_others_may_write_leaves_the_length_unenforced_and_the_verdict_as_it_was()
+    {
+        let dir = root_only_copy(&["ubuntu-2404-stock", "hardened"]);
+        let before = gather(&RootedHost::new(dir.path()));
+        let drop_in = dir.path().join("etc/security/pwquality.conf.d");
+        let name = fs_err::read_dir(&drop_in)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        chmod(&name, 0o666);
+        let f = gather(&RootedHost::new(dir.path()));
+        assert_eq!(
+            statuses(&f),
+            statuses(&before),
+            "enforcement never changes a verdict"
+        );
+        assert_eq!(f.status, before.status);
+        let length = setting(&f, "local accounts", "minimum length");
+        assert_eq!(length.enforced, Enforced::No, "{length:#?}");
+        assert!(
+            length
+                .notes
+                .iter()
+                .any(|n| n.contains("pwquality.conf.d/") && n.contains("mode 0666")),
+            "{:?}",
+            length.notes
+        );
+        assert_eq!(length.enforced_by[0].kind, Enforcer::SYSTEM_SETTING);
+        // Lockout is decided by other files.
+        assert_eq!(
+            setting(&f, "local accounts", "lockout").enforced,
+            Enforced::Yes
+        );
+        assert_eq!(subject(&f, "local accounts").enforced, Some(Enforced::No));
+    }
+
+    #[test]
+    fn a_writable_faillock_conf_or_pam_directory_leaves_the_rules_it_decides_unenforced() {
+        let dir = root_only_copy(&["ubuntu-2404-stock", "hardened"]);
+        chmod(&dir.path().join("etc/security/faillock.conf"), 0o664);
+        let f = gather(&RootedHost::new(dir.path()));
+        let lockout = setting(&f, "local accounts", "lockout");
+        assert_eq!(lockout.enforced, Enforced::No, "{lockout:#?}");
+        assert!(
+            lockout.notes.iter().any(|n| n.contains("faillock.conf")),
+            "{lockout:#?}"
+        );
+        assert_eq!(
+            setting(&f, "local accounts", "minimum length").enforced,
+            Enforced::Yes
+        );
+
+        // A PAM directory anyone may write lets anyone replace the stacks: nothing is pinned.
+        chmod(&dir.path().join("etc/security/faillock.conf"), 0o644);
+        chmod(&dir.path().join("etc/pam.d"), 0o777);
+        let f = gather(&RootedHost::new(dir.path()));
+        for name in ["minimum length", "lockout"] {
+            assert_eq!(
+                setting(&f, "local accounts", name).enforced,
+                Enforced::No,
+                "{name}"
+            );
+        }
+        assert_eq!(
+            setting(&f, "alice", "empty password").enforced,
+            Enforced::No
+        );
+    }
+
+    #[test]
+    fn stock_fedora_with_root_only_files_is_enforced_through_authselects_links() {
+        let dir = root_only_copy(&["fedora-40-local"]);
+        let f = gather(&RootedHost::new(dir.path()));
+        let length = setting(&f, "local accounts", "minimum length");
+        assert_eq!(length.enforced, Enforced::Yes, "{length:#?}");
+    }
+
+    /// The fake root, but the owner of no file can be read.
+    struct NoOwners(RootedHost);
+
+    impl Host for NoOwners {
+        fn platform(&self) -> Platform {
+            self.0.platform()
+        }
+        fn read(&self, path: &str) -> Result<Vec<u8>, ReadError> {
+            self.0.read(path)
+        }
+        fn list_dir(&self, path: &str) -> Result<Vec<String>, ReadError> {
+            self.0.list_dir(path)
+        }
+        fn read_link(&self, path: &str) -> Result<String, ReadError> {
+            self.0.read_link(path)
+        }
+        fn run(&self, command: &CommandSpec) -> Result<CommandOutput, CommandError> {
+            self.0.run(command)
+        }
+        fn metadata(&self, _: &str) -> Result<Metadata, ReadError> {
+            Err(ReadError::Other("permission denied".to_owned()))
+        }
+    }
+
+    #[test]
+    fn owners_that_cannot_be_read_make_enforcement_unknown_never_enforced() {
+        let dir = root_only_copy(&["ubuntu-2404-stock", "hardened"]);
+        let plain = gather(&RootedHost::new(dir.path()));
+        let f = gather(&NoOwners(RootedHost::new(dir.path())));
+        assert_eq!(statuses(&f), statuses(&plain));
+        for (subject_name, name) in [
+            ("local accounts", "minimum length"),
+            ("local accounts", "lockout"),
+            ("alice", "empty password"),
+        ] {
+            let s = setting(&f, subject_name, name);
+            assert_eq!(s.enforced, Enforced::Unknown, "{s:#?}");
+            assert!(
+                s.notes.iter().any(|n| n.contains("permission denied")),
+                "{s:#?}"
+            );
+        }
+    }
+}

@@ -14,6 +14,11 @@
 //! [`posture_host::Host::read_extracted`], which keeps only the facts named here (account
 //! email, sign-in address and type; key format, type and protection; site and user name of
 //! company logins), and only those reach evidence bundles.
+//!
+//! Enforcement: an SSH key's passphrase is its owner's choice, which nothing manages (the
+//! setting says `enforced: false` with nothing in `enforced_by`); the 1Password extension can
+//! be force-installed by a browser policy, which posture does not read, so its enforcement is
+//! `unknown` with that reason. 1Password's sign-in reports no setting.
 
 pub mod browsers;
 mod linux;
@@ -418,6 +423,12 @@ pub fn evaluate_on(facts: &CredentialsFacts, rule: &CredentialsRule, system: &Sy
     crate::enforcement::require(finding, rule.require_enforced, system.platform)
 }
 
+/// Adds the one setting a subject rests on, and its enforcement.
+fn with_setting(subject: &mut Subject, setting: posture_schema::Setting) {
+    subject.settings.push(setting);
+    subject.enforced = crate::enforcement::all_of(&subject.settings);
+}
+
 fn subject(name: String, status: Status, summary: String) -> Subject {
     Subject {
         kind: "user".to_owned(),
@@ -471,11 +482,28 @@ fn judge_user(
                 ExtensionState::NeverOpened(why) => (Status::NotApplicable, why.clone()),
                 ExtensionState::Unknown(why) => (Status::Unknown, why.clone()),
             };
-            subjects.push(subject(
+            let mut profile = subject(
                 format!("{}: {} profile {}", u.user, p.browser, p.profile),
                 status,
                 summary,
-            ));
+            );
+            if let Some(value) = match &p.extension {
+                ExtensionState::Enabled(_) => Some("enabled"),
+                ExtensionState::Disabled(_) => Some("disabled"),
+                ExtensionState::Missing => Some("not installed"),
+                ExtensionState::NeverOpened(_) | ExtensionState::Unknown(_) => None,
+            } {
+                with_setting(
+                    &mut profile,
+                    crate::enforcement::unknown(
+                        "1Password extension",
+                        value,
+                        format!("{} profile {}", p.browser, p.profile),
+                        "a browser policy can force-install it (Chromium's ExtensionInstallForcelist, Firefox's ExtensionSettings), and posture does not read browser policies",
+                    ),
+                );
+            }
+            subjects.push(profile);
         }
         for why in &u.browsers_unknown {
             subjects.push(subject(
@@ -515,7 +543,7 @@ fn judge_user(
                         }
                         Protection::Unknown(_) => Status::Unknown,
                     };
-                    subjects.push(subject(
+                    let mut key = subject(
                         format!("{}: {path}", u.user),
                         status,
                         format!(
@@ -523,7 +551,24 @@ fn judge_user(
                             describe_key(format, key_type),
                             describe_protection(protection)
                         ),
-                    ));
+                    );
+                    with_setting(
+                        &mut key,
+                        crate::enforcement::noted(
+                            crate::enforcement::user_set(
+                                "passphrase",
+                                match protection {
+                                    Protection::Passphrase => "set",
+                                    Protection::SecurityKey => "held by a security key",
+                                    Protection::None => "none",
+                                    Protection::Unknown(_) => "unknown",
+                                },
+                                path.clone(),
+                            ),
+                            "a key's protection is its owner's choice: no policy or management pins it",
+                        ),
+                    );
+                    subjects.push(key);
                 }
                 for (path, why) in unreadable {
                     subjects.push(subject(

@@ -12,8 +12,8 @@
 pub mod macos;
 pub mod windows;
 
-use posture_host::Platform;
-use posture_schema::{Enforced, Enforcer, Finding, Setting, Status};
+use posture_host::{Host, Platform, ReadError};
+use posture_schema::{Enforced, Enforcer, Evidence, Finding, Setting, Status};
 
 /// A setting whose value is the user's own (or a default) and that nothing pins.
 #[must_use]
@@ -80,6 +80,60 @@ pub fn by(kind: &str, id: impl Into<String>, name: Option<String>, removable_by:
         name,
         removable_by: removable_by.to_owned(),
         value: None,
+    }
+}
+
+/// Whether only root can change the files that decide a value (each file and its directory,
+/// through [`Host::metadata`]): `Yes` when every one is root-owned and writable by nobody else,
+/// `No` naming each one that is not, else `Unknown` naming each one whose owner could not be
+/// read. A file that does not exist is skipped (its directory still counts: whoever may write
+/// it may create the file). The notes say why, and the evidence records each file found wanting.
+pub fn root_only_files(
+    host: &dyn Host,
+    paths: &[String],
+    evidence: &mut Vec<Evidence>,
+) -> (Enforced, Vec<String>) {
+    let mut chain: Vec<&str> = Vec::new();
+    for p in paths {
+        let dir = p
+            .rsplit_once('/')
+            .map_or("/", |(d, _)| if d.is_empty() { "/" } else { d });
+        for q in [p.as_str(), dir] {
+            if !chain.contains(&q) {
+                chain.push(q);
+            }
+        }
+    }
+    let mut open = Vec::new();
+    let mut unknown = Vec::new();
+    for p in chain {
+        match host.metadata(p) {
+            Ok(m) if m.root_only() => {}
+            Ok(m) => {
+                evidence.push(crate::evidence::file(p, Some("owner"), m.describe()));
+                open.push(if m.root_owned {
+                    format!("{p} is {}: writable by others than root", m.describe())
+                } else {
+                    format!(
+                        "{p} is {}: not root's, so its owner can change it",
+                        m.describe()
+                    )
+                });
+            }
+            Err(ReadError::NotFound) => {}
+            Err(e) => {
+                let why = crate::evidence::read_failure(p, &e);
+                evidence.push(crate::evidence::file(p, Some("owner"), why.clone()));
+                unknown.push(format!("who may change {p} is unknown: {why}"));
+            }
+        }
+    }
+    if !open.is_empty() {
+        (Enforced::No, open)
+    } else if !unknown.is_empty() {
+        (Enforced::Unknown, unknown)
+    } else {
+        (Enforced::Yes, Vec::new())
     }
 }
 

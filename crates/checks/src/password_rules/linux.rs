@@ -28,11 +28,22 @@
 //!
 //! Root bypasses pwquality, pwhistory and pam_unix's checks unless `enforce_for_root` is set;
 //! the evidence says which.
+//!
+//! Enforcement: each rule is the system's own configuration (`system_setting`, removable by a
+//! local administrator), enforced only when every file that decides it, and its directory, is
+//! root-owned and writable by nobody else ([`enforcement::root_only_files`]): the PAM files of
+//! the stack with their includes, and the pwquality, pwhistory or faillock files read for it;
+//! for an account, `/etc/shadow` (with the sign-in stacks for `nullok`). A module's default
+//! counts too, since only those files can change it. A file others may write makes the rule not
+//! enforced; an owner that could not be read makes it unknown.
 
 use posture_host::{Host, ReadError};
-use posture_schema::Evidence;
+use posture_schema::{Enforcer, Evidence};
 
-use super::{Known, Lockout, Rules, RulesFacts, Scope, ScopeKind, ScopeState, Setting, known};
+use super::{
+    Known, Lockout, Pin, Rules, RulesFacts, Scope, ScopeKind, ScopeState, Setting, known, rule,
+};
+use crate::enforcement;
 use crate::pam::{self, AuthLine};
 use crate::system::{Distro, System};
 use crate::{accounts, evidence, shadow};
@@ -77,11 +88,20 @@ pub(super) fn gather(host: &dyn Host) -> RulesFacts {
     let mut rules = Rules::default();
     match password_stack(host, system, &mut ev) {
         Ok(change) => {
+            let what = "PAM password stack of passwd";
+            let length = system_pin(host, what, &change.stack_file, &change.quality_files, &mut ev);
+            let history = system_pin(host, what, &change.stack_file, &change.history_files, &mut ev);
+            rules.pins.push((rule::MIN_LENGTH, length.clone()));
+            rules.pins.push((rule::COMPOSITION, length));
+            rules.pins.push((rule::HISTORY, history));
             rules.min_length = Some(change.min_length);
             rules.history = Some(change.history);
             rules.composition = Some(change.composition);
         }
         Err(why) => {
+            for field in [rule::MIN_LENGTH, rule::HISTORY, rule::COMPOSITION] {
+                rules.pins.push((field, Pin::unknown(format!("the rule is not known: {why}"))));
+            }
             rules.min_length = Some(Err(why.clone()));
             rules.history = Some(Err(why.clone()));
             rules.composition = Some(Err(why));
@@ -90,11 +110,19 @@ pub(super) fn gather(host: &dyn Host) -> RulesFacts {
     let sign_in = sign_in(host, &mut ev);
     let nullok = match &sign_in {
         Ok(s) => {
+            let what = format!("PAM sign-in stacks ({})", s.stacks.join(", "));
+            let id = s.files.first().cloned().unwrap_or_default();
+            rules
+                .pins
+                .push((rule::LOCKOUT, system_pin(host, &what, &id, &s.files, &mut ev)));
             rules.lockout = Some(s.lockout.clone());
             rules.second_factor = s.second_factor.clone();
-            Ok(s.nullok.clone())
+            Ok((s.nullok.clone(), s.pam_files.clone()))
         }
         Err(why) => {
+            rules
+                .pins
+                .push((rule::LOCKOUT, Pin::unknown(format!("the rule is not known: {why}"))));
             rules.lockout = Some(Err(why.clone()));
             Err(why.clone())
         }
@@ -117,6 +145,36 @@ struct Change {
     min_length: Setting<u32>,
     history: Setting<u32>,
     composition: Setting<Option<String>>,
+    /// The file the `passwd` service resolved to.
+    stack_file: String,
+    /// The files that decide the minimum length and composition: the stack's PAM files and
+    /// the pwquality files read.
+    quality_files: Vec<String>,
+    /// The files that decide the history: the stack's PAM files and `pwhistory.conf` when
+    /// pam_pwhistory is in the stack.
+    history_files: Vec<String>,
+}
+
+/// What sets a rule the system's own configuration decides: enforced when only root can change
+/// every file of `files` ([`enforcement::root_only_files`]), which any local administrator can.
+fn system_pin(
+    host: &dyn Host,
+    what: &str,
+    id: &str,
+    files: &[String],
+    ev: &mut Vec<Evidence>,
+) -> Pin {
+    let (enforced, notes) = enforcement::root_only_files(host, files, ev);
+    Pin {
+        enforced,
+        by: vec![enforcement::by(
+            Enforcer::SYSTEM_SETTING,
+            id,
+            Some(what.to_owned()),
+            Enforcer::BY_LOCAL_ADMIN,
+        )],
+        notes,
+    }
 }
 
 fn at(line: &AuthLine) -> String {
@@ -172,6 +230,8 @@ fn password_stack(
     let mut forced: Vec<String> = Vec::new();
     let mut root_exempt: Vec<String> = Vec::new();
     let mut counted = Vec::new();
+    let mut quality_files = stack.files.clone();
+    let mut history_files = stack.files.clone();
     for line in &stack.lines {
         let module = line.module_name();
         if line.control == "optional" {
@@ -193,7 +253,7 @@ fn password_stack(
         counted.push(format!("{module} ({})", line.control));
         match module {
             "pam_pwquality.so" => {
-                let q = pwquality(host, line, ev)?;
+                let q = pwquality(host, line, &mut quality_files, ev)?;
                 if !q.enforcing {
                     ev.push(evidence::file(
                         &line.file,
@@ -254,6 +314,9 @@ fn password_stack(
             }
             "pam_pwhistory.so" => {
                 let (n, source, root) = pwhistory(host, line, ev)?;
+                if !history_files.iter().any(|f| f == PWHISTORY_CONF) {
+                    history_files.push(PWHISTORY_CONF.to_owned());
+                }
                 history.push((n, source));
                 if !root {
                     root_exempt.push("pam_pwhistory.so".to_owned());
@@ -304,6 +367,9 @@ fn password_stack(
         min_length,
         history,
         composition,
+        stack_file: stack.file,
+        quality_files,
+        history_files,
     })
 }
 
@@ -449,7 +515,12 @@ fn read_optional(
     }
 }
 
-fn pwquality(host: &dyn Host, line: &AuthLine, ev: &mut Vec<Evidence>) -> Result<Quality, String> {
+fn pwquality(
+    host: &dyn Host,
+    line: &AuthLine,
+    decided_by: &mut Vec<String>,
+    ev: &mut Vec<Evidence>,
+) -> Result<Quality, String> {
     let mut q = Quality::pwquality();
     let mut files: Vec<String> = match host.list_dir(PWQUALITY_DIR) {
         Ok(names) => names
@@ -467,6 +538,11 @@ fn pwquality(host: &dyn Host, line: &AuthLine, ev: &mut Vec<Evidence>) -> Result
     // libpwquality: the drop-ins first, in ASCII order, the main file last (it wins).
     files.sort();
     files.push(PWQUALITY_CONF.to_owned());
+    for f in &files {
+        if !decided_by.contains(f) {
+            decided_by.push(f.clone());
+        }
+    }
     for path in &files {
         let Some(text) = read_optional(host, path, ev)? else {
             if path == PWQUALITY_CONF {
@@ -553,6 +629,21 @@ struct SignIn {
     lockout: Setting<Lockout>,
     nullok: Option<String>,
     second_factor: Option<String>,
+    /// The services whose stacks were read.
+    stacks: Vec<String>,
+    /// The files that decide the lockout: every sign-in stack's PAM files, the account stacks
+    /// read for pam_faillock, and `faillock.conf` when it was read.
+    files: Vec<String>,
+    /// The sign-in stacks' PAM files alone (what decides `nullok`).
+    pam_files: Vec<String>,
+}
+
+fn add_files(to: &mut Vec<String>, files: &[String]) {
+    for f in files {
+        if !to.contains(f) {
+            to.push(f.clone());
+        }
+    }
 }
 
 /// `deny` of faillock: its arguments over faillock.conf over the default 3.
@@ -587,6 +678,7 @@ fn sign_in_one(
     host: &dyn Host,
     service: &str,
     auth: &pam::AuthStack,
+    files: &mut Vec<String>,
     ev: &mut Vec<Evidence>,
 ) -> Result<(Lockout, String), String> {
     let present: Vec<&AuthLine> = auth
@@ -608,6 +700,9 @@ fn sign_in_one(
         .collect();
     if !faillock.is_empty() {
         let account = pam::stack(host, service, "account")?;
+        if let Some(a) = &account {
+            add_files(files, &a.files);
+        }
         let in_account = account.as_ref().is_some_and(|a| {
             a.lines
                 .iter()
@@ -617,6 +712,7 @@ fn sign_in_one(
             .iter()
             .any(|l| flag(l, "preauth") || flag(l, "authfail"));
         if in_account && counts {
+            add_files(files, &[FAILLOCK_CONF.to_owned()]);
             let (deny, source) = faillock_deny(host, &faillock, ev)?;
             if deny > 0 {
                 return Ok((Lockout::After(deny), format!("{}: {source}", auth.file)));
@@ -690,8 +786,13 @@ fn sign_in(host: &dyn Host, ev: &mut Vec<Evidence>) -> Result<SignIn, String> {
     let mut weakest: Option<(Lockout, String)> = None;
     let mut nullok = None;
     let mut factors = Vec::new();
+    let mut pam_files = Vec::new();
+    for (_, stack) in &stacks {
+        add_files(&mut pam_files, &stack.files);
+    }
+    let mut files = pam_files.clone();
     for (service, stack) in &stacks {
-        let (lockout, source) = sign_in_one(host, service, stack, ev)?;
+        let (lockout, source) = sign_in_one(host, service, stack, &mut files, ev)?;
         ev.push(evidence::file(
             &stack.file,
             Some("auth"),
@@ -735,12 +836,28 @@ fn sign_in(host: &dyn Host, ev: &mut Vec<Evidence>) -> Result<SignIn, String> {
         }),
         nullok,
         second_factor,
+        stacks: stacks.iter().map(|(s, _)| (*s).to_owned()).collect(),
+        files,
+        pam_files,
     })
 }
 
+/// An account's rules that are not known: so is what sets them.
+fn unknown_pins(rules: &mut Rules, why: &str) {
+    for field in [rule::EMPTY_PASSWORD, rule::MAX_AGE_DAYS] {
+        rules
+            .pins
+            .push((field, Pin::unknown(format!("the rule is not known: {why}"))));
+    }
+}
+
+/// `nullok` of the sign-in stacks (where it is, if anywhere) and the PAM files that decide it,
+/// or why it is not known.
+type Nullok = Result<(Option<String>, Vec<String>), String>;
+
 fn account_scopes(
     host: &dyn Host,
-    nullok: &Result<Option<String>, String>,
+    sign_in: &Nullok,
     scopes: &mut Vec<Scope>,
     ev: &mut Vec<Evidence>,
 ) {
@@ -762,19 +879,57 @@ fn account_scopes(
     if let Err(why) = &entries {
         ev.push(evidence::file(shadow::PATH, None, why.clone()));
     }
+    let nullok = sign_in.as_ref().map(|(n, _)| n.clone());
+    let nullok = &nullok;
+    // Who may change /etc/shadow (its password and ageing fields), and with the sign-in
+    // stacks (their `nullok`) who may change whether an empty password is accepted; read once
+    // for every account.
+    let mut pins: Option<(Pin, Pin)> = None;
     for account in humans {
         let mut rules = Rules::default();
         match &entries {
             Err(why) => {
+                unknown_pins(&mut rules, why);
                 rules.empty_password = Some(Err(why.clone()));
                 rules.max_age_days = Some(Err(why.clone()));
             }
             Ok(entries) => match shadow::entry(entries, &account.name) {
                 Err(why) => {
+                    unknown_pins(&mut rules, &why);
                     rules.empty_password = Some(Err(why.clone()));
                     rules.max_age_days = Some(Err(why));
                 }
                 Ok(entry) => {
+                    let (empty_pin, age_pin) = pins
+                        .get_or_insert_with(|| {
+                            let age = system_pin(
+                                host,
+                                "the account's /etc/shadow entry",
+                                shadow::PATH,
+                                &[shadow::PATH.to_owned()],
+                                ev,
+                            );
+                            let empty = match sign_in {
+                                Ok((_, files)) => {
+                                    let mut chain = vec![shadow::PATH.to_owned()];
+                                    chain.extend(files.iter().cloned());
+                                    system_pin(
+                                        host,
+                                        "the account's /etc/shadow entry and the PAM sign-in stacks (nullok)",
+                                        shadow::PATH,
+                                        &chain,
+                                        ev,
+                                    )
+                                }
+                                Err(why) => Pin::unknown(format!(
+                                    "whether sign-in accepts an empty password is unknown: {why}"
+                                )),
+                            };
+                            (empty, age)
+                        })
+                        .clone();
+                    rules.pins.push((rule::EMPTY_PASSWORD, empty_pin));
+                    rules.pins.push((rule::MAX_AGE_DAYS, age_pin));
                     let state = entry.password;
                     ev.push(evidence::about(
                         evidence::file(
