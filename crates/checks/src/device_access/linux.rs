@@ -14,13 +14,18 @@
 //! - Remote access: SSH, xrdp, VNC and GNOME Remote Desktop units enabled in
 //!   `/etc/systemd/system` (the `*.wants` links `systemctl enable` makes), and for SSH with an
 //!   empty-password account, `PermitEmptyPasswords` in `sshd_config`.
+//!
+//! Enforcement: automatic login, guest sessions and the sign-in stacks are the system's own
+//! configuration (`system_setting`, removable by a local administrator), enforced when only root
+//! can change every file consulted for the value and its directory
+//! ([`enforcement::root_only_files`]), drop-in directories included.
 
 use posture_host::keyfile::KeyFile;
 use posture_host::{Host, ReadError};
-use posture_schema::Evidence;
+use posture_schema::{Enforcer, Evidence, Setting};
 
 use super::{AccessFacts, Door, DoorKind, DoorState, closed, open, unknown};
-use crate::{accounts, evidence, pam, shadow};
+use crate::{accounts, enforcement, evidence, pam, shadow};
 
 /// GDM's configuration: `custom.conf` (upstream, Fedora, Arch, Ubuntu) and `daemon.conf`
 /// (Debian's older gdm3), each under `gdm3` (Debian family) or `gdm`.
@@ -91,6 +96,33 @@ pub(super) fn gather(host: &dyn Host) -> AccessFacts {
     AccessFacts {
         doors,
         evidence: ev,
+    }
+}
+
+/// A setting the system's own files decide (`what` names them, `id` is the file that holds the
+/// value or would): enforced when only root can change each of `files` and its directory.
+fn system_setting(
+    host: &dyn Host,
+    name: &str,
+    value: impl Into<String>,
+    source: impl Into<String>,
+    (what, id): (&str, &str),
+    files: &[String],
+    ev: &mut Vec<Evidence>,
+) -> Setting {
+    let (enforced, notes) = enforcement::root_only_files(host, files, ev);
+    Setting {
+        name: name.to_owned(),
+        value: value.into(),
+        source: source.into(),
+        enforced,
+        enforced_by: vec![enforcement::by(
+            Enforcer::SYSTEM_SETTING,
+            id,
+            Some(what.to_owned()),
+            Enforcer::BY_LOCAL_ADMIN,
+        )],
+        notes,
     }
 }
 
@@ -192,7 +224,23 @@ fn gdm(host: &dyn Host, doors: &mut Vec<Door>, ev: &mut Vec<Evidence>) {
                     None => "absent".to_owned(),
                 },
             ));
-            doors.push(Door::new(DoorKind::AutoLogin, label, state));
+            let (value, source) = match enable {
+                Some(e) => (
+                    format!("{} ({user_key}={user})", e.value),
+                    format!("{path} line {}", e.line),
+                ),
+                None => ("not set (GDM's default: false)".to_owned(), path.to_owned()),
+            };
+            let setting = system_setting(
+                host,
+                enable_key,
+                value,
+                source,
+                ("GDM configuration", path),
+                &[path.to_owned()],
+                ev,
+            );
+            doors.push(Door::new(DoorKind::AutoLogin, label, state).with_settings(vec![setting]));
         }
     }
 }
@@ -207,6 +255,32 @@ impl Effective {
     fn set(&mut self, value: &str, at: String) {
         self.value = Some((value.to_owned(), at));
     }
+
+    /// The key as a setting decided by `files` (all consulted, the drop-in directories too).
+    fn setting(
+        &self,
+        host: &dyn Host,
+        key: &str,
+        default: &str,
+        (what, main): (&str, &str),
+        files: &[String],
+        ev: &mut Vec<Evidence>,
+    ) -> Setting {
+        let (value, source) = match &self.value {
+            Some((v, at)) => (v.clone(), at.clone()),
+            None => (format!("not set ({default})"), main.to_owned()),
+        };
+        let id = source.split(" line ").next().unwrap_or(main).to_owned();
+        system_setting(host, key, value, source, (what, &id), files, ev)
+    }
+}
+
+/// The files a display manager's value depends on: its drop-in directories and every file read.
+fn consulted(dirs: &[&str], files: &[String]) -> Vec<String> {
+    dirs.iter()
+        .map(|d| (*d).to_owned())
+        .chain(files.iter().cloned())
+        .collect()
 }
 
 /// A display manager's drop-in files (each directory's `*.conf`, in order) then its main file;
@@ -287,7 +361,12 @@ fn lightdm(host: &dyn Host, doors: &mut Vec<Door>, ev: &mut Vec<Evidence>) {
         Some((_, at)) => closed(format!("autologin-user is empty ({at})")),
         None => closed("autologin-user is not set"),
     };
-    doors.push(Door::new(DoorKind::AutoLogin, "LightDM automatic login", user));
+    let deciding = consulted(&LIGHTDM_DIRS, &files);
+    let lightdm = ("LightDM configuration", LIGHTDM_FILE);
+    let setting = autologin_user.setting(host, "autologin-user", "no user", lightdm, &deciding, ev);
+    doors.push(
+        Door::new(DoorKind::AutoLogin, "LightDM automatic login", user).with_settings(vec![setting]),
+    );
     let guest_auto = match &autologin_guest.value {
         None => closed("autologin-guest is not set"),
         Some((v, at)) => match glib_bool(v) {
@@ -298,11 +377,11 @@ fn lightdm(host: &dyn Host, doors: &mut Vec<Door>, ev: &mut Vec<Evidence>) {
             None => unknown(format!("autologin-guest={v} ({at}) is not a boolean")),
         },
     };
-    doors.push(Door::new(
-        DoorKind::AutoLogin,
-        "LightDM guest automatic login",
-        guest_auto,
-    ));
+    let setting = autologin_guest.setting(host, "autologin-guest", "false", lightdm, &deciding, ev);
+    doors.push(
+        Door::new(DoorKind::AutoLogin, "LightDM guest automatic login", guest_auto)
+            .with_settings(vec![setting]),
+    );
     let script = guest_script
         .value
         .as_ref()
@@ -327,7 +406,33 @@ fn lightdm(host: &dyn Host, doors: &mut Vec<Door>, ev: &mut Vec<Evidence>) {
             }
         }
     };
-    doors.push(Door::new(DoorKind::Guest, "LightDM guest session", guest));
+    // Unless guests are turned off, whoever may install the guest-account script decides it too.
+    let mut guest_files = deciding.clone();
+    if allow_guest.value.as_ref().and_then(|(v, _)| glib_bool(v)) != Some(false) {
+        guest_files.extend(script_paths(&script));
+    }
+    let setting = allow_guest.setting(
+        host,
+        "allow-guest",
+        "LightDM's default: true",
+        lightdm,
+        &guest_files,
+        ev,
+    );
+    doors.push(Door::new(DoorKind::Guest, "LightDM guest session", guest).with_settings(vec![setting]));
+}
+
+/// Where LightDM looks for its guest-account script: the path as given when absolute, else
+/// each directory of the usual `PATH`.
+fn script_paths(script: &str) -> Vec<String> {
+    if script.starts_with('/') {
+        vec![script.to_owned()]
+    } else {
+        ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"]
+            .iter()
+            .map(|d| format!("{d}/{script}"))
+            .collect()
+    }
 }
 
 /// Where LightDM's guest-account script is (an absolute path as given, else the usual `PATH`).
@@ -336,15 +441,7 @@ fn guest_script_installed(
     script: &str,
     ev: &mut Vec<Evidence>,
 ) -> Result<Option<String>, String> {
-    let candidates: Vec<String> = if script.starts_with('/') {
-        vec![script.to_owned()]
-    } else {
-        ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"]
-            .iter()
-            .map(|d| format!("{d}/{script}"))
-            .collect()
-    };
-    for path in candidates {
+    for path in script_paths(script) {
         match host.exists(&path) {
             Ok(true) => {
                 ev.push(evidence::file(&path, None, "present"));
@@ -400,7 +497,15 @@ fn sddm(host: &dyn Host, doors: &mut Vec<Door>, ev: &mut Vec<Evidence>) {
         Some((_, at)) => closed(format!("[Autologin] User is empty ({at})")),
         None => closed("[Autologin] User is not set"),
     };
-    doors.push(Door::new(DoorKind::AutoLogin, "SDDM automatic login", state));
+    let setting = user.setting(
+        host,
+        "[Autologin] User",
+        "no user",
+        ("SDDM configuration", SDDM_FILE),
+        &consulted(&SDDM_DIRS, &files),
+        ev,
+    );
+    doors.push(Door::new(DoorKind::AutoLogin, "SDDM automatic login", state).with_settings(vec![setting]));
 }
 
 fn greetd(host: &dyn Host, doors: &mut Vec<Door>, ev: &mut Vec<Evidence>) {
@@ -446,7 +551,23 @@ fn greetd(host: &dyn Host, doors: &mut Vec<Door>, ev: &mut Vec<Evidence>) {
             DoorState::Unknown { .. } => "unreadable",
         },
     ));
-    doors.push(Door::new(DoorKind::AutoLogin, "greetd initial session", state));
+    let value = match &state {
+        DoorState::Open { .. } => "set",
+        DoorState::Closed { .. } => "not set",
+        DoorState::Unknown { .. } => "unreadable",
+    };
+    let setting = system_setting(
+        host,
+        "[initial_session]",
+        value,
+        GREETD_FILE,
+        ("greetd configuration", GREETD_FILE),
+        &[GREETD_FILE.to_owned()],
+        ev,
+    );
+    doors.push(
+        Door::new(DoorKind::AutoLogin, "greetd initial session", state).with_settings(vec![setting]),
+    );
 }
 
 /// The user an agetty command line signs in by itself (`--autologin USER`, `-a USER`,
@@ -476,11 +597,14 @@ fn getty(host: &dyn Host, doors: &mut Vec<Door>, ev: &mut Vec<Evidence>) {
         }
     };
     let mut found = Vec::new();
+    let mut deciding = vec![SYSTEMD_DIR.to_owned()];
+    let mut autologin: Option<(String, String)> = None;
     for name in names.iter().filter(|n| {
         (n.starts_with("getty@") || n.starts_with("serial-getty@") || n.starts_with("autovt@"))
             && n.ends_with(".service.d")
     }) {
         let dir = format!("{SYSTEMD_DIR}/{name}");
+        deciding.push(dir.clone());
         let files = match conf_files(host, &dir) {
             Ok(f) => f,
             Err(why) => {
@@ -489,6 +613,7 @@ fn getty(host: &dyn Host, doors: &mut Vec<Door>, ev: &mut Vec<Evidence>) {
             }
         };
         for path in files {
+            deciding.push(path.clone());
             let text = match read_optional(host, &path, ev) {
                 Ok(Some(t)) => t,
                 Ok(None) => continue,
@@ -505,6 +630,7 @@ fn getty(host: &dyn Host, doors: &mut Vec<Door>, ev: &mut Vec<Evidence>) {
                     format!("{} (line {})", e.value, e.line),
                 ));
                 if let Some(user) = agetty_autologin(&e.value) {
+                    autologin = Some((format!("--autologin {user}"), format!("{path} line {}", e.line)));
                     found.push(format!(
                         "{path} line {}: agetty --autologin {user} signs {user} in on the console without a password",
                         e.line
@@ -518,7 +644,22 @@ fn getty(host: &dyn Host, doors: &mut Vec<Door>, ev: &mut Vec<Evidence>) {
     } else {
         open(found.join("; "))
     };
-    doors.push(Door::new(DoorKind::AutoLogin, "getty automatic login", state));
+    // Without one, the value is agetty's default, which a drop-in added to the directory changes.
+    let (value, source) =
+        autologin.unwrap_or_else(|| ("not passed".to_owned(), SYSTEMD_DIR.to_owned()));
+    let id = source.split(" line ").next().unwrap_or(SYSTEMD_DIR).to_owned();
+    let setting = system_setting(
+        host,
+        "agetty --autologin",
+        value,
+        source,
+        ("systemd getty drop-ins", &id),
+        &deciding,
+        ev,
+    );
+    doors.push(
+        Door::new(DoorKind::AutoLogin, "getty automatic login", state).with_settings(vec![setting]),
+    );
 }
 
 /// Human accounts with an empty password; `Err` when that could not be read.
@@ -719,6 +860,13 @@ fn sign_in_stacks(
                 }
             ),
         ));
+        let value = if !open_by.is_empty() {
+            open_by.join("; ")
+        } else if !unknowns.is_empty() {
+            unknowns.join("; ")
+        } else {
+            "every rule asks for a password".to_owned()
+        };
         let state = if !open_by.is_empty() {
             open(open_by.join("; "))
         } else if !unknowns.is_empty() {
@@ -726,7 +874,23 @@ fn sign_in_stacks(
         } else {
             closed(format!("{}: every rule asks for a password", stack.file))
         };
-        doors.push(Door::new(DoorKind::PasswordlessSignIn, name, state));
+        // The service's file and every file it includes decide the stack.
+        let mut files = vec![stack.file.clone()];
+        for line in &stack.lines {
+            if !files.contains(&line.file) {
+                files.push(line.file.clone());
+            }
+        }
+        let setting = system_setting(
+            host,
+            "auth",
+            value,
+            stack.file.clone(),
+            ("PAM configuration", &stack.file),
+            &files,
+            ev,
+        );
+        doors.push(Door::new(DoorKind::PasswordlessSignIn, name, state).with_settings(vec![setting]));
     }
 }
 

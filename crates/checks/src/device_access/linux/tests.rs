@@ -217,3 +217,136 @@ fn gdm_booleans_follow_gdms_reader_and_agetty_options_are_read() {
     );
     assert_eq!(super::agetty_autologin("-/sbin/agetty --noclear %I $TERM"), None);
 }
+
+// Whether the system's own files enforce each setting: only when root alone can change every
+// file consulted and its directory (the copy's owner counts as root under a fake root).
+mod enforcement {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    use posture_schema::{Enforced, Enforcer, Setting};
+
+    use super::*;
+
+    /// A copy of `layers` whose files are 0644 and directories 0755 (as packages install them).
+    fn root_only_copy(layers: &[&str]) -> tempfile::TempDir {
+        fn normalize(dir: &Path) {
+            chmod(dir, 0o755);
+            for entry in fs_err::read_dir(dir).unwrap() {
+                let entry = entry.unwrap();
+                let kind = entry.file_type().unwrap();
+                if kind.is_dir() {
+                    normalize(&entry.path());
+                } else if kind.is_file() {
+                    chmod(&entry.path(), 0o644);
+                }
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        for layer in std::iter::once(&"base").chain(layers) {
+            copy_tree(&fixtures().join(layer), dir.path());
+        }
+        normalize(dir.path());
+        dir
+    }
+
+    fn chmod(path: &Path, mode: u32) {
+        fs_err::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    fn setting<'a>(facts: &'a AccessFacts, door: &str) -> &'a Setting {
+        let door = facts
+            .doors
+            .iter()
+            .find(|d| d.name == door)
+            .unwrap_or_else(|| panic!("no door {door}: {:#?}", facts.doors));
+        assert_eq!(door.settings.len(), 1, "{door:#?}");
+        &door.settings[0]
+    }
+
+    #[test]
+    fn root_only_display_manager_and_pam_files_enforce_each_setting() {
+        let dir = root_only_copy(&["lightdm-autologin", "getty-autologin"]);
+        let facts = gather(&RootedHost::new(dir.path()));
+        let lightdm = setting(&facts, "LightDM automatic login");
+        assert_eq!(lightdm.enforced, Enforced::Yes, "{lightdm:#?}");
+        assert_eq!(lightdm.name, "autologin-user");
+        assert!(
+            lightdm.source.starts_with("/etc/lightdm/lightdm.conf.d/60-autologin.conf line "),
+            "{lightdm:#?}"
+        );
+        let by = &lightdm.enforced_by[0];
+        assert_eq!(
+            (by.kind.as_str(), by.removable_by.as_str()),
+            (Enforcer::SYSTEM_SETTING, Enforcer::BY_LOCAL_ADMIN)
+        );
+        assert_eq!(by.id, "/etc/lightdm/lightdm.conf.d/60-autologin.conf");
+        for door in [
+            "GDM automatic login",
+            "GDM timed login",
+            "LightDM guest session",
+            "getty automatic login",
+            "GDM sign-in (gdm-password)",
+        ] {
+            let s = setting(&facts, door);
+            assert_eq!(s.enforced, Enforced::Yes, "{door}: {s:#?}");
+        }
+        assert_eq!(
+            setting(&facts, "GDM automatic login").value,
+            "not set (GDM's default: false)"
+        );
+        // Enforcement never changes the verdict: automatic login fails, enforced or not.
+        assert_eq!(status(&facts, RemoteAccessMode::Report), Status::Fail);
+    }
+
+    #[test]
+    fn a_file_others_may_write_leaves_its_settings_unenforced_and_the_verdicts_as_they_were() {
+        let dir = root_only_copy(&["lightdm-autologin", "getty-autologin"]);
+        let host = RootedHost::new(dir.path());
+        let before: Vec<_> = gather(&host).doors.into_iter().map(|d| d.state).collect();
+        // A drop-in that does not hold the value still decides it: a later one could override.
+        chmod(
+            &dir.path().join("usr/share/lightdm/lightdm.conf.d/50-ubuntu.conf"),
+            0o666,
+        );
+        // An included PAM file decides the stack that includes it.
+        chmod(&dir.path().join("etc/pam.d/common-auth"), 0o666);
+        let facts = gather(&host);
+        let lightdm = setting(&facts, "LightDM automatic login");
+        assert_eq!(lightdm.enforced, Enforced::No, "{lightdm:#?}");
+        assert!(
+            lightdm.notes.iter().any(|n| n.contains("50-ubuntu.conf")
+                && n.contains("writable by others than root")),
+            "{lightdm:#?}"
+        );
+        let pam = setting(&facts, "GDM sign-in (gdm-password)");
+        assert_eq!(pam.enforced, Enforced::No, "{pam:#?}");
+        assert!(pam.notes.iter().any(|n| n.contains("/etc/pam.d/common-auth")), "{pam:#?}");
+        assert_eq!(setting(&facts, "GDM automatic login").enforced, Enforced::Yes);
+        assert_eq!(setting(&facts, "getty automatic login").enforced, Enforced::Yes);
+        let after: Vec<_> = facts.doors.iter().map(|d| d.state.clone()).collect();
+        assert_eq!(before, after);
+        // A drop-in directory others may write lets them add a file: not enforced either.
+        chmod(&dir.path().join("etc/systemd/system"), 0o777);
+        let facts = gather(&host);
+        let getty = setting(&facts, "getty automatic login");
+        assert_eq!(getty.enforced, Enforced::No, "{getty:#?}");
+    }
+
+    #[test]
+    fn whoever_may_replace_the_guest_account_script_decides_the_guest_session() {
+        let dir = root_only_copy(&["lightdm-stock", "lightdm-guest"]);
+        let host = RootedHost::new(dir.path());
+        let facts = gather(&host);
+        let guest = setting(&facts, "LightDM guest session");
+        assert_eq!(guest.enforced, Enforced::Yes, "{guest:#?}");
+        chmod(&dir.path().join("usr/sbin/guest-account"), 0o666);
+        let facts = gather(&host);
+        assert!(is_open(&facts, "LightDM guest session"));
+        let guest = setting(&facts, "LightDM guest session");
+        assert_eq!(guest.enforced, Enforced::No, "{guest:#?}");
+        assert!(
+            guest.notes.iter().any(|n| n.contains("/usr/sbin/guest-account")),
+            "{guest:#?}"
+        );
+    }
+}
