@@ -14,6 +14,8 @@
 //!   enforced (checks where any one of several settings suffices, such as screen-lock timers:
 //!   one enforced timer within the limit locks the screen whatever the others say).
 //!
+//! When some subject lists settings, a passing subject that lists none counts as `unknown`
+//! (what holds its result was not read); one that does not pass and lists none adds nothing.
 //! The finding's value is the same fold over its subjects' values:
 //!
 //! | values seen                                 | result          |
@@ -29,7 +31,7 @@
 //! checks that report no settings, and the findings the collector adds for checks a report
 //! lacks.
 
-use posture_schema::{Enforced, Finding, Subject};
+use posture_schema::{Enforced, Finding, Status, Subject};
 
 /// Whether management enforces a finding's result (see the module documentation for the rule).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -78,7 +80,11 @@ impl Enforcement {
     /// Derives a finding's value from its subjects and their settings.
     #[must_use]
     pub fn of_finding(finding: &Finding) -> Self {
-        fold(finding.subjects.iter().filter_map(of_subject))
+        let lists_settings = finding.subjects.iter().any(|s| !s.settings.is_empty());
+        fold(finding.subjects.iter().filter_map(|s| match of_subject(s) {
+            None if lists_settings && s.status == Status::Pass => Some(Enforcement::Unknown),
+            value => value,
+        }))
     }
 }
 
@@ -228,10 +234,14 @@ mod tests {
             of(vec![subject(&[Yes], None), subject(&[Unknown], None)]),
             Enforcement::Unknown
         );
-        // A subject without settings (an old agent, a check that reports none) adds nothing.
+        // A subject without settings that does not pass (nothing to enforce) adds nothing.
+        let mut idle = subject(&[], None);
+        idle.status = Status::NotApplicable;
+        assert_eq!(of(vec![subject(&[Yes], None), idle]), Enforcement::Enforced);
+        // A passing one beside subjects that list settings: what holds it is not read.
         assert_eq!(
             of(vec![subject(&[Yes], None), subject(&[], None)]),
-            Enforcement::Enforced
+            Enforcement::Unknown
         );
     }
 

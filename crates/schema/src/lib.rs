@@ -248,10 +248,19 @@ pub struct Finding {
 
 impl Finding {
     /// Whether management enforces what this finding's verdict rests on: every subject that
-    /// says enforced, any one not enforced, or unknown. `None` when no subject says.
+    /// says enforced, any one not enforced, or unknown. `None` when no subject says. Once one
+    /// subject says, a passing subject that says nothing (the check reads no settings for it)
+    /// counts as unknown: the finding is never called enforced on the strength of the subjects
+    /// that were read alone.
     #[must_use]
     pub fn enforcement(&self) -> Option<Enforced> {
-        Enforced::combine(self.subjects.iter().filter_map(|s| s.enforced))
+        if self.subjects.iter().all(|s| s.enforced.is_none()) {
+            return None;
+        }
+        Enforced::combine(self.subjects.iter().filter_map(|s| match s.enforced {
+            None if s.status == Status::Pass => Some(Enforced::Unknown),
+            said => said,
+        }))
     }
 }
 
@@ -703,9 +712,15 @@ mod tests {
         let mut f = finding(Status::Pass);
         f.subjects.push(s.clone());
         assert_eq!(f.enforcement(), None);
-        let mut pinned = s;
+        let mut pinned = s.clone();
         pinned.enforced = Some(Enforced::Yes);
-        f.subjects.push(pinned);
+        f.subjects.push(pinned.clone());
+        // Beside a subject that says, a passing one that says nothing is not called enforced.
+        assert_eq!(f.enforcement(), Some(Enforced::Unknown));
+        // One that does not pass (not applicable here) adds nothing.
+        let mut idle = s;
+        idle.status = Status::NotApplicable;
+        f.subjects = vec![idle, pinned];
         assert_eq!(f.enforcement(), Some(Enforced::Yes));
     }
 
