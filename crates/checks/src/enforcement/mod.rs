@@ -87,7 +87,7 @@ pub fn by(kind: &str, id: impl Into<String>, name: Option<String>, removable_by:
 /// through [`Host::metadata`]): `Yes` when every one is root-owned and writable by nobody else,
 /// `No` naming each one that is not, else `Unknown` naming each one whose owner could not be
 /// read. A file that does not exist is skipped (its directory still counts: whoever may write
-/// it may create the file). The notes say why, and the evidence records each file found wanting.
+/// it may create the file). The notes say why, and the evidence records each owner and mode read, once.
 pub fn root_only_files(
     host: &dyn Host,
     paths: &[String],
@@ -106,11 +106,20 @@ pub fn root_only_files(
     }
     let mut open = Vec::new();
     let mut unknown = Vec::new();
+    // Several settings rest on the same files: each owner is recorded once per finding.
+    let mut record = |p: &str, value: String| {
+        if !evidence
+            .iter()
+            .any(|e| e.source == p && e.key.as_deref() == Some("owner"))
+        {
+            evidence.push(crate::evidence::file(p, Some("owner"), value));
+        }
+    };
     for p in chain {
         match host.metadata(p) {
-            Ok(m) if m.root_only() => {}
+            Ok(m) if m.root_only() => record(p, m.describe()),
             Ok(m) => {
-                evidence.push(crate::evidence::file(p, Some("owner"), m.describe()));
+                record(p, m.describe());
                 open.push(if m.root_owned {
                     format!("{p} is {}: writable by others than root", m.describe())
                 } else {
@@ -123,7 +132,7 @@ pub fn root_only_files(
             Err(ReadError::NotFound) => {}
             Err(e) => {
                 let why = crate::evidence::read_failure(p, &e);
-                evidence.push(crate::evidence::file(p, Some("owner"), why.clone()));
+                record(p, why.clone());
                 unknown.push(format!("who may change {p} is unknown: {why}"));
             }
         }

@@ -174,47 +174,15 @@ pub(super) fn effective_rules_files(listings: &[(&str, Vec<String>)]) -> Vec<Str
 }
 
 /// Whether a rule file (and its directory) only root can change: enforced, not enforced with
-/// the reason, or unknown with the reason.
+/// the reason, or unknown with the reason (the one rule of [`crate::enforcement::root_only_files`]).
 pub(super) fn ownership(
     host: &dyn Host,
     path: &str,
     evidence: &mut Vec<Evidence>,
 ) -> (Enforced, Option<String>) {
-    let dir = path.rsplit_once('/').map_or("/", |(d, _)| if d.is_empty() { "/" } else { d });
-    for p in [path, dir] {
-        match host.metadata(p) {
-            Ok(m) => {
-                evidence.push(file(p, Some("owner"), m.describe()));
-                if !m.root_owned {
-                    return (
-                        Enforced::No,
-                        Some(format!(
-                            "{p} is {}: not root's, so its owner can change the rule",
-                            m.describe()
-                        )),
-                    );
-                }
-                if m.writable_by_others() {
-                    return (
-                        Enforced::No,
-                        Some(format!(
-                            "{p} is {}: writable by others than root, so they can change the rule",
-                            m.describe()
-                        )),
-                    );
-                }
-            }
-            Err(e) => {
-                let why = crate::evidence::read_failure(p, &e);
-                evidence.push(file(p, Some("owner"), why.clone()));
-                return (
-                    Enforced::Unknown,
-                    Some(format!("who may change the rule is unknown: {why}")),
-                );
-            }
-        }
-    }
-    (Enforced::Yes, None)
+    let (enforced, notes) =
+        crate::enforcement::root_only_files(host, &[path.to_owned()], evidence);
+    (enforced, (!notes.is_empty()).then(|| notes.join("; ")))
 }
 
 /// The udev layer, and into `settings` the blocking rule with its enforcement.
