@@ -438,13 +438,7 @@ macro_rules! impl_store {
                     $crate::store::sql::EXPORT_COLUMNS
                 ));
                 $crate::store::sql::push_filter(&mut q, filter, now);
-                if let Some((device, check)) = after {
-                    q.push(" AND (lf.device_id, lf.check_id) > (");
-                    q.push_bind(device.to_owned());
-                    q.push(", ");
-                    q.push_bind(check.to_owned());
-                    q.push(")");
-                }
+                $crate::store::sql::push_after_pair(&mut q, "lf.device_id, lf.check_id", after);
                 q.push(" ORDER BY lf.device_id, lf.check_id LIMIT ");
                 q.push_bind(i64::from(limit));
                 let rows = q
@@ -474,13 +468,7 @@ macro_rules! impl_store {
                     "SELECT device_id, check_id, report_id FROM latest_findings \
                      WHERE enforcement IS NULL",
                 );
-                if let Some((device, check)) = after {
-                    q.push(" AND (device_id, check_id) > (");
-                    q.push_bind(device.to_owned());
-                    q.push(", ");
-                    q.push_bind(check.to_owned());
-                    q.push(")");
-                }
+                $crate::store::sql::push_after_pair(&mut q, "device_id, check_id", after);
                 q.push(" ORDER BY device_id, check_id LIMIT ");
                 q.push_bind(i64::from(limit));
                 let rows = q
@@ -1670,6 +1658,27 @@ fn like_pattern(text: &str) -> String {
     }
     out.push('%');
     out
+}
+
+/// The keyset condition of a page over a (text, text) key: ` AND (COLUMNS) > (a, b)` after the
+/// last row of the previous page, nothing for the first page.
+pub(crate) fn push_after_pair<DB>(
+    q: &mut sqlx::QueryBuilder<DB>,
+    columns: &str,
+    after: Option<(&str, &str)>,
+) where
+    DB: sqlx::Database,
+    String: for<'a> sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    if let Some((first, second)) = after {
+        q.push(" AND (");
+        q.push(columns);
+        q.push(") > (");
+        q.push_bind(first.to_owned());
+        q.push(", ");
+        q.push_bind(second.to_owned());
+        q.push(")");
+    }
 }
 
 /// Appends the `WHERE` conditions of a filter. Values are always bound, never spliced.
