@@ -173,28 +173,24 @@ impl<'h> Profiles<'h> {
                 })
             })
         });
+        let unlisted = || {
+            super::by(
+                Enforcer::MANAGED_PREFERENCE,
+                uuid,
+                None,
+                Enforcer::BY_UNKNOWN,
+            )
+        };
         match (listed, profile) {
             (_, Some(p)) => removal(p),
             (Ok(_), None) => (
-                Enforcer {
-                    kind: Enforcer::MANAGED_PREFERENCE.to_owned(),
-                    id: uuid.to_owned(),
-                    name: None,
-                    removable_by: Enforcer::BY_UNKNOWN.to_owned(),
-                    value: None,
-                },
+                unlisted(),
                 Some(format!(
                     "a profile's payload {uuid} set it, but no installed profile carries that payload now"
                 )),
             ),
             (Err(why), None) => (
-                Enforcer {
-                    kind: Enforcer::MANAGED_PREFERENCE.to_owned(),
-                    id: uuid.to_owned(),
-                    name: None,
-                    removable_by: Enforcer::BY_UNKNOWN.to_owned(),
-                    value: None,
-                },
+                unlisted(),
                 Some(format!(
                     "a profile's payload {uuid} set it; which profile is unknown: {why}"
                 )),
